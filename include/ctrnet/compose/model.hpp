@@ -1,0 +1,158 @@
+// Model<Body, Heads...>: owns the parameters (one flat dense buffer + embedding tables) of a body
+// that reads the batch and outputs Σ head widths logit columns, and the heads (losses) that read
+// them in order. A training step is three phases, so heads that couple the examples of a batch
+// (in-batch softmax) fit too:
+//   1. forward(...)       body forward per shard, up to the logits      (shard-parallel)
+//   2. head_loss(...)     loss and d logits                              (per shard or whole batch)
+//   3. backward(...)      body backward from d logits into gradients     (shard-parallel)
+// forward_backward() runs all three for pointwise heads.
+//
+// DESIGN.md sketches Model<Input, Body, Heads...>; here the input layer is simply the first layer
+// of the body (e.g. Sequential<FeatureInput, MLP, Linear>), because Wide & Deep's wide part reads
+// the raw ids beside the embeddings, which a separate Input slot cannot express.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <tuple>
+
+#include "ctrnet/core/layer.hpp"
+#include "ctrnet/heads/head.hpp"
+
+namespace ctrnet {
+
+template <class T, class Body, class... Heads>
+class BasicModel {
+  static_assert(Layer<Body>, "ctrnet::Model: the body must be a ctrnet layer");
+  static_assert(SparseLayer<Body>,
+                "ctrnet::Model: wrong wiring: the body must read the batch, i.e. start with an input layer such as "
+                "FeatureInput, WideLinear or Embedding (input_kind = Sparse)");
+  static_assert(sizeof...(Heads) >= 1, "ctrnet::Model needs at least one head");
+  static_assert((Head<Heads> && ...), "ctrnet::Model: every head must be a head (width(), loss(), predict())");
+
+ public:
+  using value_type = T;
+  using body_type = Body;
+  static constexpr std::size_t num_heads = sizeof...(Heads);
+
+  struct Cache {
+    typename Body::template Cache<T> body;
+    Matrix<T> logits;   // [rows, Σ widths]
+    Matrix<T> dlogits;  // [rows, Σ widths]
+  };
+
+  BasicModel() = default;
+  explicit BasicModel(Body body, Heads... heads) : body_(std::move(body)), heads_(std::move(heads)...) {}
+
+  /// Declares every parameter for `schema`, allocates and initialises them from `seed`.
+  void build(const Schema& schema, std::uint64_t seed) {
+    schema_ = schema;
+    registry_ = ParamRegistry{};
+    const index_t out = body_.build(schema_, registry_);
+    index_t want = 0;
+    std::apply([&](const auto&... h) { ((want += h.width()), ...); }, heads_);
+    CTRNET_CHECK(out == want, "Model: the body outputs ", out, " columns but the heads read ", want);
+    width_ = out;
+    params_.initialize(registry_, seed);
+    built_ = true;
+  }
+
+  bool built() const { return built_; }
+  const Schema& schema() const { return schema_; }
+  const ParamRegistry& registry() const { return registry_; }
+  ModelParams<T>& params() { return params_; }
+  const ModelParams<T>& params() const { return params_; }
+  Weights<T> weights() const { return params_.weights(); }
+  const Body& body() const { return body_; }
+  Body& body() { return body_; }
+  index_t output_width() const { return width_; }
+  template <std::size_t I>
+  const auto& head() const { return std::get<I>(heads_); }
+
+  /// A gradient buffer shaped for this model.
+  ModelGrads<T> make_grads() const {
+    ModelGrads<T> g;
+    g.allocate(registry_);
+    return g;
+  }
+
+  /// Visits every dense parameter (name, value view) then every table (name, matrix).
+  template <class F>
+  void visit_params(F&& f) const {
+    for (const auto& p : registry_.params()) f(p.name, params_.view(p.handle));
+    for (const auto& t : registry_.tables()) f(t.name, params_.tables[static_cast<std::size_t>(t.handle.id)].cview());
+  }
+
+  /// Phase 1: body forward up to the logits (c.logits).
+  template <class P>
+  void forward(const P& p, const BatchView& b, Cache& c, const Context& ctx = {}) const {
+    check_built();
+    c.logits.resize(b.size, width_);
+    Context local = ctx;
+    local.first_row = b.first_row;
+    body_.forward(p, weights(), b, c.logits.view(), c.body, local);
+  }
+
+  /// Phase 2: the heads' losses; sets c.dlogits. Returns Σ_heads weight · Σ_r w_r ℓ_r / normalizer.
+  template <class P>
+  double head_loss(const P& p, const BatchView& b, Cache& c, double normalizer) const {
+    c.dlogits.resize(b.size, width_, T(0));
+    double total = 0.0;
+    index_t col = 0;
+    std::apply(
+        [&](const auto&... h) {
+          ((total += h.loss(p, c.logits.cview().col_block(col, h.width()), b, normalizer,
+                            c.dlogits.view().col_block(col, h.width())),
+            col += h.width()),
+           ...);
+        },
+        heads_);
+    return total;
+  }
+
+  /// Phase 3: body backward from c.dlogits; ACCUMULATES into `g`.
+  template <class P>
+  void backward(const P& p, Cache& c, ModelGrads<T>& g) const {
+    body_.backward(p, weights(), c.body, c.dlogits.cview(), NoInputGrad{}, g.gradients());
+  }
+
+  /// All three phases for rows of `b`; `normalizer` is the total weight of the whole batch.
+  template <class P>
+  double forward_backward(const P& p, const BatchView& b, Cache& c, ModelGrads<T>& g, const Context& ctx,
+                          double normalizer) const {
+    forward(p, b, c, ctx);
+    const double loss = head_loss(p, b, c, normalizer);
+    backward(p, c, g);
+    return loss;
+  }
+
+  /// Inference: every head's prediction (probability for BinaryHead), out: [rows, Σ widths].
+  template <class P>
+  void predict(const P& p, const BatchView& b, MatrixView<T> out, Cache& c) const {
+    forward(p, b, c, Context{});
+    index_t col = 0;
+    std::apply(
+        [&](const auto&... h) {
+          ((h.predict(p, c.logits.cview().col_block(col, h.width()), out.col_block(col, h.width())),
+            col += h.width()),
+           ...);
+        },
+        heads_);
+  }
+
+ private:
+  void check_built() const { CTRNET_CHECK(built_, "Model: call build(schema, seed) before using the model"); }
+
+  Body body_;
+  std::tuple<Heads...> heads_;
+  Schema schema_;
+  ParamRegistry registry_;
+  ModelParams<T> params_;
+  index_t width_ = 0;
+  bool built_ = false;
+};
+
+/// A model with float parameters (the common case).
+template <class Body, class... Heads>
+using Model = BasicModel<float, Body, Heads...>;
+
+}  // namespace ctrnet

@@ -1,0 +1,271 @@
+// Parameters: a registry of named dense tensors laid out in ONE flat buffer per model, plus
+// embedding tables that live outside it and receive sparse (row id, row) gradients.
+//
+//   ParamRegistry      built once: layers declare `mlp.0.weight` [out, in] etc. and get handles
+//   ModelParams<T>     owns the flat value buffer and the tables
+//   ModelGrads<T>      owns the flat gradient buffer and one SparseRows<T> per table
+//   Weights<T>         const, cheap view used in forward/backward
+//   Gradients<T>       mutable, cheap view; every layer ACCUMULATES (+=) into it
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ctrnet/core/aligned.hpp"
+#include "ctrnet/core/error.hpp"
+#include "ctrnet/core/init.hpp"
+#include "ctrnet/core/matrix.hpp"
+#include "ctrnet/core/rng.hpp"
+
+namespace ctrnet {
+
+/// Offset and shape of one dense parameter inside the flat buffer.
+struct ParamHandle {
+  index_t offset = -1;
+  index_t rows = 0;
+  index_t cols = 0;
+  bool valid() const { return offset >= 0; }
+  index_t size() const { return rows * cols; }
+};
+
+/// Index and shape of one embedding table.
+struct TableHandle {
+  index_t id = -1;
+  index_t rows = 0;
+  index_t dim = 0;
+  bool valid() const { return id >= 0; }
+};
+
+struct ParamInfo {
+  std::string name;
+  ParamHandle handle;
+  Init init;
+};
+
+struct TableInfo {
+  std::string name;  // full name, e.g. "embedding.C14"
+  TableHandle handle;
+  Init init;
+};
+
+/// 64-bit FNV-1a of a string; seeds each parameter's initialiser from its name, so values do
+/// not depend on the order in which layers were registered.
+inline std::uint64_t fnv1a64(std::string_view s) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+/// \brief Declares named parameters and tables while a model is built.
+class ParamRegistry {
+ public:
+  /// RAII name scope: `auto s = reg.scope("mlp"); reg.add("weight", ...)` → "mlp.weight".
+  class Scope {
+   public:
+    explicit Scope(ParamRegistry& r) : r_(&r) {}
+    Scope(Scope&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+    ~Scope() {
+      if (r_) r_->scopes_.pop_back();
+    }
+
+   private:
+    ParamRegistry* r_;
+  };
+
+  [[nodiscard]] Scope scope(std::string_view name) {
+    scopes_.emplace_back(name);
+    return Scope(*this);
+  }
+  [[nodiscard]] Scope scope(index_t i) { return scope(std::to_string(i)); }
+
+  std::string full_name(std::string_view local) const {
+    std::string s;
+    for (const auto& p : scopes_) {
+      if (p.empty()) continue;
+      s += p;
+      s += '.';
+    }
+    s += local;
+    return s;
+  }
+
+  /// Declares a dense parameter [rows, cols] under the current scope.
+  ParamHandle add(std::string_view local_name, index_t rows, index_t cols, Init init) {
+    CTRNET_CHECK(rows > 0 && cols > 0, "parameter '", full_name(local_name), "' has invalid shape [", rows, ", ",
+                 cols, "]");
+    std::string name = full_name(local_name);
+    CTRNET_CHECK(find(name) == nullptr, "parameter '", name, "' is declared twice");
+    // Each tensor starts on a 64-byte boundary (16 floats) so SIMD loads of a row 0 are aligned.
+    const index_t offset = dense_size_;
+    dense_size_ += (rows * cols + 15) / 16 * 16;
+    ParamHandle h{offset, rows, cols};
+    params_.push_back({std::move(name), h, init});
+    return h;
+  }
+
+  /// Declares (or joins) an embedding table. Tables are global, not scoped: two fields naming the
+  /// same table share it; the shapes must then agree.
+  TableHandle add_table(std::string_view name, index_t rows, index_t dim, Init init) {
+    CTRNET_CHECK(rows > 0 && dim > 0, "embedding table '", name, "' has invalid shape [", rows, ", ", dim, "]");
+    for (const auto& t : tables_) {
+      if (t.name == name) {
+        CTRNET_CHECK(t.handle.rows == rows && t.handle.dim == dim, "embedding table '", name,
+                     "' is shared with different shapes: [", t.handle.rows, ", ", t.handle.dim, "] vs [", rows, ", ",
+                     dim, "]");
+        return t.handle;
+      }
+    }
+    TableHandle h{static_cast<index_t>(tables_.size()), rows, dim};
+    tables_.push_back({std::string(name), h, init});
+    return h;
+  }
+
+  const ParamInfo* find(std::string_view name) const {
+    for (const auto& p : params_)
+      if (p.name == name) return &p;
+    return nullptr;
+  }
+  const TableInfo* find_table(std::string_view name) const {
+    for (const auto& t : tables_)
+      if (t.name == name) return &t;
+    return nullptr;
+  }
+  index_t dense_size() const { return dense_size_; }
+  const std::vector<ParamInfo>& params() const { return params_; }
+  const std::vector<TableInfo>& tables() const { return tables_; }
+
+ private:
+  std::vector<std::string> scopes_;
+  std::vector<ParamInfo> params_;
+  std::vector<TableInfo> tables_;
+  index_t dense_size_ = 0;
+};
+
+/// \brief Sparse gradient of one embedding table: the rows touched in a batch, in order of first
+/// touch, each accumulated in place. clear() keeps capacity (no allocation in steady state).
+template <class T>
+class SparseRows {
+ public:
+  void reset(index_t dim) {
+    dim_ = dim;
+    clear();
+  }
+  void clear() {
+    ids_.clear();
+    values_.clear();
+    slot_.clear();
+  }
+  index_t dim() const { return dim_; }
+  index_t size() const { return static_cast<index_t>(ids_.size()); }
+  bool empty() const { return ids_.empty(); }
+  id_t id(index_t i) const { return ids_[static_cast<std::size_t>(i)]; }
+  const T* values(index_t i) const { return values_.data() + i * dim_; }
+  T* values(index_t i) { return values_.data() + i * dim_; }
+  const std::vector<id_t>& ids() const { return ids_; }
+
+  /// The gradient row of `id`, created as zeros when first touched. The pointer is valid until
+  /// the next call of row() (the buffer may grow).
+  T* row(id_t id) {
+    auto [it, inserted] = slot_.try_emplace(id, static_cast<index_t>(ids_.size()));
+    if (inserted) {
+      ids_.push_back(id);
+      values_.resize(values_.size() + static_cast<std::size_t>(dim_), T(0));
+    }
+    return values_.data() + it->second * dim_;
+  }
+  /// Adds another SparseRows (same dim) into this one, in the other's row order.
+  void add(const SparseRows& o) {
+    for (index_t i = 0; i < o.size(); ++i) {
+      T* dst = row(o.id(i));
+      const T* src = o.values(i);
+      for (index_t j = 0; j < dim_; ++j) dst[j] += src[j];
+    }
+  }
+
+ private:
+  index_t dim_ = 0;
+  std::vector<id_t> ids_;
+  AlignedVector<T> values_;
+  std::unordered_map<id_t, index_t> slot_;
+};
+
+/// Read-only access to a model's values, passed to forward/backward.
+template <class T>
+struct Weights {
+  const T* dense = nullptr;
+  const Matrix<T>* tables = nullptr;
+  ConstMatrixView<T> operator[](ParamHandle h) const { return {dense + h.offset, h.rows, h.cols}; }
+  const Matrix<T>& table(TableHandle h) const { return tables[h.id]; }
+};
+
+/// Mutable access to a gradient buffer; layers accumulate (+=) into it.
+template <class T>
+struct Gradients {
+  T* dense = nullptr;
+  SparseRows<T>* tables = nullptr;
+  MatrixView<T> operator[](ParamHandle h) const { return {dense + h.offset, h.rows, h.cols}; }
+  SparseRows<T>& table(TableHandle h) const { return tables[h.id]; }
+};
+
+/// \brief Owns a model's parameter values: the flat dense buffer and the embedding tables.
+template <class T>
+struct ModelParams {
+  AlignedVector<T> dense;
+  std::vector<Matrix<T>> tables;
+
+  void allocate(const ParamRegistry& reg) {
+    dense.assign(static_cast<std::size_t>(reg.dense_size()), T(0));
+    tables.resize(reg.tables().size());
+    for (const auto& t : reg.tables()) tables[static_cast<std::size_t>(t.handle.id)].resize(t.handle.rows, t.handle.dim, T(0));
+  }
+  /// Allocates and initialises every tensor from `seed` and its own name.
+  void initialize(const ParamRegistry& reg, std::uint64_t seed) {
+    allocate(reg);
+    for (const auto& p : reg.params()) {
+      Rng rng(mix_seed(seed, fnv1a64(p.name)));
+      ctrnet::initialize(dense.data() + p.handle.offset, p.handle.rows, p.handle.cols, p.init, rng);
+    }
+    for (const auto& t : reg.tables()) {
+      Rng rng(mix_seed(seed, fnv1a64(t.name)));
+      auto& m = tables[static_cast<std::size_t>(t.handle.id)];
+      ctrnet::initialize(m.data(), m.rows(), m.cols(), t.init, rng);
+    }
+  }
+  Weights<T> weights() const { return {dense.data(), tables.data()}; }
+  MatrixView<T> view(ParamHandle h) { return {dense.data() + h.offset, h.rows, h.cols}; }
+  ConstMatrixView<T> view(ParamHandle h) const { return {dense.data() + h.offset, h.rows, h.cols}; }
+};
+
+/// \brief Owns a gradient buffer: flat dense gradient and one SparseRows per table.
+template <class T>
+struct ModelGrads {
+  AlignedVector<T> dense;
+  std::vector<SparseRows<T>> tables;
+
+  void allocate(const ParamRegistry& reg) {
+    dense.assign(static_cast<std::size_t>(reg.dense_size()), T(0));
+    tables.resize(reg.tables().size());
+    for (const auto& t : reg.tables()) tables[static_cast<std::size_t>(t.handle.id)].reset(t.handle.dim);
+  }
+  void zero() {
+    std::fill(dense.begin(), dense.end(), T(0));
+    for (auto& t : tables) t.clear();
+  }
+  /// this += o, dense elementwise then each table in o's row order (deterministic).
+  void add(const ModelGrads& o) {
+    for (std::size_t i = 0; i < dense.size(); ++i) dense[i] += o.dense[i];
+    for (std::size_t t = 0; t < tables.size(); ++t) tables[t].add(o.tables[t]);
+  }
+  Gradients<T> gradients() { return {dense.data(), tables.data()}; }
+  MatrixView<T> view(ParamHandle h) { return {dense.data() + h.offset, h.rows, h.cols}; }
+};
+
+}  // namespace ctrnet

@@ -1,0 +1,150 @@
+// Batch (owning) and BatchView (non-owning, sliceable by rows) of examples for a Schema.
+//   dense:   [size, num_dense] floats, schema order
+//   ids[f]:  for categorical field f, example r has ids[f][offsets[f][r] .. offsets[f][r+1])
+//            (exactly one id for FieldKind::categorical)
+//   labels:  [size]; weights: [size] or empty (= 1); targets: extra regression/label columns
+#pragma once
+#include <span>
+#include <vector>
+
+#include "ctrnet/core/error.hpp"
+#include "ctrnet/core/matrix.hpp"
+#include "ctrnet/data/schema.hpp"
+
+namespace ctrnet {
+
+/// The ids of one categorical field for the rows of a view: example r has
+/// ids[offsets[r] .. offsets[r + 1]) (offsets are absolute into `ids`).
+struct FieldIds {
+  const id_t* ids = nullptr;
+  const index_t* offsets = nullptr;
+  index_t count(index_t r) const { return offsets[r + 1] - offsets[r]; }
+  std::span<const id_t> of(index_t r) const { return {ids + offsets[r], static_cast<std::size_t>(count(r))}; }
+};
+
+/// \brief Non-owning view of `size` examples; `rows(b, n)` slices without copying ids.
+struct BatchView {
+  index_t size = 0;
+  index_t first_row = 0;  ///< index of row 0 in the full batch (for deterministic per-row RNG)
+  ConstMatrixView<float> dense;
+  std::vector<FieldIds> fields;  ///< one per categorical field, schema order
+  const float* labels = nullptr;
+  const float* weights = nullptr;  ///< may be null: every weight is 1
+  std::vector<const float*> targets;
+
+  float weight(index_t r) const { return weights ? weights[r] : 1.0f; }
+  /// Rows [begin, begin + n). Re-uses `out`'s capacity.
+  void rows(index_t begin, index_t n, BatchView& out) const {
+    CTRNET_CHECK(begin >= 0 && n >= 0 && begin + n <= size, "batch slice [", begin, ", ", begin + n,
+                 ") is outside a batch of ", size);
+    out.size = n;
+    out.first_row = first_row + begin;
+    out.dense = dense.rows > 0 ? dense.row_block(begin, n) : dense;
+    out.fields.resize(fields.size());
+    for (std::size_t f = 0; f < fields.size(); ++f) out.fields[f] = {fields[f].ids, fields[f].offsets + begin};
+    out.labels = labels ? labels + begin : nullptr;
+    out.weights = weights ? weights + begin : nullptr;
+    out.targets.resize(targets.size());
+    for (std::size_t t = 0; t < targets.size(); ++t) out.targets[t] = targets[t] + begin;
+  }
+  BatchView rows(index_t begin, index_t n) const {
+    BatchView v;
+    rows(begin, n, v);
+    return v;
+  }
+};
+
+/// \brief Owning batch. Fill with `clear` + `add_row`-style helpers or directly, then `view()`.
+class Batch {
+ public:
+  Batch() = default;
+  explicit Batch(const Schema& schema) { reset(schema); }
+
+  void reset(const Schema& schema, index_t num_targets = 0) {
+    num_dense_ = schema.num_dense();
+    ids.assign(static_cast<std::size_t>(schema.num_categorical()), {});
+    offsets.assign(static_cast<std::size_t>(schema.num_categorical()), {0});
+    targets.assign(static_cast<std::size_t>(num_targets), {});
+    clear();
+  }
+  /// Removes all examples, keeping capacity.
+  void clear() {
+    size_ = 0;
+    dense_values.clear();
+    for (auto& v : ids) v.clear();
+    for (auto& o : offsets) o.assign(1, 0);
+    labels.clear();
+    weights.clear();
+    for (auto& t : targets) t.clear();
+  }
+
+  /// Appends one example; `cat_ids[f]` holds the ids of categorical field f.
+  void add(std::span<const float> dense, std::span<const std::span<const id_t>> cat_ids, float label,
+           float weight = 1.0f) {
+    CTRNET_CHECK(static_cast<index_t>(dense.size()) == num_dense_, "batch: expected ", num_dense_,
+                 " dense values, got ", dense.size());
+    CTRNET_CHECK(cat_ids.size() == ids.size(), "batch: expected ", ids.size(), " categorical fields, got ",
+                 cat_ids.size());
+    dense_values.insert(dense_values.end(), dense.begin(), dense.end());
+    for (std::size_t f = 0; f < ids.size(); ++f) {
+      ids[f].insert(ids[f].end(), cat_ids[f].begin(), cat_ids[f].end());
+      offsets[f].push_back(static_cast<index_t>(ids[f].size()));
+    }
+    labels.push_back(label);
+    weights.push_back(weight);
+    ++size_;
+  }
+  /// Appends one example with exactly one id per categorical field.
+  void add_one_hot(std::span<const float> dense, std::span<const id_t> one_id_per_field, float label,
+                   float weight = 1.0f) {
+    CTRNET_CHECK(one_id_per_field.size() == ids.size(), "batch: expected ", ids.size(), " ids, got ",
+                 one_id_per_field.size());
+    dense_values.insert(dense_values.end(), dense.begin(), dense.end());
+    for (std::size_t f = 0; f < ids.size(); ++f) {
+      ids[f].push_back(one_id_per_field[f]);
+      offsets[f].push_back(static_cast<index_t>(ids[f].size()));
+    }
+    labels.push_back(label);
+    weights.push_back(weight);
+    ++size_;
+  }
+  /// Marks `n` examples as filled when the vectors were written directly; checks consistency.
+  void set_size(index_t n) {
+    CTRNET_CHECK(static_cast<index_t>(dense_values.size()) == n * num_dense_, "batch: dense has ",
+                 dense_values.size(), " values, expected ", n * num_dense_);
+    CTRNET_CHECK(static_cast<index_t>(labels.size()) == n, "batch: ", labels.size(), " labels for ", n, " rows");
+    for (std::size_t f = 0; f < offsets.size(); ++f)
+      CTRNET_CHECK(static_cast<index_t>(offsets[f].size()) == n + 1, "batch: field ", f, " has ",
+                   offsets[f].size(), " offsets for ", n, " rows");
+    size_ = n;
+  }
+
+  index_t size() const { return size_; }
+  index_t num_dense() const { return num_dense_; }
+
+  BatchView view() const {
+    BatchView v;
+    v.size = size_;
+    v.dense = ConstMatrixView<float>(dense_values.data(), size_, num_dense_);
+    v.fields.resize(ids.size());
+    for (std::size_t f = 0; f < ids.size(); ++f) v.fields[f] = {ids[f].data(), offsets[f].data()};
+    v.labels = labels.data();
+    v.weights = weights.empty() ? nullptr : weights.data();
+    v.targets.resize(targets.size());
+    for (std::size_t t = 0; t < targets.size(); ++t) v.targets[t] = targets[t].data();
+    return v;
+  }
+
+  std::vector<float> dense_values;
+  std::vector<std::vector<id_t>> ids;
+  std::vector<std::vector<index_t>> offsets;
+  std::vector<float> labels;
+  std::vector<float> weights;
+  std::vector<std::vector<float>> targets;
+
+ private:
+  index_t size_ = 0;
+  index_t num_dense_ = 0;
+};
+
+}  // namespace ctrnet

@@ -1,0 +1,26 @@
+// RegressionHead: prediction ŷ = z, trained with mean squared error (z − y)². See kernels/loss.hpp.
+#pragma once
+#include "ctrnet/heads/head.hpp"
+#include "ctrnet/kernels/elementwise.hpp"
+#include "ctrnet/kernels/loss.hpp"
+
+namespace ctrnet {
+
+struct RegressionHead {
+  static constexpr const char* name = "regression";
+  HeadOptions opt;
+  RegressionHead() = default;
+  explicit RegressionHead(HeadOptions o) : opt(o) {}
+  index_t width() const { return 1; }
+
+  template <class P, class T>
+  double loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
+    return kernels::squared_error(p, z, detail::head_target(b, opt.target), b.weights, opt.weight / normalizer, dz);
+  }
+  template <class P, class T>
+  void predict(const P& p, ConstMatrixView<T> z, MatrixView<T> out) const {
+    kernels::copy(p, z, out);
+  }
+};
+
+}  // namespace ctrnet

@@ -1,0 +1,76 @@
+// Reference element-wise kernels on cpu_scalar. Shapes: y, x, dy, dx: [rows, cols]; b, db: [cols].
+// Every *_backward kernel ACCUMULATES into its outputs (dx +=, db +=).
+#pragma once
+#include "ctrnet/core/matrix.hpp"
+#include "ctrnet/kernels/activation.hpp"
+#include "ctrnet/policy/cpu_scalar.hpp"
+
+namespace ctrnet::kernels {
+
+/// y[r, c] += b[c]
+template <class T>
+void bias_forward(const cpu_scalar&, const T* b, MatrixView<T> y) {
+  for (index_t r = 0; r < y.rows; ++r)
+    for (index_t c = 0; c < y.cols; ++c) y(r, c) += b[c];
+}
+
+/// db[c] += Σ_r dy[r, c]
+template <class T>
+void bias_backward(const cpu_scalar&, ConstMatrixView<T> dy, T* db) {
+  for (index_t r = 0; r < dy.rows; ++r)
+    for (index_t c = 0; c < dy.cols; ++c) db[c] += dy(r, c);
+}
+
+/// y = f(x); x and y may be the same memory.
+template <class T>
+void activation_forward(const cpu_scalar&, Activation a, T alpha, ConstMatrixView<T> x, MatrixView<T> y) {
+  for (index_t r = 0; r < x.rows; ++r)
+    for (index_t c = 0; c < x.cols; ++c) y(r, c) = activate(a, x(r, c), alpha);
+}
+
+/// dx += f'(x) ⊙ dy, with y = f(x) given (x may be empty when the derivative does not need it).
+template <class T>
+void activation_backward(const cpu_scalar&, Activation a, T alpha, ConstMatrixView<T> x, ConstMatrixView<T> y,
+                         ConstMatrixView<T> dy, MatrixView<T> dx) {
+  const bool need_x = derivative_needs_input(a);
+  for (index_t r = 0; r < dy.rows; ++r)
+    for (index_t c = 0; c < dy.cols; ++c)
+      dx(r, c) += activation_derivative(a, need_x ? x(r, c) : T(0), y(r, c), alpha) * dy(r, c);
+}
+
+/// y += alpha * x
+template <class T>
+void axpy(const cpu_scalar&, T alpha, ConstMatrixView<T> x, MatrixView<T> y) {
+  for (index_t r = 0; r < x.rows; ++r)
+    for (index_t c = 0; c < x.cols; ++c) y(r, c) += alpha * x(r, c);
+}
+
+/// y = x
+template <class T>
+void copy(const cpu_scalar&, ConstMatrixView<T> x, MatrixView<T> y) {
+  for (index_t r = 0; r < x.rows; ++r)
+    for (index_t c = 0; c < x.cols; ++c) y(r, c) = x(r, c);
+}
+
+/// y = static_cast<T>(x) (e.g. the float dense features of a batch into a double model)
+template <class S, class T>
+void convert(const cpu_scalar&, ConstMatrixView<S> x, MatrixView<T> y) {
+  for (index_t r = 0; r < x.rows; ++r)
+    for (index_t c = 0; c < x.cols; ++c) y(r, c) = static_cast<T>(x(r, c));
+}
+
+/// y = value
+template <class T>
+void fill(const cpu_scalar&, T value, MatrixView<T> y) {
+  for (index_t r = 0; r < y.rows; ++r)
+    for (index_t c = 0; c < y.cols; ++c) y(r, c) = value;
+}
+
+/// y *= s
+template <class T>
+void scale(const cpu_scalar&, T s, MatrixView<T> y) {
+  for (index_t r = 0; r < y.rows; ++r)
+    for (index_t c = 0; c < y.cols; ++c) y(r, c) *= s;
+}
+
+}  // namespace ctrnet::kernels

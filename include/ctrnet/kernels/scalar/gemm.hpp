@@ -1,0 +1,32 @@
+// Reference GEMM on cpu_scalar: C = alpha * op(A) * op(B) + beta * C, plain triple loop.
+// Shapes: op(A): [m, k], op(B): [k, n], C: [m, n]. beta == 0 overwrites C (NaNs in C ignored).
+#pragma once
+#include "ctrnet/core/error.hpp"
+#include "ctrnet/core/matrix.hpp"
+#include "ctrnet/kernels/trans.hpp"
+#include "ctrnet/policy/cpu_scalar.hpp"
+
+namespace ctrnet::kernels {
+
+template <class T>
+void gemm(const cpu_scalar&, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B, T beta,
+          MatrixView<T> C) {
+  const index_t m = C.rows, n = C.cols;
+  const index_t k = (ta == Trans::no) ? A.cols : A.rows;
+  assert(((ta == Trans::no) ? A.rows : A.cols) == m);
+  assert(((tb == Trans::no) ? B.rows : B.cols) == k);
+  assert(((tb == Trans::no) ? B.cols : B.rows) == n);
+  for (index_t i = 0; i < m; ++i) {
+    for (index_t j = 0; j < n; ++j) {
+      T acc = T(0);
+      for (index_t p = 0; p < k; ++p) {
+        const T a = (ta == Trans::no) ? A(i, p) : A(p, i);
+        const T b = (tb == Trans::no) ? B(p, j) : B(j, p);
+        acc += a * b;
+      }
+      C(i, j) = (beta == T(0)) ? alpha * acc : alpha * acc + beta * C(i, j);
+    }
+  }
+}
+
+}  // namespace ctrnet::kernels
