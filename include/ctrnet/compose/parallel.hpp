@@ -1,12 +1,14 @@
 // Parallel<Combine, Ls...>: every branch reads the same input; outputs are combined by
 //   Concat: y = [y_1 | y_2 | ...]   (branches write straight into column blocks of y)
 //   Sum:    y = Σ_i y_i             (all branches must have the same width)
+// Parameters of branch i are scoped "i." unless the branch is Named (see compose/named.hpp).
 // Backward: Concat hands each branch its column block of dy, Sum the whole dy; input gradients
 // of all branches accumulate into the same dx.
 #pragma once
 #include <array>
 #include <tuple>
 
+#include "ctrnet/compose/named.hpp"
 #include "ctrnet/core/layer.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
 
@@ -44,7 +46,7 @@ class Parallel {
     index_t i = 0;
     std::apply(
         [&](auto&... b) {
-          ((widths_[static_cast<std::size_t>(i)] = b.build(in, reg), ++i), ...);
+          ((widths_[static_cast<std::size_t>(i)] = build_child(b, i, in, reg), ++i), ...);
         },
         branches_);
     if constexpr (std::same_as<Combine, Sum>) {

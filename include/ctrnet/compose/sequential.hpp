@@ -1,4 +1,5 @@
 // Sequential<Ls...>: a flat chain. forward folds left to right, backward right to left.
+// Parameters of child i are scoped "i." unless the child is Named (see compose/named.hpp).
 // Only the first layer may read the raw batch (input_kind Sparse); every later layer must take
 // the dense matrix its predecessor outputs — checked at compile time with a readable message.
 #pragma once
@@ -6,6 +7,7 @@
 #include <tuple>
 #include <utility>
 
+#include "ctrnet/compose/named.hpp"
 #include "ctrnet/core/layer.hpp"
 
 namespace ctrnet {
@@ -75,7 +77,7 @@ class Sequential {
  private:
   template <std::size_t I, class Shape>
   index_t build_from(Shape&& in, ParamRegistry& reg) {
-    const index_t out = std::get<I>(layers_).build(std::forward<Shape>(in), reg);
+    const index_t out = build_child(std::get<I>(layers_), static_cast<index_t>(I), std::forward<Shape>(in), reg);
     if constexpr (I + 1 < N) return build_from<I + 1>(out, reg);
     else return out;
   }

@@ -166,14 +166,14 @@ class SparseRows {
   index_t dim() const { return dim_; }
   index_t size() const { return static_cast<index_t>(ids_.size()); }
   bool empty() const { return ids_.empty(); }
-  id_t id(index_t i) const { return ids_[static_cast<std::size_t>(i)]; }
+  FeatureId id(index_t i) const { return ids_[static_cast<std::size_t>(i)]; }
   const T* values(index_t i) const { return values_.data() + i * dim_; }
   T* values(index_t i) { return values_.data() + i * dim_; }
-  const std::vector<id_t>& ids() const { return ids_; }
+  const std::vector<FeatureId>& ids() const { return ids_; }
 
   /// The gradient row of `id`, created as zeros when first touched. The pointer is valid until
   /// the next call of row() (the buffer may grow).
-  T* row(id_t id) {
+  T* row(FeatureId id) {
     auto [it, inserted] = slot_.try_emplace(id, static_cast<index_t>(ids_.size()));
     if (inserted) {
       ids_.push_back(id);
@@ -192,9 +192,9 @@ class SparseRows {
 
  private:
   index_t dim_ = 0;
-  std::vector<id_t> ids_;
+  std::vector<FeatureId> ids_;
   AlignedVector<T> values_;
-  std::unordered_map<id_t, index_t> slot_;
+  std::unordered_map<FeatureId, index_t> slot_;
 };
 
 /// Read-only access to a model's values, passed to forward/backward.

@@ -16,10 +16,10 @@ namespace ctrnet {
 /// The ids of one categorical field for the rows of a view: example r has
 /// ids[offsets[r] .. offsets[r + 1]) (offsets are absolute into `ids`).
 struct FieldIds {
-  const id_t* ids = nullptr;
+  const FeatureId* ids = nullptr;
   const index_t* offsets = nullptr;
   index_t count(index_t r) const { return offsets[r + 1] - offsets[r]; }
-  std::span<const id_t> of(index_t r) const { return {ids + offsets[r], static_cast<std::size_t>(count(r))}; }
+  std::span<const FeatureId> of(index_t r) const { return {ids + offsets[r], static_cast<std::size_t>(count(r))}; }
 };
 
 /// \brief Non-owning view of `size` examples; `rows(b, n)` slices without copying ids.
@@ -79,7 +79,7 @@ class Batch {
   }
 
   /// Appends one example; `cat_ids[f]` holds the ids of categorical field f.
-  void add(std::span<const float> dense, std::span<const std::span<const id_t>> cat_ids, float label,
+  void add(std::span<const float> dense, std::span<const std::span<const FeatureId>> cat_ids, float label,
            float weight = 1.0f) {
     CTRNET_CHECK(static_cast<index_t>(dense.size()) == num_dense_, "batch: expected ", num_dense_,
                  " dense values, got ", dense.size());
@@ -95,7 +95,7 @@ class Batch {
     ++size_;
   }
   /// Appends one example with exactly one id per categorical field.
-  void add_one_hot(std::span<const float> dense, std::span<const id_t> one_id_per_field, float label,
+  void add_one_hot(std::span<const float> dense, std::span<const FeatureId> one_id_per_field, float label,
                    float weight = 1.0f) {
     CTRNET_CHECK(one_id_per_field.size() == ids.size(), "batch: expected ", ids.size(), " ids, got ",
                  one_id_per_field.size());
@@ -136,7 +136,7 @@ class Batch {
   }
 
   std::vector<float> dense_values;
-  std::vector<std::vector<id_t>> ids;
+  std::vector<std::vector<FeatureId>> ids;
   std::vector<std::vector<index_t>> offsets;
   std::vector<float> labels;
   std::vector<float> weights;

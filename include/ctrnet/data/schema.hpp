@@ -55,7 +55,7 @@ struct IdMapper {
 
   /// The table row of `id`. Throws ctrnet::Error naming the field and row for an id outside the
   /// vocabulary. Hashing uses mix_seed (splitmix64 rounds), a fixed documented function.
-  index_t operator()(id_t id, index_t example_row) const {
+  index_t operator()(FeatureId id, index_t example_row) const {
     if (hashed) return static_cast<index_t>(mix_seed(seed, static_cast<std::uint64_t>(id)) % static_cast<std::uint64_t>(size));
     if (id < 0 || id >= size)
       detail::throw_error("field '", *field, "': id ", id, " in example ", example_row,

@@ -20,7 +20,7 @@ void embedding_bag_forward(const cpu_scalar&, const Matrix<T>& table, FieldIds i
     T* out = y.row(r);
     for (index_t j = 0; j < dim; ++j) out[j] = T(0);
     const index_t n = ids.count(r);
-    for (id_t id : ids.of(r)) {
+    for (FeatureId id : ids.of(r)) {
       const T* e = table.data() + map(id, first_row + r) * dim;
       for (index_t j = 0; j < dim; ++j) out[j] += e[j];
     }
@@ -41,8 +41,8 @@ void embedding_bag_backward(const cpu_scalar&, FieldIds ids, const IdMapper& map
     if (n == 0) continue;
     const T s = (pooling == Pooling::mean) ? T(1) / static_cast<T>(n) : T(1);
     const T* d = dy.row(r);
-    for (id_t id : ids.of(r)) {
-      T* g = grad.row(static_cast<id_t>(map(id, first_row + r)));
+    for (FeatureId id : ids.of(r)) {
+      T* g = grad.row(static_cast<FeatureId>(map(id, first_row + r)));
       for (index_t j = 0; j < dim; ++j) g[j] += s * d[j];
     }
   }

@@ -30,7 +30,7 @@ class WideLinear {
     const BatchView* x = nullptr;
     Matrix<T> dense;                                // x's dense values in T
     Matrix<T> tmp;                                  // [rows, 1] per-field partial sums
-    std::vector<std::vector<id_t>> cross_ids;       // hashed cross ids per cross, one per row
+    std::vector<std::vector<FeatureId>> cross_ids;       // hashed cross ids per cross, one per row
     std::vector<std::vector<index_t>> cross_offsets;
   };
 
@@ -138,7 +138,7 @@ class WideLinear {
                        "' has ", fid.count(r), " ids in example ", x.first_row + r, "; expected exactly one");
           h = mix_seed(h, static_cast<std::uint64_t>(fid.ids[fid.offsets[r]]));
         }
-        ids[static_cast<std::size_t>(r)] = static_cast<id_t>(h);
+        ids[static_cast<std::size_t>(r)] = static_cast<FeatureId>(h);
         off[static_cast<std::size_t>(r)] = r;
       }
       off[static_cast<std::size_t>(x.size)] = x.size;
