@@ -1,0 +1,40 @@
+# Thin wrapper around CMake presets (see CMakePresets.json).
+#   make build | test | demo | bench | asan-test | deps | clean      JOBS=<n> (default: nproc)
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+RELEASE_DIR := build/release
+
+.PHONY: all deps configure build test demo asan-test bench clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+configure: deps
+	cmake --preset release
+
+build: configure
+	cmake --build --preset release -j $(JOBS)
+
+test: build
+	ctest --preset release
+
+demo: build
+	./$(RELEASE_DIR)/examples/quickstart
+
+asan-test: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan
+
+bench: build
+	@set -e; found=0; \
+	for b in $(RELEASE_DIR)/benchmarks/bench_*; do \
+	  [ -x "$$b" ] && [ -f "$$b" ] || continue; \
+	  found=1; echo "==> $$b"; "$$b"; \
+	done; \
+	[ "$$found" = 1 ] || echo "bench: no benchmark binaries in $(RELEASE_DIR)/benchmarks"
+
+clean:
+	rm -rf build
