@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "ctrnet/core/aligned.hpp"
@@ -150,18 +149,25 @@ class ParamRegistry {
 };
 
 /// \brief Sparse gradient of one embedding table: the rows touched in a batch, in order of first
-/// touch, each accumulated in place. clear() keeps capacity (no allocation in steady state).
+/// touch, each accumulated in place. The id → slot index is a flat open-addressing hash table
+/// (linear probing, power-of-two capacity), so neither row() nor clear() allocates in steady
+/// state; clear() costs O(rows touched), not O(table size).
 template <class T>
 class SparseRows {
  public:
   void reset(index_t dim) {
     dim_ = dim;
-    clear();
+    ids_.clear();
+    where_.clear();
+    values_.clear();
+    keys_.assign(16, kEmpty);
+    slots_.assign(16, 0);
   }
   void clear() {
+    for (std::size_t h : where_) keys_[h] = kEmpty;
+    where_.clear();
     ids_.clear();
     values_.clear();
-    slot_.clear();
   }
   index_t dim() const { return dim_; }
   index_t size() const { return static_cast<index_t>(ids_.size()); }
@@ -171,15 +177,23 @@ class SparseRows {
   T* values(index_t i) { return values_.data() + i * dim_; }
   const std::vector<FeatureId>& ids() const { return ids_; }
 
-  /// The gradient row of `id`, created as zeros when first touched. The pointer is valid until
-  /// the next call of row() (the buffer may grow).
+  /// The gradient row of `id` (a table row, >= 0), created as zeros when first touched. The
+  /// pointer is valid until the next call of row() (the buffer may grow).
   T* row(FeatureId id) {
-    auto [it, inserted] = slot_.try_emplace(id, static_cast<index_t>(ids_.size()));
-    if (inserted) {
+    if (keys_.empty()) reset(dim_);
+    std::size_t h = probe(id);
+    if (keys_[h] == kEmpty) {
+      if (2 * (ids_.size() + 1) > keys_.size()) {
+        grow();
+        h = probe(id);
+      }
+      keys_[h] = id;
+      slots_[h] = static_cast<index_t>(ids_.size());
       ids_.push_back(id);
+      where_.push_back(h);
       values_.resize(values_.size() + static_cast<std::size_t>(dim_), T(0));
     }
-    return values_.data() + it->second * dim_;
+    return values_.data() + slots_[h] * dim_;
   }
   /// Adds another SparseRows (same dim) into this one, in the other's row order.
   void add(const SparseRows& o) {
@@ -191,10 +205,32 @@ class SparseRows {
   }
 
  private:
+  static constexpr FeatureId kEmpty = -1;
+
+  // Slot of `id`, or of the empty slot where it would go.
+  std::size_t probe(FeatureId id) const {
+    const std::size_t mask = keys_.size() - 1;
+    std::size_t h = static_cast<std::size_t>(static_cast<std::uint64_t>(id) * 0x9E3779B97F4A7C15ull >> 17) & mask;
+    while (keys_[h] != kEmpty && keys_[h] != id) h = (h + 1) & mask;
+    return h;
+  }
+  void grow() {
+    keys_.assign(keys_.size() * 2, kEmpty);
+    slots_.assign(keys_.size(), 0);
+    for (std::size_t i = 0; i < ids_.size(); ++i) {
+      const std::size_t h = probe(ids_[i]);
+      keys_[h] = ids_[i];
+      slots_[h] = static_cast<index_t>(i);
+      where_[i] = h;
+    }
+  }
+
   index_t dim_ = 0;
   std::vector<FeatureId> ids_;
   AlignedVector<T> values_;
-  std::unordered_map<FeatureId, index_t> slot_;
+  std::vector<FeatureId> keys_;    // hash slots: id or kEmpty
+  std::vector<index_t> slots_;     // hash slot → index into ids_
+  std::vector<std::size_t> where_; // index into ids_ → hash slot (clear() empties exactly these)
 };
 
 /// Read-only access to a model's values, passed to forward/backward.

@@ -22,7 +22,7 @@ double bce_with_logits(const cpu_scalar&, ConstMatrixView<T> z, const float* lab
     const double y = labels[r];
     const double w = (weights ? weights[r] : 1.0) * scale;
     total += w * (std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::abs(x))));
-    if (!dz.empty()) dz(r, 0) += static_cast<T>(w * (detail::stable_sigmoid(x) - y));
+    if (!dz.empty()) dz(r, 0) += static_cast<T>(w * (ctrnet::detail::stable_sigmoid(x) - y));
   }
   return total;
 }

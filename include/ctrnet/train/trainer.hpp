@@ -1,0 +1,292 @@
+// Trainer: mini-batches, epochs, validation each epoch, early stopping, LR schedule, a progress
+// line and a JSON-lines log.
+//
+// Determinism: a batch is cut into a FIXED number of shards (TrainerOptions::shards). Each shard
+// runs forward/backward with its own cache and gradient buffer on a oneTBB worker; the shard
+// gradients are then summed in shard order (0 + 1 + 2 + ...), and every kernel splits work only
+// over independent outputs. So for a given seed the model is bitwise the same whatever the
+// number of threads — 1, 2 or 64.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "ctrnet/data/dataset.hpp"
+#include "ctrnet/optim/model_optimizer.hpp"
+#include "ctrnet/optim/schedule.hpp"
+#include "ctrnet/policy/cpu_simd.hpp"
+#include "ctrnet/train/metrics.hpp"
+#include "ctrnet/train/progress.hpp"
+
+namespace ctrnet {
+
+/// Chooses the optimizer of every embedding table whose name starts with `prefix`.
+struct TableOptimizerRule {
+  std::string prefix;
+  SparseOptimizerOptions options;
+};
+
+struct TrainerOptions {
+  int epochs = 1;
+  index_t batch_size = 512;
+  index_t shards = 8;  ///< fixed per batch: the result does not depend on `threads`
+  int threads = 0;     ///< 0: every core oneTBB sees
+  std::uint64_t seed = 1;
+  bool shuffle = true;
+  DenseOptimizerOptions optimizer{};              ///< for the flat dense buffer
+  SparseOptimizerOptions embedding_optimizer{};   ///< default for tables
+  std::vector<TableOptimizerRule> table_rules;    ///< first matching prefix wins
+  ScheduleOptions schedule{};                     ///< warm-up / decay factor on every learning rate
+  std::string early_stopping_metric = "auc";      ///< "auc" (max) or "logloss" (min)
+  int patience = 0;                               ///< 0: no early stopping
+  bool restore_best = true;                       ///< with early stopping: keep the best epoch's model
+  ProgressMode progress = ProgressMode::automatic;
+  std::string log_path;                           ///< JSON lines, one object per epoch; empty: none
+  index_t eval_batch_size = 4096;
+};
+
+struct EpochStats {
+  int epoch = 0;
+  double train_loss = 0;
+  double valid_auc = std::numeric_limits<double>::quiet_NaN();
+  double valid_logloss = std::numeric_limits<double>::quiet_NaN();
+  double valid_calibration = std::numeric_limits<double>::quiet_NaN();
+  double seconds = 0;
+  double samples_per_second = 0;
+  double lr_factor = 0;  ///< schedule factor on the base learning rates at the epoch's end
+};
+
+struct TrainResult {
+  std::vector<EpochStats> epochs;
+  int best_epoch = 0;
+  double final_train_loss = 0;  ///< mean loss of the last training batch
+  bool stopped_early = false;
+};
+
+template <class Model, class Policy = cpu_simd>
+class Trainer {
+ public:
+  using T = typename Model::value_type;
+
+  Trainer(Model& model, TrainerOptions opt, Policy policy = {})
+      : model_(model), opt_(std::move(opt)), policy_(policy),
+        arena_(opt_.threads > 0 ? opt_.threads : tbb::task_arena::automatic) {
+    CTRNET_CHECK(model_.built(), "Trainer: build the model before training it");
+    CTRNET_CHECK(opt_.batch_size > 0, "Trainer: batch_size must be positive, got ", opt_.batch_size);
+    CTRNET_CHECK(opt_.shards > 0, "Trainer: shards must be positive, got ", opt_.shards);
+    CTRNET_CHECK(opt_.early_stopping_metric == "auc" || opt_.early_stopping_metric == "logloss",
+                 "Trainer: early_stopping_metric must be 'auc' or 'logloss', got '", opt_.early_stopping_metric, "'");
+    ModelOptimizerOptions mo;
+    mo.dense = opt_.optimizer;
+    mo.tables = opt_.embedding_optimizer;
+    for (const auto& t : model_.registry().tables())
+      for (const auto& rule : opt_.table_rules)
+        if (t.name.rfind(rule.prefix, 0) == 0) {
+          mo.per_table.emplace_back(t.name, rule.options);
+          break;
+        }
+    optimizer_ = ModelOptimizer<T>(mo);
+    optimizer_.init(model_.registry());
+    shards_.resize(static_cast<std::size_t>(opt_.shards));
+    for (auto& s : shards_) s.grads = model_.make_grads();
+  }
+
+  const TrainerOptions& options() const { return opt_; }
+  std::int64_t step() const { return step_; }
+
+  /// One optimisation step on `b` (all its rows). Returns the batch's mean loss.
+  double train_step(const BatchView& b) {
+    const index_t n = b.size;
+    CTRNET_CHECK(n > 0, "Trainer: empty batch");
+    double norm = 0.0;
+    for (index_t r = 0; r < n; ++r) norm += b.weight(r);
+    CTRNET_CHECK(norm > 0.0, "Trainer: the batch's weights sum to ", norm, "; expected a positive total");
+    const index_t S = std::min<index_t>(opt_.shards, n);
+    Context ctx{.training = true, .seed = opt_.seed, .step = static_cast<std::uint64_t>(step_), .first_row = 0};
+
+    arena_.execute([&] {
+      tbb::parallel_for(index_t(0), S, [&](index_t s) {
+        Shard& sh = shards_[static_cast<std::size_t>(s)];
+        const index_t begin = s * n / S, end = (s + 1) * n / S;
+        b.rows(begin, end - begin, sh.view);
+        sh.grads.zero();
+        sh.loss = model_.forward_backward(policy_, sh.view, sh.cache, sh.grads, ctx, norm);
+      });
+      reduce_gradients(S);
+    });
+    double loss = 0.0;
+    for (index_t s = 0; s < S; ++s) loss += shards_[static_cast<std::size_t>(s)].loss;
+
+    optimizer_.set_lr_scale(schedule_.factor_at(step_));
+    arena_.execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
+    ++step_;
+    return loss;
+  }
+
+  /// Predictions of head 0 over a data set, with its labels and weights: AUC, log loss, calibration.
+  BinaryMetrics evaluate(const InMemoryDataset& data) {
+    BinaryMetrics m;
+    const index_t n = data.size();
+    std::vector<index_t> rows;
+    Batch batch;
+    Matrix<T> out;
+    std::vector<float> probs, labels, weights;
+    for (index_t begin = 0; begin < n; begin += opt_.eval_batch_size) {
+      const index_t cnt = std::min(opt_.eval_batch_size, n - begin);
+      rows.resize(static_cast<std::size_t>(cnt));
+      for (index_t i = 0; i < cnt; ++i) rows[static_cast<std::size_t>(i)] = begin + i;
+      data.gather(rows, batch);
+      const BatchView v = batch.view();
+      out.resize(cnt, model_.output_width());
+      predict_rows(v, out.view());
+      probs.resize(static_cast<std::size_t>(cnt));
+      for (index_t i = 0; i < cnt; ++i) probs[static_cast<std::size_t>(i)] = static_cast<float>(out(i, 0));
+      labels.assign(batch.labels.begin(), batch.labels.end());
+      weights.assign(batch.weights.begin(), batch.weights.end());
+      m.add(probs, labels, weights);
+    }
+    return m;
+  }
+
+  /// Full training: epochs over `train`, validation on `valid` (if given) after each epoch.
+  TrainResult fit(const InMemoryDataset& train, const InMemoryDataset* valid = nullptr) {
+    TrainResult result;
+    ProgressLine progress(opt_.progress);
+    std::ofstream log;
+    if (!opt_.log_path.empty()) {
+      log.open(opt_.log_path);
+      CTRNET_CHECK(log.good(), "Trainer: cannot open log file '", opt_.log_path, "' for writing");
+    }
+    const bool maximize = opt_.early_stopping_metric == "auc";
+    double best = maximize ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    int since_best = 0;
+    std::optional<ModelParams<T>> best_params;
+    Batch batch;
+    std::vector<index_t> rows;
+
+    for (int epoch = 1; epoch <= opt_.epochs; ++epoch) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto order = train.order(opt_.shuffle, mix_seed(opt_.seed, 0xE90C, static_cast<std::uint64_t>(epoch)));
+      const index_t n = train.size();
+      progress.start("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs), n);
+      double loss_sum = 0.0, weight_sum = 0.0;
+      for (index_t begin = 0; begin < n; begin += opt_.batch_size) {
+        const index_t cnt = std::min(opt_.batch_size, n - begin);
+        rows.assign(order.begin() + begin, order.begin() + begin + cnt);
+        train.gather(rows, batch);
+        const double loss = train_step(batch.view());
+        loss_sum += loss * static_cast<double>(cnt);
+        weight_sum += static_cast<double>(cnt);
+        result.final_train_loss = loss;
+        progress.update(begin + cnt, loss_sum / weight_sum);
+      }
+      progress.update(n, loss_sum / std::max(weight_sum, 1.0), true);
+      progress.finish();
+
+      EpochStats st;
+      st.epoch = epoch;
+      st.train_loss = loss_sum / std::max(weight_sum, 1.0);
+      st.lr_factor = schedule_.factor_at(step_);
+      if (valid != nullptr && valid->size() > 0) {
+        const BinaryMetrics m = evaluate(*valid);
+        st.valid_auc = m.auc();
+        st.valid_logloss = m.log_loss();
+        st.valid_calibration = m.calibration();
+      }
+      st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      st.samples_per_second = static_cast<double>(n) / std::max(st.seconds, 1e-9);
+      result.epochs.push_back(st);
+      if (log.is_open()) {
+        nlohmann::json j{{"epoch", st.epoch},         {"train_loss", st.train_loss},
+                         {"seconds", st.seconds},     {"samples_per_second", st.samples_per_second},
+                         {"lr_factor", st.lr_factor},               {"step", step_}};
+        if (!std::isnan(st.valid_auc)) {
+          j["valid_auc"] = st.valid_auc;
+          j["valid_logloss"] = st.valid_logloss;
+          j["valid_calibration"] = st.valid_calibration;
+        }
+        log << j.dump() << '\n';
+        log.flush();
+      }
+
+      if (valid != nullptr && valid->size() > 0) {
+        const double metric = maximize ? st.valid_auc : st.valid_logloss;
+        if (maximize ? metric > best : metric < best) {
+          best = metric;
+          result.best_epoch = epoch;
+          since_best = 0;
+          if (opt_.patience > 0 && opt_.restore_best) best_params = model_.params();
+        } else if (opt_.patience > 0 && ++since_best >= opt_.patience) {
+          result.stopped_early = true;
+          break;
+        }
+      } else {
+        result.best_epoch = epoch;
+      }
+    }
+    if (best_params && result.best_epoch != static_cast<int>(result.epochs.size())) model_.params() = *best_params;
+    return result;
+  }
+
+  /// Inference over a batch, shard-parallel (same shards as training; const model).
+  void predict_rows(const BatchView& v, MatrixView<T> out) {
+    const index_t n = v.size;
+    const index_t S = std::max<index_t>(1, std::min<index_t>(opt_.shards, n));
+    arena_.execute([&] {
+      tbb::parallel_for(index_t(0), S, [&](index_t s) {
+        Shard& sh = shards_[static_cast<std::size_t>(s)];
+        const index_t begin = s * n / S, end = (s + 1) * n / S;
+        v.rows(begin, end - begin, sh.view);
+        model_.predict(policy_, sh.view, out.row_block(begin, end - begin), sh.cache);
+      });
+    });
+  }
+
+ private:
+  struct Shard {
+    typename Model::Cache cache;
+    ModelGrads<T> grads;
+    BatchView view;
+    double loss = 0.0;
+  };
+
+  // g_0 += g_1 + ... + g_{S-1}, in shard order for every element (parallel over chunks of the
+  // dense buffer, which keeps the per-element order), then the sparse rows table by table.
+  void reduce_gradients(index_t S) {
+    auto& g0 = shards_[0].grads;
+    const index_t size = static_cast<index_t>(g0.dense.size());
+    const index_t chunk = 1 << 14;
+    tbb::parallel_for(index_t(0), (size + chunk - 1) / chunk, [&](index_t c) {
+      const index_t b = c * chunk, e = std::min(size, b + chunk);
+      for (index_t s = 1; s < S; ++s) {
+        const T* src = shards_[static_cast<std::size_t>(s)].grads.dense.data();
+        T* dst = g0.dense.data();
+        for (index_t i = b; i < e; ++i) dst[i] += src[i];
+      }
+    });
+    tbb::parallel_for(std::size_t(0), g0.tables.size(), [&](std::size_t t) {
+      for (index_t s = 1; s < S; ++s) g0.tables[t].add(shards_[static_cast<std::size_t>(s)].grads.tables[t]);
+    });
+  }
+
+  Model& model_;
+  TrainerOptions opt_;
+  Policy policy_;
+  tbb::task_arena arena_;
+  std::vector<Shard> shards_;
+  ModelOptimizer<T> optimizer_;
+  LrSchedule schedule_{1.0, opt_.schedule};
+  std::int64_t step_ = 0;
+};
+
+}  // namespace ctrnet
