@@ -34,3 +34,5 @@ void dropout_backward(const cpu_scalar&, ConstMatrixView<T> mask, ConstMatrixVie
 }
 
 }  // namespace ctrnet::kernels
+
+#include "ctrnet/kernels/simd/dropout.hpp"

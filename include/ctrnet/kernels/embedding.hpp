@@ -49,3 +49,5 @@ void embedding_bag_backward(const cpu_scalar&, FieldIds ids, const IdMapper& map
 }
 
 }  // namespace ctrnet::kernels
+
+#include "ctrnet/kernels/simd/embedding.hpp"
