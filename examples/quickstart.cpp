@@ -37,9 +37,9 @@ SparseOptimizerOptions ftrl(double alpha, double beta, double l1, double l2) {
   o.l2 = l2;
   return o;
 }
-SparseOptimizerOptions rowwise_adagrad(double lr) {
+SparseOptimizerOptions lazy_adam(double lr) {
   SparseOptimizerOptions o;
-  o.kind = SparseKind::rowwise_adagrad;
+  o.kind = SparseKind::lazy_adam;
   o.lr = lr;
   return o;
 }
@@ -63,22 +63,40 @@ int main(int argc, char** argv) {
   index_t n_train = 300000, n_valid = 50000;
   int epochs = 2;
   std::string log_path;
+  double lr = 2e-3, embedding_lr = 2e-3, ftrl_alpha = 0.1, ftrl_beta = 1e-4, lr_dense_lr = 0.01;
+  std::vector<index_t> hidden{256, 128};
+  index_t embedding_dim = 16, batch = 512, vocab = 32;
+  bool planted_crosses = true;
   app.add_option("--threads", threads, "worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "seed of initialisation, shuffling and dropout");
   app.add_option("--train", n_train, "training examples")->check(CLI::PositiveNumber);
   app.add_option("--valid", n_valid, "validation examples")->check(CLI::PositiveNumber);
   app.add_option("--epochs", epochs, "epochs")->check(CLI::PositiveNumber);
   app.add_option("--log", log_path, "JSON-lines metrics log of the Wide & Deep run");
+  app.add_option("--lr", lr, "Adam learning rate of the deep part");
+  app.add_option("--embedding-lr", embedding_lr, "lazy Adam learning rate of the embeddings");
+  app.add_option("--ftrl-alpha", ftrl_alpha, "FTRL alpha of the wide (and logistic regression) tables");
+  app.add_option("--ftrl-beta", ftrl_beta, "FTRL beta");
+  app.add_option("--hidden", hidden, "hidden widths of the deep MLP");
+  app.add_option("--embedding-dim", embedding_dim, "embedding dimension");
+  app.add_option("--batch", batch, "mini-batch size")->check(CLI::PositiveNumber);
+  app.add_option("--vocab", vocab, "ids per categorical field of the synthetic data")->check(CLI::PositiveNumber);
+  app.add_flag("--wide-crosses,!--no-wide-crosses", planted_crosses,
+               "declare the data's planted field pairs as cross-product features of the wide part (default)");
   CLI11_PARSE(app, argc, argv);
 
   try {
     SyntheticOptions so;  // Criteo-shaped: 13 dense, 26 categorical, Zipf ids, planted crosses
+    so.vocab_size = vocab;
     SyntheticCTR gen(so);
     std::vector<double> p_valid;
     const auto train_set = make_split(gen, n_train, 0, nullptr);
     const auto valid_set = make_split(gen, n_valid, 1, &p_valid);
     const double bayes_auc = roc_auc(std::span<const double>(p_valid), std::span<const float>(valid_set.data().labels));
 
+    std::printf("data: synthetic, %lld ids per field (Zipf %.2f), %lld planted crosses%s\n", static_cast<long long>(vocab),
+                so.zipf_exponent, static_cast<long long>(gen.crosses().size()),
+                planted_crosses ? " (declared as wide cross features)" : "");
     std::printf("data: %lld train / %lld valid examples, %lld dense + %lld categorical fields, click rate %.3f\n",
                 static_cast<long long>(n_train), static_cast<long long>(n_valid),
                 static_cast<long long>(gen.schema().num_dense()), static_cast<long long>(gen.schema().num_categorical()),
@@ -89,21 +107,27 @@ int main(int argc, char** argv) {
     lr_opt.epochs = epochs;
     lr_opt.threads = threads;
     lr_opt.seed = seed;
-    lr_opt.optimizer = adam(0.01);
-    lr_opt.embedding_optimizer = ftrl(0.05, 1.0, 0.0, 1.0);
+    lr_opt.batch_size = batch;
+    lr_opt.optimizer = adam(lr_dense_lr);
+    lr_opt.embedding_optimizer = ftrl(ftrl_alpha, ftrl_beta, 0.0, 0.0);
     lr_opt.progress = ProgressMode::never;
-    auto lr = make_logistic_regression(gen.schema(), {}, seed);
+    auto logreg = make_logistic_regression(gen.schema(), {}, seed);
     double lr_secs = 0, lr_loss = 0;
-    auto lr_res = train(lr, lr_opt, train_set, valid_set, lr_secs, lr_loss);
+    auto lr_res = train(logreg, lr_opt, train_set, valid_set, lr_secs, lr_loss);
 
-    // Wide & Deep: FTRL for the wide tables, row-wise Adagrad for the embeddings, Adam for the MLP.
+    // Wide & Deep: FTRL for the wide tables, lazy Adam for the embeddings, Adam for the MLP. The
+    // wide part's cross-product features are the field pairs the generator planted: the domain
+    // knowledge a Wide & Deep user declares (Cheng et al. 2016, section 3.1).
     WideDeepOptions wo;
-    wo.embedding_dim = 16;
-    wo.hidden = {256, 128};
+    wo.embedding_dim = embedding_dim;
+    wo.hidden = hidden;
+    if (planted_crosses)
+      for (const auto& c : gen.crosses())
+        wo.crosses.push_back({gen.schema().categorical(c.field_a).name, gen.schema().categorical(c.field_b).name});
     TrainerOptions wd_opt = lr_opt;
-    wd_opt.optimizer = adam(1e-3);
-    wd_opt.embedding_optimizer = rowwise_adagrad(0.05);
-    wd_opt.table_rules = {{"wide.", ftrl(0.05, 1.0, 0.0, 1.0)}};
+    wd_opt.optimizer = adam(lr);
+    wd_opt.embedding_optimizer = lazy_adam(embedding_lr);
+    wd_opt.table_rules = {{"wide.", ftrl(ftrl_alpha, ftrl_beta, 0.0, 0.0)}};
     wd_opt.progress = ProgressMode::automatic;
     wd_opt.log_path = log_path;
     auto wd = make_wide_deep(gen.schema(), wo, seed);
