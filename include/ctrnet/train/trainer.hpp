@@ -21,6 +21,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "ctrnet/core/layer.hpp"
 #include "ctrnet/data/dataset.hpp"
 #include "ctrnet/optim/model_optimizer.hpp"
 #include "ctrnet/optim/schedule.hpp"
@@ -84,6 +85,8 @@ class Trainer {
     CTRNET_CHECK(model_.built(), "Trainer: build the model before training it");
     CTRNET_CHECK(opt_.batch_size > 0, "Trainer: batch_size must be positive, got ", opt_.batch_size);
     CTRNET_CHECK(opt_.shards > 0, "Trainer: shards must be positive, got ", opt_.shards);
+    CTRNET_CHECK(opt_.threads >= 0, "Trainer: threads must be >= 0 (0: all cores), got ", opt_.threads);
+    CTRNET_CHECK(opt_.epochs >= 1, "Trainer: epochs must be at least 1, got ", opt_.epochs);
     CTRNET_CHECK(opt_.early_stopping_metric == "auc" || opt_.early_stopping_metric == "logloss",
                  "Trainer: early_stopping_metric must be 'auc' or 'logloss', got '", opt_.early_stopping_metric, "'");
     ModelOptimizerOptions mo;
@@ -185,17 +188,19 @@ class Trainer {
         rows.assign(order.begin() + begin, order.begin() + begin + cnt);
         train.gather(rows, batch);
         const double loss = train_step(batch.view());
-        loss_sum += loss * static_cast<double>(cnt);
-        weight_sum += static_cast<double>(cnt);
+        double batch_weight = 0.0;
+        for (float w : batch.weights) batch_weight += w;
+        loss_sum += loss * batch_weight;  // the epoch loss is the weighted mean over its examples
+        weight_sum += batch_weight;
         result.final_train_loss = loss;
-        progress.update(begin + cnt, loss_sum / weight_sum);
+        progress.update(begin + cnt, weight_sum > 0.0 ? loss_sum / weight_sum : 0.0);
       }
-      progress.update(n, loss_sum / std::max(weight_sum, 1.0), true);
+      progress.update(n, (weight_sum > 0.0 ? loss_sum / weight_sum : 0.0), true);
       progress.finish();
 
       EpochStats st;
       st.epoch = epoch;
-      st.train_loss = loss_sum / std::max(weight_sum, 1.0);
+      st.train_loss = (weight_sum > 0.0 ? loss_sum / weight_sum : 0.0);
       st.lr_factor = schedule_.factor_at(step_);
       if (valid != nullptr && valid->size() > 0) {
         const BinaryMetrics m = evaluate(*valid);
