@@ -638,3 +638,36 @@ TEMPLATE_TEST_CASE("dropout_backward: cpu_simd matches cpu_scalar and accumulate
       CHECK(dxv.outside_untouched());
     }
 }
+
+TEMPLATE_TEST_CASE("bias_activation_forward: cpu_simd matches cpu_scalar and the two-pass form", "[parity][elementwise]",
+                   float, double) {
+  using T = TestType;
+  std::mt19937 rng(123);
+  for (index_t cols : kWidths)
+    for (bool strided : {false, true})
+      for (Activation a : kActivations)
+        for (bool with_bias : {true, false}) {
+          INFO(describe<T>("bias_activation_forward", kRows, cols, strided) << " " << to_string(a) << " bias "
+                                                                           << with_bias);
+          Buf<T> z(kRows, cols, strided);
+          z.randomize(rng, -3, 3).add_extremes();
+          std::vector<T> b(static_cast<std::size_t>(cols));
+          for (auto& v : b) v = static_cast<T>(std::uniform_real_distribution<double>(-1, 1)(rng));
+          const T* bp = with_bias ? b.data() : nullptr;
+          Buf<T> z_scalar(z), z_simd(z), z_two(z), y_scalar(kRows, cols, strided), y_simd(kRows, cols, strided),
+              y_two(kRows, cols, strided);
+          kernels::bias_activation_forward(kScalar, a, T(0.1), bp, z_scalar.view, y_scalar.view);
+          kernels::bias_activation_forward(kSimd, a, T(0.1), bp, z_simd.view, y_simd.view);
+          if (bp) kernels::bias_forward(kScalar, bp, z_two.view);
+          kernels::activation_forward(kScalar, a, T(0.1), z_two.cview(), y_two.view);
+          CHECK(compare_exact<T>(z_scalar.cview(), z_two.cview()) == "");
+          CHECK(compare_exact<T>(y_scalar.cview(), y_two.cview()) == "");
+          CHECK(compare<T>(z_simd.cview(), z_scalar.cview()) == "");
+          CHECK(compare<T>(y_simd.cview(), y_scalar.cview()) == "");
+          CHECK(y_simd.outside_untouched());
+          // In place (y aliases z), as Linear runs it when f' needs only y.
+          Buf<T> inplace(z);
+          kernels::bias_activation_forward(kSimd, a, T(0.1), bp, inplace.view, inplace.view);
+          CHECK(compare<T>(inplace.cview(), y_scalar.cview()) == "");
+        }
+}

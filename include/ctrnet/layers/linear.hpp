@@ -55,9 +55,11 @@ class Linear {
       z = c.z.view();
     }
     kernels::gemm(p, kernels::Trans::no, kernels::Trans::yes, T(1), x, w[weight_], T(0), z);
-    if (opt_.bias) kernels::bias_forward(p, w[bias_].data, z);
-    if (opt_.activation != Activation::identity || keep_z)
-      kernels::activation_forward(p, opt_.activation, T(opt_.leaky_alpha), ConstMatrixView<T>(z), y);
+    if (opt_.activation == Activation::identity && !keep_z) {
+      if (opt_.bias) kernels::bias_forward(p, w[bias_].data, z);
+    } else {  // one pass: z += b, y = f(z)
+      kernels::bias_activation_forward(p, opt_.activation, T(opt_.leaky_alpha), opt_.bias ? w[bias_].data : nullptr, z, y);
+    }
     c.x = x;
     c.y = y;
   }

@@ -21,6 +21,17 @@ void bias_backward(const cpu_scalar&, ConstMatrixView<T> dy, T* db) {
     for (index_t c = 0; c < dy.cols; ++c) db[c] += dy(r, c);
 }
 
+/// The Linear epilogue in one pass: z = z + b (b may be null), y = f(z). z and y may alias.
+template <class T>
+void bias_activation_forward(const cpu_scalar&, Activation a, T alpha, const T* b, MatrixView<T> z, MatrixView<T> y) {
+  for (index_t r = 0; r < z.rows; ++r)
+    for (index_t c = 0; c < z.cols; ++c) {
+      const T v = b ? z(r, c) + b[c] : z(r, c);
+      z(r, c) = v;
+      y(r, c) = activate(a, v, alpha);
+    }
+}
+
 /// y = f(x); x and y may be the same memory.
 template <class T>
 void activation_forward(const cpu_scalar&, Activation a, T alpha, ConstMatrixView<T> x, MatrixView<T> y) {

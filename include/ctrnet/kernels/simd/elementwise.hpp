@@ -83,6 +83,26 @@ void bias_backward(const cpu_simd&, ConstMatrixView<T> dy, T* db) {
 }
 
 template <class T>
+void bias_activation_forward(const cpu_simd&, Activation a, T alpha, const T* b, MatrixView<T> z, MatrixView<T> y) {
+  using V = simd_detail::vec<T>;
+  simd_detail::for_each_row<T>(
+      z.rows, z.cols,
+      [&](index_t r, index_t c) {
+        V v = V::load_unaligned(z.row(r) + c);
+        if (b) {
+          v = v + V::load_unaligned(b + c);
+          v.store_unaligned(z.row(r) + c);
+        }
+        simd_detail::activate<T>(a, v, alpha).store_unaligned(y.row(r) + c);
+      },
+      [&](index_t r, index_t c) {
+        const T v = b ? z(r, c) + b[c] : z(r, c);
+        z(r, c) = v;
+        y(r, c) = activate(a, v, alpha);
+      });
+}
+
+template <class T>
 void activation_forward(const cpu_simd&, Activation a, T alpha, ConstMatrixView<T> x, MatrixView<T> y) {
   using V = simd_detail::vec<T>;
   if (a == Activation::identity && x.data == y.data && x.stride == y.stride) return;
