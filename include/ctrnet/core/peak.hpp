@@ -91,15 +91,16 @@ void run_on_threads(int threads, F&& body) {
 
 /// \brief Measured FMA peak in GFLOP/s on `threads` threads (2 flops per FMA lane, float,
 /// widest SIMD the build targets). Each thread runs ~100 ms of register-resident independent
-/// FMAs: a calibration/warm-up, then five ~16 ms trials of which the best is reported (the best,
-/// not the mean, because other processes only ever make a trial slower).
+/// FMAs: a calibration/warm-up, then 40 trials of ~2 ms of which the best is reported (the best,
+/// not the mean: other processes and interrupts only ever make a trial slower, and short trials
+/// are more likely to run undisturbed on a busy machine).
 inline double measure_fma_peak_gflops(int threads = 1) {
   threads = std::max(1, threads);
-  const std::int64_t iters = detail::calibrate_fma_iters(0.016);
+  const std::int64_t iters = detail::calibrate_fma_iters(0.002);
   const double flops = detail::fma_chain_flops_per_iter() * static_cast<double>(iters) * threads;
   double best = 0.0;
   std::atomic<float> sink{0.f};
-  for (int trial = 0; trial < 5; ++trial) {
+  for (int trial = 0; trial < 40; ++trial) {
     const auto t0 = detail::peak_clock::now();
     detail::run_on_threads(threads, [&](int t) {
       const float v = detail::fma_chains(iters, 1.f + static_cast<float>(t));

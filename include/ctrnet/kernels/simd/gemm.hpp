@@ -1,16 +1,18 @@
 // cpu_simd GEMM: C = alpha * op(A) * op(B) + beta * C, GotoBLAS/BLIS style.
 //   op(A): [m, k], op(B): [k, n], C: [m, n]; row-major views with strides (column blocks work).
 // Blocking (loops from outside in):
-//   jc: n in blocks of NC   (packed op(B) block KC x NC lives in L3, shared by all threads)
+//   jc: n in blocks of NC   (packed op(B) block KC x NC lives in L2/L3)
 //   pc: k in blocks of KC   (never split across threads: one thread owns each element of C)
 //   ic: m in blocks of MC   (packed op(A) block MC x KC lives in L2, one per thread)
 //   jr, ir: NR x MR micro-tiles (B micro-panel KC x NR stays in L1), see gemm_microkernel.hpp.
-// oneTBB runs independent (ic, column-chunk) blocks of C in parallel. Every element of C is
-// computed by the same sequence of FMAs whatever the thread count, so results are bitwise
-// identical for any `max_threads`. m == 1 and n == 1 take a GEMV path without packing.
+// oneTBB runs independent rectangles of C in parallel, each packing its own operands into
+// thread_local buffers (reused across calls). Every element of C is computed by the same
+// sequence of FMAs whatever the thread count or tiling, so results are bitwise identical for any
+// `max_threads`. m == 1 and n == 1 take a GEMV path without packing (batch-1 latency).
 #pragma once
 #include <Eigen/Core>
 #include <tbb/blocked_range.h>
+#include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
@@ -65,19 +67,31 @@ void gemm_eigen(Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixVi
 
 namespace detail {
 
+// Kept out of line where the caller's live values would otherwise push a kernel's pointers out of
+// registers.
+#ifndef CTRNET_GEMM_NOINLINE
+#if defined(__GNUC__)
+#define CTRNET_GEMM_NOINLINE __attribute__((noinline)) inline
+#else
+#define CTRNET_GEMM_NOINLINE inline
+#endif
+#endif
+
 // ---------------------------------------------------------------------------------------------
-// Cache blocking. Zen 3 / Skylake-class cores: L1d 32 KiB, L2 512 KiB - 1 MiB.
+// Cache blocking. Zen 3 / Skylake-class cores: L1d 32 KiB, L2 256 KiB - 1 MiB.
 //   KC: B micro-panel KC x NR (16 KiB for float at 256) + A micro-panel KC x MR fit in L1.
-//   MC: A block MC x KC (144 x 256 floats = 144 KiB) fits comfortably in L2.
+//   MC: A block MC x KC (96 x 256 floats = 96 KiB) fits comfortably in L2.
 //   NC: B block KC x NC (4 MiB) in L3.
+// Tuned on Zen 3 (KC 192-384, MC 72-240 were all within a few percent; these were among the best).
 // A dimension larger than its block is split into equal blocks (k = 300 -> 2 x 150, not
 // 256 + 44) so that no block is a sliver.
 // ---------------------------------------------------------------------------------------------
 template <class T>
 struct GemmBlocking {
   static constexpr index_t kc = 256;
-  static constexpr index_t mc = 144;
+  static constexpr index_t mc = 96;
   static constexpr index_t nc = 4080;
+  static constexpr index_t pack_group = 4;  ///< B micro-panels packed per step (see gemm_rectangle)
 };
 
 inline index_t ceil_div(index_t a, index_t b) { return (a + b - 1) / b; }
@@ -141,7 +155,9 @@ class ScratchLease {
 // ---------------------------------------------------------------------------------------------
 inline int gemm_thread_count(const cpu_simd& policy) {
   const int avail = tbb::this_task_arena::max_concurrency();
-  return policy.max_threads > 0 ? policy.max_threads : avail;
+  // More threads than cores would only oversubscribe them: cap at the machine's concurrency.
+  return policy.max_threads > 0 ? std::min(policy.max_threads, std::max(avail, tbb::info::default_concurrency()))
+                                : avail;
 }
 
 inline tbb::task_arena& cached_arena(int threads) {
@@ -153,13 +169,14 @@ inline tbb::task_arena& cached_arena(int threads) {
   return *a;
 }
 
-/// Runs f() where oneTBB uses at most `threads` threads.
+/// Runs f(), which will use `threads` threads, inside an arena of policy.max_threads when that
+/// caps the current arena. (The kernels also never create more work items than `threads`.)
 template <class F>
 void run_with_threads(const cpu_simd& policy, int threads, F&& f) {
-  if (threads <= 1 || policy.max_threads <= 0 || policy.max_threads == tbb::this_task_arena::max_concurrency()) {
+  if (threads <= 1 || policy.max_threads <= 0 || policy.max_threads >= tbb::this_task_arena::max_concurrency()) {
     f();
   } else {
-    cached_arena(threads).execute(f);
+    cached_arena(policy.max_threads).execute(f);
   }
 }
 
@@ -186,86 +203,140 @@ inline T gemv_finish(T acc, T alpha, T beta, T y) {
   return beta == T(0) ? alpha * acc : xsimd::fma(alpha, acc, beta * y);
 }
 
+/// acc[0:len] += Σ_{r<R} x[r*incx] * M[r*ldm + 0:len], one FMA per row in order r = 0, 1, ...
+template <int R, class T>
+inline void axpy_rows(const T* M, index_t ldm, const T* x, index_t incx, index_t len, T* acc) {
+  using batch = xsimd::batch<T>;
+  constexpr index_t L = static_cast<index_t>(batch::size);
+  T s[R];
+  batch xv[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) s[r] = x[r * incx], xv[r] = batch(s[r]);
+  const index_t vec_len = len / L * L;
+  for (index_t j = 0; j < vec_len; j += L) {
+    batch a = batch::load_aligned(acc + j);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) a = xsimd::fma(xv[r], batch::load_unaligned(M + r * ldm + j), a);
+    a.store_aligned(acc + j);
+  }
+  for (index_t j = vec_len; j < len; ++j) {
+    T a = acc[j];
+    for (int r = 0; r < R; ++r) a = xsimd::fma(s[r], M[r * ldm + j], a);
+    acc[j] = a;
+  }
+}
+
 /// "axpy form": y[j] = alpha * Σ_p x[p*incx] * M[p*ldm + j] + beta * y[j*incy], for j in [j0, j1).
-///   x: [k], M: [k, n] row-major, y: [n]. Column strips of 4 registers; j0 must be a multiple of
-///   4 * lanes so that which columns take the scalar tail never depends on the chunking.
+///   x: [k], M: [k, n] row-major, y: [n]. Streams 4 rows of M at a time (contiguous reads)
+///   into an L1-resident block of partial sums; each sum is the FMA chain over p = 0, 1, ...
+///   whatever the blocking. j0 must be a multiple of the SIMD width (the scalar tail is the
+///   global tail).
 template <class T>
 inline void gemv_axpy(index_t j0, index_t j1, index_t k, const T* x, index_t incx, const T* M, index_t ldm,
                       T alpha, T beta, T* y, index_t incy) {
   using batch = xsimd::batch<T>;
   constexpr index_t L = static_cast<index_t>(batch::size);
-  const batch va(alpha), vb(beta);
-  auto write = [&](index_t j, batch acc) {
+  constexpr index_t kBlock = 2048 * 4 / static_cast<index_t>(sizeof(T));  // 8 KiB of partial sums
+  constexpr int kRows = 4;  // rows of M per pass (8 measured the same on Zen 3)
+  alignas(64) T acc[kBlock];
+  for (index_t jb = j0; jb < j1; jb += kBlock) {
+    const index_t len = std::min(kBlock, j1 - jb), vec_len = len / L * L;
+    std::fill(acc, acc + len, T(0));
+    index_t p = 0;
+    for (; p + kRows <= k; p += kRows) axpy_rows<kRows>(M + p * ldm + jb, ldm, x + p * incx, incx, len, acc);
+    for (; p < k; ++p) axpy_rows<1>(M + p * ldm + jb, ldm, x + p * incx, incx, len, acc);
+    // y = alpha * acc + beta * y
+    T* yb = y + jb * incy;
     if (incy == 1) {
-      if (beta == T(0)) (va * acc).store_unaligned(y + j);
-      else xsimd::fma(va, acc, vb * batch::load_unaligned(y + j)).store_unaligned(y + j);
+      const batch va(alpha), vb(beta);
+      index_t j = 0;
+      for (; j < vec_len; j += L) {
+        const batch a = batch::load_aligned(acc + j);
+        if (beta == T(0)) (va * a).store_unaligned(yb + j);
+        else xsimd::fma(va, a, vb * batch::load_unaligned(yb + j)).store_unaligned(yb + j);
+      }
+      for (; j < len; ++j) yb[j] = gemv_finish(acc[j], alpha, beta, yb[j]);
     } else {
-      alignas(64) T tmp[L];
-      acc.store_aligned(tmp);
-      for (index_t l = 0; l < L; ++l) y[(j + l) * incy] = gemv_finish(tmp[l], alpha, beta, y[(j + l) * incy]);
+      for (index_t j = 0; j < len; ++j) yb[j * incy] = gemv_finish(acc[j], alpha, beta, yb[j * incy]);
     }
-  };
-  index_t j = j0;
-  for (; j + 4 * L <= j1; j += 4 * L) {
-    batch a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
-    const T* mp = M + j;
-    for (index_t p = 0; p < k; ++p, mp += ldm) {
-      const batch xp(x[p * incx]);
-      a0 = xsimd::fma(xp, batch::load_unaligned(mp), a0);
-      a1 = xsimd::fma(xp, batch::load_unaligned(mp + L), a1);
-      a2 = xsimd::fma(xp, batch::load_unaligned(mp + 2 * L), a2);
-      a3 = xsimd::fma(xp, batch::load_unaligned(mp + 3 * L), a3);
-    }
-    write(j, a0);
-    write(j + L, a1);
-    write(j + 2 * L, a2);
-    write(j + 3 * L, a3);
-  }
-  for (; j + L <= j1; j += L) {
-    batch a0(T(0));
-    const T* mp = M + j;
-    for (index_t p = 0; p < k; ++p, mp += ldm) a0 = xsimd::fma(batch(x[p * incx]), batch::load_unaligned(mp), a0);
-    write(j, a0);
-  }
-  for (; j < j1; ++j) {
-    T acc = T(0);
-    for (index_t p = 0; p < k; ++p) acc = xsimd::fma(x[p * incx], M[p * ldm + j], acc);
-    y[j * incy] = gemv_finish(acc, alpha, beta, y[j * incy]);
   }
 }
 
-/// "dot form" for R rows at once: y[j] = alpha * Σ_p x[p] * M[j*ldm + p] + beta * y[j*incy].
-///   x: [k] contiguous, M: [n, k] row-major. Each row's sum is formed the same way for any R.
-template <int R, class T>
-inline void gemv_dot_rows(index_t j, index_t k, const T* x, const T* M, index_t ldm, T alpha, T beta, T* y,
+/// Sum of the lanes of v as a fixed pairwise tree. (Not xsimd::hadd/haddp everywhere: on
+/// AVX-512 they trip a GCC 12 false -Wuninitialized in the intrinsics headers.)
+template <class T, class A>
+inline T horizontal_sum(const xsimd::batch<T, A>& v) {
+  constexpr index_t L = static_cast<index_t>(xsimd::batch<T, A>::size);
+  alignas(64) T lane[L];
+  v.store_aligned(lane);
+  for (index_t h = L / 2; h >= 1; h /= 2)
+    for (index_t l = 0; l < h; ++l) lane[l] += lane[l + h];
+  return lane[0];
+}
+
+/// "dot form": y[j] = alpha * Σ_p x[p] * M[j*ldm + p] + beta * y[j*incy] for one row j.
+///   x: [k] contiguous, M: [n, k] row-major. Vector partial sums, a pairwise horizontal sum,
+///   then the scalar tail.
+template <class T>
+inline void gemv_dot_row(index_t j, index_t k, const T* x, const T* M, index_t ldm, T alpha, T beta, T* y,
+                         index_t incy) {
+  using batch = xsimd::batch<T>;
+  constexpr index_t L = static_cast<index_t>(batch::size);
+  const T* mr = M + j * ldm;
+  batch s(T(0));
+  index_t p = 0;
+  for (; p + L <= k; p += L) s = xsimd::fma(batch::load_unaligned(x + p), batch::load_unaligned(mr + p), s);
+  T acc = horizontal_sum(s);
+  for (; p < k; ++p) acc = xsimd::fma(x[p], mr[p], acc);
+  y[j * incy] = gemv_finish(acc, alpha, beta, y[j * incy]);
+}
+
+/// Dot form for L = SIMD-width rows j..j+L at once: one accumulator register per row (L chains
+/// in flight hide the FMA latency), reduced together by xsimd::haddp into one register of L sums.
+/// Out of line: inlined into gemv, GCC spills some of the L row pointers in the inner loop.
+template <class T>
+CTRNET_GEMM_NOINLINE void gemv_dot_rows(index_t j, index_t k, const T* x, const T* M, index_t ldm, T alpha, T beta, T* y,
                           index_t incy) {
   using batch = xsimd::batch<T>;
   constexpr index_t L = static_cast<index_t>(batch::size);
-  batch s0[R], s1[R];
-  for (int r = 0; r < R; ++r) s0[r] = s1[r] = batch(T(0));
   const T* m0 = M + j * ldm;
+  batch s[L];
+#pragma GCC unroll 16
+  for (index_t r = 0; r < L; ++r) s[r] = batch(T(0));
   index_t p = 0;
-  for (; p + 2 * L <= k; p += 2 * L) {
-    const batch x0 = batch::load_unaligned(x + p), x1 = batch::load_unaligned(x + p + L);
-    for (int r = 0; r < R; ++r) {
-      s0[r] = xsimd::fma(x0, batch::load_unaligned(m0 + r * ldm + p), s0[r]);
-      s1[r] = xsimd::fma(x1, batch::load_unaligned(m0 + r * ldm + p + L), s1[r]);
-    }
+  for (; p + L <= k; p += L) {
+    const batch xv = batch::load_unaligned(x + p);
+#pragma GCC unroll 16
+    for (index_t r = 0; r < L; ++r) s[r] = xsimd::fma(xv, batch::load_unaligned(m0 + r * ldm + p), s[r]);
   }
-  for (int r = 0; r < R; ++r) {
+  alignas(64) T acc[L];  // acc[r] = Σ lanes of s[r]
+#if defined(__AVX512F__)
+  for (index_t r = 0; r < L; ++r) acc[r] = horizontal_sum(s[r]);
+#else
+  xsimd::haddp(s).store_aligned(acc);
+#endif
+  for (index_t r = 0; r < L; ++r) {
     const T* mr = m0 + r * ldm;
-    T acc = xsimd::hadd(s0[r] + s1[r]);
-    for (index_t q = p; q < k; ++q) acc = xsimd::fma(x[q], mr[q], acc);
-    y[(j + r) * incy] = gemv_finish(acc, alpha, beta, y[(j + r) * incy]);
+    for (index_t q = p; q < k; ++q) acc[r] = xsimd::fma(x[q], mr[q], acc[r]);
+  }
+  if (incy == 1) {
+    const batch a = batch::load_aligned(acc);
+    if (beta == T(0)) (batch(alpha) * a).store_unaligned(y + j);
+    else xsimd::fma(batch(alpha), a, batch(beta) * batch::load_unaligned(y + j)).store_unaligned(y + j);
+  } else {
+    for (index_t r = 0; r < L; ++r) y[(j + r) * incy] = gemv_finish(acc[r], alpha, beta, y[(j + r) * incy]);
   }
 }
 
+/// Rows [j0, j1) in groups of L, the last < L rows one by one. j0 must be a multiple of L, so
+/// which rows are grouped never depends on how the rows were split across threads.
 template <class T>
 inline void gemv_dot(index_t j0, index_t j1, index_t k, const T* x, const T* M, index_t ldm, T alpha, T beta, T* y,
                      index_t incy) {
+  constexpr index_t L = static_cast<index_t>(xsimd::batch<T>::size);
   index_t j = j0;
-  for (; j + 4 <= j1; j += 4) gemv_dot_rows<4>(j, k, x, M, ldm, alpha, beta, y, incy);
-  for (; j < j1; ++j) gemv_dot_rows<1>(j, k, x, M, ldm, alpha, beta, y, incy);
+  for (; j + L <= j1; j += L) gemv_dot_rows(j, k, x, M, ldm, alpha, beta, y, incy);
+  for (; j < j1; ++j) gemv_dot_row(j, k, x, M, ldm, alpha, beta, y, incy);
 }
 
 /// y[0:len] (stride incy) = alpha * v(x) + beta * y where the matrix M is either [k, len]
@@ -276,32 +347,37 @@ inline void gemv(const cpu_simd& policy, bool rows_are_k, index_t len, index_t k
                  const T* M, index_t ldm, T alpha, T beta, T* y, index_t incy) {
   using batch = xsimd::batch<T>;
   constexpr index_t L = static_cast<index_t>(batch::size);
-  int threads = gemm_thread_count(policy);
-  if (static_cast<double>(len) * static_cast<double>(k) < 4.0 * kGemmParallelMinMacs) threads = 1;
+  // A GEMV moves more bytes per flop than a GEMM: only split it when it is 4x larger.
+  const bool small = static_cast<double>(len) * static_cast<double>(k) < 4.0 * kGemmParallelMinMacs;
+  const int threads = small ? 1 : gemm_thread_count(policy);
+
+  // Outputs [0, len) in `threads` chunks of a multiple of `align` (chunk boundaries then never
+  // change which outputs take a vector or a scalar path).
+  auto split = [&](index_t align, auto&& body) {
+    if (threads == 1) {  // the batch-1 latency path: no chunk arithmetic, no oneTBB
+      body(0, len);
+      return;
+    }
+    const index_t chunk = round_up(ceil_div(len, static_cast<index_t>(threads)), align);
+    run_with_threads(policy, threads, [&] {
+      parallel_items(threads, ceil_div(len, chunk), [&](index_t i) { body(i * chunk, std::min(len, (i + 1) * chunk)); });
+    });
+  };
 
   if (rows_are_k) {
-    const index_t chunk = round_up(ceil_div(len, 4 * static_cast<index_t>(threads)), 4 * L);
-    const index_t items = ceil_div(len, chunk);
-    run_with_threads(policy, threads, [&] {
-      parallel_items(threads, items, [&](index_t i) {
-        gemv_axpy(i * chunk, std::min(len, (i + 1) * chunk), k, x, incx, M, ldm, alpha, beta, y, incy);
-      });
-    });
+    split(4 * L, [&](index_t j0, index_t j1) { gemv_axpy(j0, j1, k, x, incx, M, ldm, alpha, beta, y, incy); });
     return;
   }
-  // Dot form reads x as vectors: gather a strided x once.
-  ScratchLease<T> xs(2, incx == 1 ? 0 : k);
-  if (incx != 1) {
+  auto dot = [&](const T* xc) {
+    split(L, [&](index_t j0, index_t j1) { gemv_dot(j0, j1, k, xc, M, ldm, alpha, beta, y, incy); });
+  };
+  if (incx == 1) {
+    dot(x);
+  } else {  // the dot form reads x as vectors: gather a strided x once
+    ScratchLease<T> xs(2, k);
     for (index_t p = 0; p < k; ++p) xs.data()[p] = x[p * incx];
-    x = xs.data();
+    dot(xs.data());
   }
-  const index_t chunk = round_up(ceil_div(len, 4 * static_cast<index_t>(threads)), 4);
-  const index_t items = ceil_div(len, chunk);
-  run_with_threads(policy, threads, [&] {
-    parallel_items(threads, items, [&](index_t i) {
-      gemv_dot(i * chunk, std::min(len, (i + 1) * chunk), k, x, M, ldm, alpha, beta, y, incy);
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,94 +388,108 @@ inline void gemv(const cpu_simd& policy, bool rows_are_k, index_t len, index_t k
 template <class T>
 inline void pack_a(Trans ta, ConstMatrixView<T> A, index_t i0, index_t mc, index_t p0, index_t kc, T* dst) {
   constexpr index_t MR = GemmGeometry<T>::mr;
-  for (index_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
-    const index_t mr = std::min(MR, mc - ir);
-    if (ta == Trans::no)  // op(A)(i, p) = A[i * s + p]
-      pack_transposed<MR>(A.data + (i0 + ir) * A.stride + p0, A.stride, mr, kc, dst);
-    else  // op(A)(i, p) = A[p * s + i]
-      pack_direct<MR>(A.data + p0 * A.stride + i0 + ir, A.stride, mr, kc, dst);
+  if (ta == Trans::yes) {  // op(A)(i, p) = A[p * s + i]: rows of A are steps of p
+    pack_direct_panels<MR>(A.data + p0 * A.stride + i0, A.stride, mc, kc, dst);
+    return;
   }
+  for (index_t ir = 0; ir < mc; ir += MR, dst += MR * kc)  // op(A)(i, p) = A[i * s + p]
+    pack_transposed<MR>(A.data + (i0 + ir) * A.stride + p0, A.stride, std::min(MR, mc - ir), kc, dst);
 }
 
-/// Packs NR-column micro-panels [q0, q1) of op(B)[p0 : p0+kc, j0 : j0+nc] (panel q at dst + q*NR*kc).
+/// Packs op(B)[p0 : p0+kc, j0 : j0+nc] as NR-column micro-panels (panel q at dst + q*NR*kc).
 template <class T>
-inline void pack_b(Trans tb, ConstMatrixView<T> B, index_t p0, index_t kc, index_t j0, index_t nc, index_t q0,
-                   index_t q1, T* dst) {
+inline void pack_b(Trans tb, ConstMatrixView<T> B, index_t p0, index_t kc, index_t j0, index_t nc, T* dst) {
   constexpr index_t NR = GemmGeometry<T>::nr;
-  for (index_t q = q0; q < q1; ++q) {
-    const index_t jr = q * NR;
-    const index_t nr = std::min(NR, nc - jr);
-    T* d = dst + q * NR * kc;
-    if (tb == Trans::no)  // op(B)(p, j) = B[p * s + j]
-      pack_direct<NR>(B.data + p0 * B.stride + j0 + jr, B.stride, nr, kc, d);
-    else  // op(B)(p, j) = B[j * s + p]
-      pack_transposed<NR>(B.data + (j0 + jr) * B.stride + p0, B.stride, nr, kc, d);
+  if (tb == Trans::no) {  // op(B)(p, j) = B[p * s + j]: rows of B are steps of p
+    pack_direct_panels<NR>(B.data + p0 * B.stride + j0, B.stride, nc, kc, dst);
+    return;
   }
+  for (index_t jr = 0; jr < nc; jr += NR, dst += NR * kc)  // op(B)(p, j) = B[j * s + p]
+    pack_transposed<NR>(B.data + (j0 + jr) * B.stride + p0, B.stride, std::min(NR, nc - jr), kc, dst);
 }
 
-/// C[0:mc, 0:nc] = alpha * Apacked * Bpacked + beta * C, micro-tile by micro-tile: the B
-/// micro-panel (jr) stays in L1 while the A micro-panels (ir) stream from L2.
+/// Arguments shared by all blocks of one packed GEMM.
 template <class T>
-inline void macro_kernel(index_t mc, index_t nc, index_t kc, const T* pa, const T* pb, T alpha, T beta, T* c,
-                         index_t ldc) {
+struct PackedGemm {
+  Trans ta, tb;
+  T alpha, beta;
+  ConstMatrixView<T> A, B;
+  MatrixView<T> C;
+  index_t k, kc_step;
+};
+
+/// Serial blocked GEMM on the rectangle C[i0 : i1, j0 : j1] with this thread's pack buffers.
+/// The packed op(B) block is filled lazily, a few micro-panels at a time, while the first row
+/// block of A consumes it (the freshly packed panels are still in L1/L2); later row blocks reuse it.
+template <class T>
+inline void gemm_rectangle(const PackedGemm<T>& g, index_t i0, index_t i1, index_t j0, index_t j1) {
+  using Blk = GemmBlocking<T>;
   constexpr index_t MR = GemmGeometry<T>::mr, NR = GemmGeometry<T>::nr;
-  for (index_t jr = 0; jr < nc; jr += NR) {
-    const index_t nr = std::min(NR, nc - jr);
-    for (index_t ir = 0; ir < mc; ir += MR) {
-      const index_t mr = std::min(MR, mc - ir);
-      micro_tile(mr, nr, kc, pa + ir * kc, pb + jr * kc, alpha, beta, c + ir * ldc + jr, ldc);
+  constexpr index_t kGroup = Blk::pack_group * NR;  // columns of B packed per step
+  const index_t mc_step = even_step(i1 - i0, Blk::mc, MR);
+  const index_t nc_step = even_step(j1 - j0, Blk::nc, NR);
+  ScratchLease<T> abuf(0, mc_step * g.kc_step), bbuf(1, g.kc_step * nc_step);
+  T* const pa = abuf.data();
+  T* const pb = bbuf.data();
+
+  for (index_t jc = j0; jc < j1; jc += nc_step) {
+    const index_t nc = std::min(nc_step, j1 - jc);
+    for (index_t pc = 0; pc < g.k; pc += g.kc_step) {
+      const index_t kc = std::min(g.kc_step, g.k - pc);
+      const T beta = pc == 0 ? g.beta : T(1);  // later k blocks accumulate onto C
+      for (index_t ic = i0; ic < i1; ic += mc_step) {
+        const index_t mc = std::min(mc_step, i1 - ic);
+        pack_a(g.ta, g.A, ic, mc, pc, kc, pa);
+        T* const c = g.C.data + ic * g.C.stride + jc;
+        for (index_t jg = 0; jg < nc; jg += kGroup) {
+          const index_t jg_end = std::min(nc, jg + kGroup);
+          if (ic == i0) pack_b(g.tb, g.B, pc, kc, jc + jg, jg_end - jg, pb + jg * kc);
+          // Macro-kernel: the B micro-panel (jr) stays in L1 while A micro-panels (ir) stream.
+          for (index_t jr = jg; jr < jg_end; jr += NR) {
+            const index_t nr = std::min(NR, nc - jr);
+            for (index_t ir = 0; ir < mc; ir += MR)
+              micro_tile(std::min(MR, mc - ir), nr, kc, pa + ir * kc, pb + jr * kc, g.alpha, beta,
+                         c + ir * g.C.stride + jr, g.C.stride);
+          }
+        }
+      }
     }
   }
 }
 
+/// Splits C into tm x tn rectangles, one per thread, choosing the grid that packs the least
+/// (each rectangle packs its own rows of op(A) and columns of op(B)); runs them in parallel.
 template <class T>
 inline void gemm_packed(const cpu_simd& policy, Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha,
                         ConstMatrixView<T> A, ConstMatrixView<T> B, T beta, MatrixView<T> C) {
-  using Blk = GemmBlocking<T>;
   constexpr index_t MR = GemmGeometry<T>::mr, NR = GemmGeometry<T>::nr;
-  int threads = gemm_thread_count(policy);
-  if (static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kGemmParallelMinMacs) threads = 1;
-
-  const index_t kc_step = even_step(k, Blk::kc, 1);
-  const index_t mc_step = even_step(m, Blk::mc, MR);
-  const index_t nc_step = even_step(n, Blk::nc, NR);
-  const index_t m_blocks = ceil_div(m, mc_step);
-
-  ScratchLease<T> bbuf(1, kc_step * nc_step);
-  T* pb = bbuf.data();
-
+  const PackedGemm<T> g{ta, tb, alpha, beta, A, B, C, k, even_step(k, GemmBlocking<T>::kc, 1)};
+  const bool small = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kGemmParallelMinMacs;
+  int threads = small ? 1 : gemm_thread_count(policy);
+  threads = static_cast<int>(std::min<index_t>(threads, ceil_div(m, MR) * ceil_div(n, NR)));
+  if (threads <= 1) {
+    gemm_rectangle(g, 0, m, 0, n);
+    return;
+  }
+  // Grid: tm * tn == threads, minimising packed elements tn * m * k + tm * k * n, with at least
+  // one micro-tile per rectangle.
+  index_t tm = 1, tn = threads;
+  double best = -1.0;
+  for (index_t a = 1; a <= threads; ++a) {
+    if (threads % a != 0) continue;
+    const index_t b = threads / a;
+    if (a > ceil_div(m, MR) || b > ceil_div(n, NR)) continue;
+    const double cost = static_cast<double>(b) * static_cast<double>(m) + static_cast<double>(a) * static_cast<double>(n);
+    if (best < 0.0 || cost < best) best = cost, tm = a, tn = b;
+  }
+  if (best < 0.0) tm = std::min<index_t>(threads, ceil_div(m, MR)), tn = 1;
+  const index_t rows = round_up(ceil_div(m, tm), MR), cols = round_up(ceil_div(n, tn), NR);
+  tm = ceil_div(m, rows), tn = ceil_div(n, cols);
   run_with_threads(policy, threads, [&] {
-    for (index_t jc = 0; jc < n; jc += nc_step) {
-      const index_t nc = std::min(nc_step, n - jc);
-      const index_t panels = ceil_div(nc, NR);
-      // Work items: m_blocks x n_chunks blocks of C. With few row blocks, split the columns too,
-      // so that every thread gets work (at least two items per thread for balance).
-      index_t n_chunks = 1;
-      if (threads > 1) n_chunks = std::clamp<index_t>(ceil_div(2 * threads, m_blocks), 1, panels);
-      const index_t chunk_panels = ceil_div(panels, n_chunks);
-      n_chunks = ceil_div(panels, chunk_panels);
-
-      for (index_t pc = 0; pc < k; pc += kc_step) {
-        const index_t kc = std::min(kc_step, k - pc);
-        const T beta_eff = pc == 0 ? beta : T(1);  // later k blocks accumulate onto C
-
-        // Pack op(B)[pc : pc+kc, jc : jc+nc], chunk by chunk in parallel.
-        parallel_items(threads, n_chunks, [&](index_t q) {
-          pack_b(tb, B, pc, kc, jc, nc, q * chunk_panels, std::min(panels, (q + 1) * chunk_panels), pb);
-        });
-
-        // Each item packs its op(A) block into its thread's buffer and updates its block of C.
-        parallel_items(threads, m_blocks * n_chunks, [&](index_t item) {
-          const index_t ib = item / n_chunks, q = item % n_chunks;
-          const index_t ic = ib * mc_step, mc = std::min(mc_step, m - ic);
-          const index_t j_lo = q * chunk_panels * NR, j_hi = std::min(nc, (q + 1) * chunk_panels * NR);
-          ScratchLease<T> abuf(0, mc_step * kc_step);
-          pack_a(ta, A, ic, mc, pc, kc, abuf.data());
-          macro_kernel(mc, j_hi - j_lo, kc, abuf.data(), pb + j_lo * kc, alpha, beta_eff,
-                       C.data + ic * C.stride + jc + j_lo, C.stride);
-        });
-      }
-    }
+    parallel_items(threads, tm * tn, [&](index_t item) {
+      const index_t i0 = (item / tn) * rows, j0 = (item % tn) * cols;
+      gemm_rectangle(g, i0, std::min(m, i0 + rows), j0, std::min(n, j0 + cols));
+    });
   });
 }
 

@@ -7,7 +7,6 @@
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
-#include <cstring>
 #include <type_traits>
 
 #if defined(__AVX__)
@@ -27,32 +26,56 @@ struct GemmGeometry {
   static constexpr index_t nr = 2 * lanes;  ///< columns of C per micro-tile (two registers)
 };
 
+/// d[0:W] = s[0:n] then zeros (n <= W). W is a compile-time constant, so this unrolls into
+/// moves rather than memcpy/memset calls, whose start-up cost dominates on tiny edge pieces.
+template <index_t W, class T>
+inline void copy_pad(T* __restrict d, const T* __restrict s, index_t n) {
+#pragma GCC unroll 32
+  for (index_t w = 0; w < W; ++w) d[w] = w < n ? s[w] : T(0);
+}
+
+/// d[0:n] = s[0:n] for n <= W (compile-time W, unrolled like copy_pad).
+template <index_t W, class T>
+inline void copy_prefix(T* __restrict d, const T* __restrict s, index_t n) {
+#pragma GCC unroll 32
+  for (index_t w = 0; w < W; ++w)
+    if (w < n) d[w] = s[w];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Packing. A packed micro-panel of width W holds kc steps of W consecutive values:
 //   dst[p * W + w] = src(w, p)  for w < valid, and 0 for valid <= w < W (zero padding),
 // so the micro-kernel reads both operands with unit stride and never needs an edge case.
 // Two source layouts cover all four transpose combinations:
-//   pack_direct:     src(w, p) = src[p * ld + w]   (op(A) = Aᵀ,  op(B) = B)
-//   pack_transposed: src(w, p) = src[w * ld + p]   (op(A) = A,   op(B) = Bᵀ)
+//   pack_direct_panels: src(w, p) = src[p * ld + w]   (op(A) = Aᵀ,  op(B) = B)
+//   pack_transposed:    src(w, p) = src[w * ld + p]   (op(A) = A,   op(B) = Bᵀ)
 // ---------------------------------------------------------------------------------------------
 
-/// Panel whose p-th step is (a prefix of) row p of the source: a copy per step.
+/// Panels whose p-th steps are consecutive pieces of row p of the source: `width` columns
+/// become ceil(width / W) panels (panel q at dst + q*W*kc), the last one zero-padded. Walks the
+/// source row by row, so reads are contiguous whatever the panel width.
 template <index_t W, class T>
-inline void pack_direct(const T* __restrict src, index_t ld, index_t valid, index_t kc, T* __restrict dst) {
+inline void pack_direct_panels(const T* __restrict src, index_t ld, index_t width, index_t kc, T* __restrict dst) {
   using batch = xsimd::batch<T>;
   constexpr index_t L = static_cast<index_t>(batch::size);
-  if (valid == W && W % L == 0) {
-    for (index_t p = 0; p < kc; ++p, dst += W) {
-      const T* s = src + p * ld;
-      for (index_t w = 0; w < W; w += L) batch::load_unaligned(s + w).store_aligned(dst + w);
-    }
-    return;
-  }
-  for (index_t p = 0; p < kc; ++p, dst += W) {
+  const index_t full = width / W, rem = width % W;
+  constexpr index_t kAhead = 8;                                   // rows prefetched ahead
+  constexpr index_t kLine = 64 / static_cast<index_t>(sizeof(T));  // elements per cache line
+  for (index_t p = 0; p < kc; ++p) {
     const T* s = src + p * ld;
-    index_t w = 0;
-    for (; w < valid; ++w) dst[w] = s[w];
-    for (; w < W; ++w) dst[w] = T(0);
+    // Rows of a wide matrix start in different pages, where hardware prefetchers stop.
+    if (p + kAhead < kc)
+      for (index_t w = 0; w < width; w += kLine) __builtin_prefetch(s + kAhead * ld + w);
+    T* d = dst + p * W;
+    for (index_t q = 0; q < full; ++q, s += W, d += W * kc) {
+      if constexpr (W % L == 0) {
+        for (index_t w = 0; w < W; w += L) batch::load_unaligned(s + w).store_aligned(d + w);
+      } else {
+#pragma GCC unroll 16
+        for (index_t w = 0; w < W; ++w) d[w] = s[w];  // fixed size: moves, not a memcpy call
+      }
+    }
+    if (rem) copy_pad<W>(d, s, rem);
   }
 }
 
@@ -105,9 +128,8 @@ inline void pack_transposed(const T* __restrict src, index_t ld, index_t valid, 
 #endif
   for (; p < kc; ++p) {
     T* d = dst + p * W;
-    index_t w = 0;
-    for (; w < valid; ++w) d[w] = src[w * ld + p];
-    for (; w < W; ++w) d[w] = T(0);
+#pragma GCC unroll 32
+    for (index_t w = 0; w < W; ++w) d[w] = w < valid ? src[w * ld + p] : T(0);
   }
 }
 
@@ -186,11 +208,11 @@ inline void micro_tile(index_t mr, index_t nr, index_t kc, const T* a, const T* 
     run(c, ldc);
     return;
   }
-  alignas(64) T tile[G::mr * NR] = {};
+  alignas(64) T tile[G::mr * NR];  // only read by the kernel when beta != 0
   if (beta != T(0))
-    for (index_t r = 0; r < mr; ++r) std::memcpy(tile + r * NR, c + r * ldc, sizeof(T) * static_cast<std::size_t>(nr));
+    for (index_t r = 0; r < mr; ++r) copy_pad<NR>(tile + r * NR, c + r * ldc, nr);
   run(tile, NR);
-  for (index_t r = 0; r < mr; ++r) std::memcpy(c + r * ldc, tile + r * NR, sizeof(T) * static_cast<std::size_t>(nr));
+  for (index_t r = 0; r < mr; ++r) copy_prefix<NR>(c + r * ldc, tile + r * NR, nr);
 }
 
 }  // namespace ctrnet::kernels::detail
