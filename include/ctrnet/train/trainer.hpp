@@ -23,6 +23,7 @@
 
 #include "ctrnet/core/layer.hpp"
 #include "ctrnet/data/dataset.hpp"
+#include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/optim/model_optimizer.hpp"
 #include "ctrnet/optim/schedule.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
@@ -273,11 +274,9 @@ class Trainer {
     const index_t chunk = 1 << 14;
     tbb::parallel_for(index_t(0), (size + chunk - 1) / chunk, [&](index_t c) {
       const index_t b = c * chunk, e = std::min(size, b + chunk);
-      for (index_t s = 1; s < S; ++s) {
-        const T* src = shards_[static_cast<std::size_t>(s)].grads.dense.data();
-        T* dst = g0.dense.data();
-        for (index_t i = b; i < e; ++i) dst[i] += src[i];
-      }
+      const MatrixView<T> dst(g0.dense.data() + b, 1, e - b);
+      for (index_t s = 1; s < S; ++s)
+        kernels::axpy(policy_, T(1), ConstMatrixView<T>(shards_[static_cast<std::size_t>(s)].grads.dense.data() + b, 1, e - b), dst);
     });
     tbb::parallel_for(std::size_t(0), g0.tables.size(), [&](std::size_t t) {
       for (index_t s = 1; s < S; ++s) g0.tables[t].add(shards_[static_cast<std::size_t>(s)].grads.tables[t]);
