@@ -607,6 +607,14 @@ TEST_CASE("Trainer reports bad options and inputs as ctrnet::Error", "[trainer][
     o.shards = 0;
     CHECK_THROWS_WITH(construct(built), Catch::Contains("shards must be positive"));
   }
+  SECTION("negative threads") {
+    o.threads = -1;
+    CHECK_THROWS_WITH(construct(built), Catch::Contains("threads must be >= 0"));
+  }
+  SECTION("epochs 0") {
+    o.epochs = 0;
+    CHECK_THROWS_WITH(construct(built), Catch::Contains("epochs must be at least 1"));
+  }
   SECTION("unknown early_stopping_metric") {
     o.early_stopping_metric = "accuracy";
     CHECK_THROWS_AS(construct(built), Error);

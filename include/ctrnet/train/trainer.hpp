@@ -82,11 +82,10 @@ class Trainer {
 
   Trainer(Model& model, TrainerOptions opt, Policy policy = {})
       : model_(model), opt_(std::move(opt)), policy_(policy),
-        arena_(opt_.threads > 0 ? opt_.threads : tbb::task_arena::automatic) {
+        arena_(arena_threads(opt_.threads)) {
     CTRNET_CHECK(model_.built(), "Trainer: build the model before training it");
     CTRNET_CHECK(opt_.batch_size > 0, "Trainer: batch_size must be positive, got ", opt_.batch_size);
     CTRNET_CHECK(opt_.shards > 0, "Trainer: shards must be positive, got ", opt_.shards);
-    CTRNET_CHECK(opt_.threads >= 0, "Trainer: threads must be >= 0 (0: all cores), got ", opt_.threads);
     CTRNET_CHECK(opt_.epochs >= 1, "Trainer: epochs must be at least 1, got ", opt_.epochs);
     CTRNET_CHECK(opt_.early_stopping_metric == "auc" || opt_.early_stopping_metric == "logloss",
                  "Trainer: early_stopping_metric must be 'auc' or 'logloss', got '", opt_.early_stopping_metric, "'");
@@ -259,6 +258,11 @@ class Trainer {
   }
 
  private:
+  static int arena_threads(int threads) {
+    CTRNET_CHECK(threads >= 0, "Trainer: threads must be >= 0 (0: all cores), got ", threads);
+    return threads > 0 ? threads : tbb::task_arena::automatic;
+  }
+
   struct Shard {
     typename Model::Cache cache;
     ModelGrads<T> grads;
