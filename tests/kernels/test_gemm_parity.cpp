@@ -124,7 +124,7 @@ void check_all_combos(index_t m, index_t n, index_t k, std::mt19937& rng) {
 const std::vector<std::tuple<index_t, index_t, index_t>> kShapes = {
     {0, 5, 3},     {4, 0, 3},      {4, 5, 0},    {1, 1, 1},     {7, 13, 5},   {6, 16, 8},     {5, 15, 9},
     {1, 37, 19},   {1, 100, 300},  {29, 1, 31},  {300, 1, 70},  {23, 41, 1},  {2, 2, 2},      {13, 70, 257},
-    {65, 129, 300}, {145, 33, 64}, {513, 17, 385}, {64, 256, 256}};
+    {65, 129, 300}, {145, 33, 64}, {513, 17, 385}, {64, 256, 256}, {256, 517, 1}};
 
 }  // namespace
 
@@ -164,7 +164,7 @@ TEST_CASE("cpu_simd gemm is bitwise identical for max_threads 1, 2 and 0", "[ker
   // Shapes large enough to run in parallel: packed path with several k blocks and both row and
   // column splits, and the two GEMV paths.
   const std::vector<std::tuple<index_t, index_t, index_t>> shapes = {
-      {300, 260, 530}, {40, 1000, 300}, {1, 3001, 1500}, {2900, 1, 1500}};
+      {300, 260, 530}, {40, 1000, 300}, {1, 3001, 1500}, {2900, 1, 1500}, {700, 800, 1}};
   std::mt19937 rng(2024);
   for (const auto& [m, n, k] : shapes) {
     for (const auto& tt : kTransCombos) {

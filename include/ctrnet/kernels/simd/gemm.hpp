@@ -19,6 +19,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cassert>
 #include <map>
 #include <memory>
@@ -510,6 +511,42 @@ inline void scale_matrix(T beta, MatrixView<T> C) {
 /// beta == 0 overwrites C (NaNs in C are ignored); alpha == 0 or k == 0 only scales C (BLAS
 /// convention: A and B are not read). Uses up to policy.max_threads oneTBB threads (0 = the
 /// current arena); the result is bitwise identical for any thread count.
+namespace detail {
+/// C[i, :] = alpha · a[i·inca] · b + beta · C[i, :]  for i < m; b: n contiguous values.
+/// Rows are independent, so splitting them over threads leaves every result unchanged.
+template <class T>
+void rank1_update(const cpu_simd& policy, index_t m, index_t n, const T* a, index_t inca, const T* b, T alpha, T beta,
+                  MatrixView<T> C) {
+  using V = xsimd::batch<T>;
+  constexpr index_t W = static_cast<index_t>(V::size);
+  auto rows = [&](index_t r0, index_t r1) {
+    for (index_t i = r0; i < r1; ++i) {
+      const T s = alpha * a[i * inca];
+      const V sv(s), bv_beta(beta);
+      T* c = C.row(i);
+      index_t j = 0;
+      if (beta == T(0)) {
+        for (; j + W <= n; j += W) (sv * V::load_unaligned(b + j)).store_unaligned(c + j);
+        for (; j < n; ++j) c[j] = s * b[j];
+      } else if (beta == T(1)) {
+        for (; j + W <= n; j += W) xsimd::fma(sv, V::load_unaligned(b + j), V::load_unaligned(c + j)).store_unaligned(c + j);
+        for (; j < n; ++j) c[j] = std::fma(s, b[j], c[j]);
+      } else {
+        for (; j + W <= n; j += W)
+          xsimd::fma(sv, V::load_unaligned(b + j), bv_beta * V::load_unaligned(c + j)).store_unaligned(c + j);
+        for (; j < n; ++j) c[j] = std::fma(s, b[j], beta * c[j]);
+      }
+    }
+  };
+  if (m * n < (index_t(1) << 18) || policy.max_threads == 1) {
+    rows(0, m);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<index_t>(0, m, 16),
+                    [&](const tbb::blocked_range<index_t>& r) { rows(r.begin(), r.end()); });
+}
+}  // namespace detail
+
 template <class T>
 void gemm(const cpu_simd& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B, T beta,
           MatrixView<T> C) {
@@ -539,6 +576,12 @@ void gemm(const cpu_simd& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T
       detail::gemv(policy, false, m, k, B.data, incx, A.data, A.stride, alpha, beta, C.data, C.stride);
     else  // op(A) = Aᵀ, A: [k, m] -> axpy over A's rows
       detail::gemv(policy, true, m, k, B.data, incx, A.data, A.stride, alpha, beta, C.data, C.stride);
+    return;
+  }
+  if (k == 1 && tb == Trans::no) {
+    // Rank-1 update C = alpha · a bᵀ + beta · C (the dW of a batch-1 Linear backward): one
+    // vectorised pass per row of C, no packing.
+    detail::rank1_update(policy, m, n, A.data, (ta == Trans::no) ? A.stride : index_t(1), B.data, alpha, beta, C);
     return;
   }
   detail::gemm_packed(policy, ta, tb, m, n, k, alpha, A, B, beta, C);
