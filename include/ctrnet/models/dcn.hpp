@@ -1,0 +1,114 @@
+// Deep & Cross networks. x0 = [x_dense | e_1 | ... | e_F] (FeatureInput), then
+//   DCN           (Wang et al. 2017, arXiv 1708.05123):  logit = wᵀ [CrossV1^L(x0) | MLP(x0)] + b
+//   DCNv2Stacked  (Wang et al. 2021, arXiv 2008.13535):  logit = wᵀ MLP(CrossV2^L(x0)) + b
+//   DCNv2Parallel (ibid.):                               logit = wᵀ [CrossV2^L(x0) | MLP(x0)] + b
+//   p = σ(logit) (BinaryHead).  CrossV1: x_{l+1} = x0 (x_lᵀ w_l) + b_l + x_l;
+//   CrossV2: x_{l+1} = x0 ⊙ (W_l x_l + b_l) + x_l, W_l = U_l V_l when rank > 0.
+// Parameter names: cross.<i>.weight / .bias (low rank: cross.<i>.u / .v / .bias); deep.<i>.weight /
+// .bias; logit.weight / .bias; embedding tables embedding.<table>.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "ctrnet/compose/model.hpp"
+#include "ctrnet/compose/named.hpp"
+#include "ctrnet/compose/parallel.hpp"
+#include "ctrnet/compose/sequential.hpp"
+#include "ctrnet/heads/binary.hpp"
+#include "ctrnet/layers/cross.hpp"
+#include "ctrnet/layers/feature_input.hpp"
+#include "ctrnet/layers/linear.hpp"
+#include "ctrnet/layers/mlp.hpp"
+
+namespace ctrnet {
+
+using DCNCrossPart = Named<CrossNet<CrossV1>>;
+using DCNv2CrossPart = Named<CrossNet<CrossV2>>;
+using DCNBody = Sequential<FeatureInput, Named<Parallel<Concat, DCNCrossPart, Named<MLP>>>, Named<Linear>>;
+using DCNv2StackedBody = Sequential<FeatureInput, DCNv2CrossPart, Named<MLP>, Named<Linear>>;
+using DCNv2ParallelBody = Sequential<FeatureInput, Named<Parallel<Concat, DCNv2CrossPart, Named<MLP>>>, Named<Linear>>;
+
+using DCN = Model<DCNBody, BinaryHead>;
+using DCNv2Stacked = Model<DCNv2StackedBody, BinaryHead>;
+using DCNv2Parallel = Model<DCNv2ParallelBody, BinaryHead>;
+
+/// Flat options of DCN / DCN-V2 (stacked and parallel).
+struct DCNOptions {
+  index_t embedding_dim = 16;
+  index_t cross_depth = 3;
+  index_t rank = 0;  ///< DCN-V2 only: 0 = full-rank W_l, r > 0 = U_l V_l of rank r
+  std::vector<index_t> hidden = {256, 128};
+  Activation activation = Activation::relu;
+  double dropout = 0.0;
+};
+
+namespace detail {
+inline FeatureInput dcn_input(const DCNOptions& o) {
+  FeatureInput::Options fi;
+  fi.embedding_dim = o.embedding_dim;
+  return FeatureInput(fi);
+}
+inline Named<MLP> dcn_deep(const DCNOptions& o) {
+  MLP::Options mlp;
+  mlp.widths = o.hidden;
+  mlp.activation = o.activation;
+  mlp.dropout = o.dropout;
+  return Named<MLP>("deep", MLP(mlp));
+}
+inline Named<Linear> dcn_logit() {
+  Linear::Options logit;
+  logit.units = 1;
+  return Named<Linear>("logit", Linear(logit));
+}
+inline DCNv2CrossPart dcn_v2_cross(const DCNOptions& o) {
+  CrossNet<CrossV2>::Options c;
+  c.depth = o.cross_depth;
+  c.layer.rank = o.rank;
+  return DCNv2CrossPart("cross", CrossNet<CrossV2>(c));
+}
+}  // namespace detail
+
+/// The body of DCN, unbuilt.
+inline DCNBody make_dcn_body(const DCNOptions& o) {
+  CrossNet<CrossV1>::Options c;
+  c.depth = o.cross_depth;
+  using Branches = Parallel<Concat, DCNCrossPart, Named<MLP>>;
+  return DCNBody(detail::dcn_input(o),
+                 Named<Branches>("", Branches(DCNCrossPart("cross", CrossNet<CrossV1>(c)), detail::dcn_deep(o))),
+                 detail::dcn_logit());
+}
+
+/// The body of DCN-V2 stacked (cross network, then MLP), unbuilt.
+inline DCNv2StackedBody make_dcn_v2_stacked_body(const DCNOptions& o) {
+  return DCNv2StackedBody(detail::dcn_input(o), detail::dcn_v2_cross(o), detail::dcn_deep(o), detail::dcn_logit());
+}
+
+/// The body of DCN-V2 parallel (cross network and MLP side by side), unbuilt.
+inline DCNv2ParallelBody make_dcn_v2_parallel_body(const DCNOptions& o) {
+  using Branches = Parallel<Concat, DCNv2CrossPart, Named<MLP>>;
+  return DCNv2ParallelBody(detail::dcn_input(o), Named<Branches>("", Branches(detail::dcn_v2_cross(o), detail::dcn_deep(o))),
+                           detail::dcn_logit());
+}
+
+/// Builds (and initialises from `seed`) DCN over `schema`.
+inline DCN make_dcn(const Schema& schema, const DCNOptions& o = {}, std::uint64_t seed = 1) {
+  DCN m{make_dcn_body(o), BinaryHead{}};
+  m.build(schema, seed);
+  return m;
+}
+
+/// Builds (and initialises from `seed`) DCN-V2 stacked over `schema`.
+inline DCNv2Stacked make_dcn_v2_stacked(const Schema& schema, const DCNOptions& o = {}, std::uint64_t seed = 1) {
+  DCNv2Stacked m{make_dcn_v2_stacked_body(o), BinaryHead{}};
+  m.build(schema, seed);
+  return m;
+}
+
+/// Builds (and initialises from `seed`) DCN-V2 parallel over `schema`.
+inline DCNv2Parallel make_dcn_v2_parallel(const Schema& schema, const DCNOptions& o = {}, std::uint64_t seed = 1) {
+  DCNv2Parallel m{make_dcn_v2_parallel_body(o), BinaryHead{}};
+  m.build(schema, seed);
+  return m;
+}
+
+}  // namespace ctrnet
