@@ -100,6 +100,29 @@ TEST_CASE("DCN bodies backward match finite differences", "[dcn][gradcheck]") {
     INFO("DCNv2Parallel rank " << rank << "\n" << rep2.summary());
     CHECK(rep2.ok());
   }
+  {
+    DCNOptions o = small_options(2);
+    o.experts = 3;
+    o.expert_activation = Activation::tanh;
+    auto rep = ctrnet::testing::check_gradients(make_dcn_mix_body(o), s, b.view());
+    INFO("DCNMix\n" << rep.summary());
+    CHECK(rep.ok());
+  }
+}
+
+TEST_CASE("DCN-Mix builds with experts of the requested rank and named gates", "[dcn]") {
+  DCNOptions o = small_options(2);
+  o.experts = 3;
+  auto m = make_dcn_mix(small_schema(), o, 5);
+  bool has_gate = false, has_u = false;
+  for (const auto& p : m.registry().params()) {
+    if (p.name == "cross.0.gate") has_gate = true;
+    if (p.name == "cross.0.u") has_u = true;
+  }
+  CHECK(has_gate);
+  CHECK(has_u);
+  CHECK(m.registry().find("deep.0.weight") != nullptr);
+  CHECK(m.registry().find("logit.weight") != nullptr);
 }
 
 TEST_CASE("DCN-V2 stacked beats logistic regression on synthetic data with crosses", "[dcn][trainer][quality]") {

@@ -30,13 +30,19 @@ using DCNv2ParallelBody = Sequential<FeatureInput, Named<Parallel<Concat, DCNv2C
 
 using DCN = Model<DCNBody, BinaryHead>;
 using DCNv2Stacked = Model<DCNv2StackedBody, BinaryHead>;
+using DCNMixCrossPart = Named<CrossNet<CrossMix>>;
+using DCNMixBody = Sequential<FeatureInput, DCNMixCrossPart, Named<MLP>, Named<Linear>>;
+/// DCN-V2 stacked with the mixture of low-rank experts as cross layer (the paper's DCN-Mix).
+using DCNMix = Model<DCNMixBody, BinaryHead>;
 using DCNv2Parallel = Model<DCNv2ParallelBody, BinaryHead>;
 
 /// Flat options of DCN / DCN-V2 (stacked and parallel).
 struct DCNOptions {
   index_t embedding_dim = 16;
   index_t cross_depth = 3;
-  index_t rank = 0;  ///< DCN-V2 only: 0 = full-rank W_l, r > 0 = U_l V_l of rank r
+  index_t rank = 0;  ///< DCN-V2 only: 0 = full-rank W_l, r > 0 = U_l V_l of rank r (DCNMix: expert rank, 0 → 8)
+  index_t experts = 4;  ///< DCNMix only: low-rank experts per cross layer
+  Activation expert_activation = Activation::relu;  ///< DCNMix only: σ of the experts (relu or tanh)
   std::vector<index_t> hidden = {256, 128};
   Activation activation = Activation::relu;
   double dropout = 0.0;
@@ -88,6 +94,24 @@ inline DCNv2ParallelBody make_dcn_v2_parallel_body(const DCNOptions& o) {
   using Branches = Parallel<Concat, DCNv2CrossPart, Named<MLP>>;
   return DCNv2ParallelBody(detail::dcn_input(o), Named<Branches>("", Branches(detail::dcn_v2_cross(o), detail::dcn_deep(o))),
                            detail::dcn_logit());
+}
+
+/// The body of DCN-Mix (mixture cross network, then MLP), unbuilt.
+inline DCNMixBody make_dcn_mix_body(const DCNOptions& o) {
+  CrossNet<CrossMix>::Options c;
+  c.depth = o.cross_depth;
+  c.layer.experts = o.experts;
+  c.layer.rank = o.rank > 0 ? o.rank : 8;
+  c.layer.activation = o.expert_activation;
+  return DCNMixBody(detail::dcn_input(o), DCNMixCrossPart("cross", CrossNet<CrossMix>(c)), detail::dcn_deep(o),
+                    detail::dcn_logit());
+}
+
+/// Builds (and initialises from `seed`) DCN-Mix over `schema`.
+inline DCNMix make_dcn_mix(const Schema& schema, const DCNOptions& o = {}, std::uint64_t seed = 1) {
+  DCNMix m{make_dcn_mix_body(o), BinaryHead{}};
+  m.build(schema, seed);
+  return m;
 }
 
 /// Builds (and initialises from `seed`) DCN over `schema`.
