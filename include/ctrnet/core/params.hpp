@@ -295,11 +295,6 @@ struct ModelGrads {
     std::fill(dense.begin(), dense.end(), T(0));
     for (auto& t : tables) t.clear();
   }
-  /// this += o, dense elementwise then each table in o's row order (deterministic).
-  void add(const ModelGrads& o) {
-    for (std::size_t i = 0; i < dense.size(); ++i) dense[i] += o.dense[i];
-    for (std::size_t t = 0; t < tables.size(); ++t) tables[t].add(o.tables[t]);
-  }
   Gradients<T> gradients() { return {dense.data(), tables.data()}; }
   MatrixView<T> view(ParamHandle h) { return {dense.data() + h.offset, h.rows, h.cols}; }
 };

@@ -4,6 +4,7 @@
 //                                               ∂ℓ/∂z = σ(z) − y
 //   squared error:                              ℓ = (z − y)²,  ∂ℓ/∂z = 2 (z − y)
 #pragma once
+#include <algorithm>
 #include <cmath>
 
 #include "ctrnet/core/matrix.hpp"
