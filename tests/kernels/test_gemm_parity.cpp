@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <atomic>
 #include <random>
 #include <sstream>
 #include <string>
@@ -187,6 +188,52 @@ TEST_CASE("cpu_simd gemm is bitwise identical for max_threads 1, 2 and 0", "[ker
       const std::size_t bytes = static_cast<std::size_t>(results[0].size()) * sizeof(float);
       CHECK(std::memcmp(results[0].data(), results[1].data(), bytes) == 0);
       CHECK(std::memcmp(results[0].data(), results[2].data(), bytes) == 0);
+    }
+  }
+}
+
+TEST_CASE("gemm_epilogue visits every element of C exactly once, after it is final", "[kernels][gemm][epilogue]") {
+  // Shapes hit every path: GEMV (m == 1, n == 1), rank-1 (k == 1), k == 0, one block, and
+  // several row/column blocks with 1 and 2 threads.
+  const std::tuple<index_t, index_t, index_t> shapes[] = {{1, 37, 20},  {41, 1, 20},   {50, 30, 1},   {9, 9, 0},
+                                                          {13, 17, 11}, {300, 70, 33}, {97, 4100, 5}, {1000, 90, 300}};
+  std::mt19937 rng(99);
+  for (const auto& [m, n, k] : shapes) {
+    for (int threads : {1, 2}) {
+      INFO("m=" << m << " n=" << n << " k=" << k << " threads=" << threads);
+      cpu_simd p;
+      p.max_threads = threads;
+      TestMatrix<float> A(m, k, false, rng), B(k, n, false, rng);
+      Matrix<float> ref(m, n), C(m, n);
+      const ConstMatrixView<float> a = A.view, b = B.view;
+      ctrnet::kernels::gemm(cpu_scalar{}, Trans::no, Trans::no, 1.f, a, b, 0.f, ref.view());
+      // Blocks may run concurrently, each touching only its own elements (no Catch2 macro in them:
+      // Catch2 is not thread-safe).
+      Matrix<float> seen(m, n, 0.f), snapshot(m, n, 0.f);
+      std::atomic<bool> in_bounds{true};
+      const MatrixView<float> c = C.view();
+      ctrnet::kernels::gemm_epilogue(p, Trans::no, Trans::no, 1.f, a, b, 0.f, c,
+                                     [&](index_t r0, index_t r1, index_t c0, index_t c1) {
+                                       if (!(r0 >= 0 && r0 < r1 && r1 <= m && c0 >= 0 && c0 < c1 && c1 <= n)) {
+                                         in_bounds = false;
+                                         return;
+                                       }
+                                       for (index_t i = r0; i < r1; ++i)
+                                         for (index_t j = c0; j < c1; ++j) {
+                                           seen(i, j) += 1.f;
+                                           snapshot(i, j) = c(i, j);  // the value the epilogue sees
+                                         }
+                                     });
+      CHECK(in_bounds);
+      bool once = true, final_values = true;
+      for (index_t i = 0; i < m; ++i)
+        for (index_t j = 0; j < n; ++j) {
+          once = once && seen(i, j) == 1.f;
+          final_values = final_values && snapshot(i, j) == C(i, j) &&
+                         std::abs(C(i, j) - ref(i, j)) <= 1e-4f * (1.f + std::abs(ref(i, j)));
+        }
+      CHECK(once);
+      CHECK(final_values);
     }
   }
 }

@@ -348,3 +348,80 @@ TEST_CASE("CrossNet forward and backward on cpu_simd match cpu_scalar", "[cross]
     check_net_parity(mix_net(2, 2, 5, Activation::tanh), d);
   }
 }
+
+TEST_CASE("cpu_simd mixture kernels match cpu_scalar", "[cross][simd]") {
+  for (index_t d : {5, 37}) {
+    INFO("d = " << d);
+    const index_t rows = 6, K = 3;
+    Rng rng(static_cast<std::uint64_t>(d) + 7);
+    Matrix<float> logits = random_matrix<float>(rows, K, rng), g(rows, K);
+    kernels::softmax_rows_forward(cpu_scalar{}, logits.cview(), g.view());
+    Matrix<float> E = random_matrix<float>(rows, K * d, rng), dt = random_matrix<float>(rows, d, rng);
+    Matrix<float> ta(rows, d), tb(rows, d, 9.f);
+    kernels::mixture_combine_forward(cpu_scalar{}, g.cview(), E.cview(), ta.view());
+    kernels::mixture_combine_forward(cpu_simd{}, g.cview(), E.cview(), tb.view());
+    CHECK(close<float>(tb.cview(), ta.cview()));
+    Matrix<float> dEa(rows, K * d), dEb(rows, K * d, 5.f), dga(rows, K), dgb(rows, K, -5.f);
+    kernels::mixture_combine_backward(cpu_scalar{}, g.cview(), E.cview(), dt.cview(), dEa.view(), dga.view());
+    kernels::mixture_combine_backward(cpu_simd{}, g.cview(), E.cview(), dt.cview(), dEb.view(), dgb.view());
+    CHECK(close<float>(dEb.cview(), dEa.cview()));
+    CHECK(close<float>(dgb.cview(), dga.cview()));
+  }
+}
+
+namespace {
+/// Runs a CrossNet forward + backward on cpu_simd with `threads` threads; returns y, dx and the
+/// gradients concatenated.
+template <class Net>
+std::vector<float> simd_run(const Net& net, const ParamRegistry& reg, const ModelParams<float>& params,
+                            const Matrix<float>& x, const Matrix<float>& dy, int threads) {
+  cpu_simd p;
+  p.max_threads = threads;
+  Matrix<float> y(x.rows(), x.cols()), dx(x.rows(), x.cols(), 0.f);
+  typename Net::template Cache<float> c;
+  ModelGrads<float> g;
+  g.allocate(reg);
+  net.forward(p, params.weights(), x.cview(), y.view(), c);
+  net.backward(p, params.weights(), c, dy.cview(), dx.view(), g.gradients());
+  std::vector<float> out(y.data(), y.data() + y.size());
+  out.insert(out.end(), dx.data(), dx.data() + dx.size());
+  out.insert(out.end(), g.dense.begin(), g.dense.end());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Cross layers on cpu_simd: multi-block GEMM epilogues and threaded kernels", "[cross][simd][threads]") {
+  // 300 x 250 = 75k elements: the element-wise kernels split columns over threads, and the fused
+  // GEMM epilogue runs on several row blocks of T. Results must match cpu_scalar and be bitwise
+  // identical for 1 and 2 threads.
+  const index_t rows = 300, d = 250;
+  auto check = [&](auto net) {
+    ParamRegistry reg;
+    net.build(d, reg);
+    ModelParams<float> params;
+    params.initialize(reg, 11);
+    Rng rng(1234);
+    Matrix<float> x = random_matrix<float>(rows, d, rng), dy = random_matrix<float>(rows, d, rng);
+    const auto one = simd_run(net, reg, params, x, dy, 1);
+    const auto two = simd_run(net, reg, params, x, dy, 2);
+    CHECK(one == two);
+    Matrix<float> y(rows, d), dx(rows, d, 0.f);
+    typename decltype(net)::template Cache<float> c;
+    ModelGrads<float> g;
+    g.allocate(reg);
+    net.forward(cpu_scalar{}, params.weights(), x.cview(), y.view(), c);
+    net.backward(cpu_scalar{}, params.weights(), c, dy.cview(), dx.view(), g.gradients());
+    std::vector<float> ref(y.data(), y.data() + y.size());
+    ref.insert(ref.end(), dx.data(), dx.data() + dx.size());
+    ref.insert(ref.end(), g.dense.begin(), g.dense.end());
+    REQUIRE(ref.size() == one.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i)
+      worst = std::max(worst, std::abs(double(one[i]) - ref[i]) / (1.0 + std::abs(double(ref[i]))));
+    CHECK(worst < 2e-4);
+  };
+  check(v2_net(2, 0));
+  check(v2_net(2, 16));
+  check(mix_net(2, 8, 3, Activation::relu));
+  check(v1_net(2));
+}

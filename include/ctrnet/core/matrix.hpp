@@ -38,6 +38,10 @@ struct MatrixView {
   MatrixView row_block(index_t r0, index_t n) const { return {data + r0 * stride, n, cols, stride}; }
   /// Columns [c0, c0 + n) of every row.
   MatrixView col_block(index_t c0, index_t n) const { return {data + c0, rows, n, stride}; }
+  /// Rows [r0, r1) x columns [c0, c1) (the block a GEMM epilogue receives).
+  MatrixView block(index_t r0, index_t r1, index_t c0, index_t c1) const {
+    return {data + r0 * stride + c0, r1 - r0, c1 - c0, stride};
+  }
 };
 
 template <class T>

@@ -10,8 +10,9 @@
 //
 // Shapes: x0, xl, t, y, dy, dt, dx0, dxl: [batch, d]; s, ds: [batch, 1]; b, db: [d].
 // Backward kernels ACCUMULATE into dx0, dxl and db, and OVERWRITE the workspaces dt / ds.
-// Mixture kernels (softmax gates, gated sum of experts) are below; they have no cpu_simd overload yet
-// (cpu_simd falls back to them). An empty dx0 or dxl view means "not needed"; a null b means "no bias".
+// Mixture kernels (softmax gates, gated sum of experts) are below; the gated sum has a cpu_simd
+// overload, the K-wide softmax does not (cpu_simd uses this one: K exps per row, a negligible cost).
+// An empty dx0 or dxl view means "not needed"; a null b means "no bias".
 #pragma once
 #include <algorithm>
 #include <cmath>

@@ -83,7 +83,8 @@ class CrossV1 {
 };
 
 /// \brief DCN-V2 cross layer: x_{l+1} = x0 ⊙ (W x_l + b) + x_l, W full rank or W = U V (rank r).
-/// Forward: T = X_l Wᵀ (one GEMM; low rank: Z = X_l Vᵀ, T = Z Uᵀ), then y = x0 ⊙ (T + b) + x_l in one pass.
+/// Forward: T = X_l Wᵀ (one GEMM; low rank: Z = X_l Vᵀ, T = Z Uᵀ) whose epilogue writes
+/// y = x0 ⊙ (T + b) + x_l block by block while T's block is in cache.
 /// Backward: dT = dy ⊙ x0, db += Σ_rows dT, dx0 += dy ⊙ (T + b), dx_l += dy (one pass), then
 /// dW += dTᵀ X_l, dx_l += dT W (low rank: dU += dTᵀ Z, dZ = dT U, dV += dZᵀ X_l, dx_l += dZ V).
 class CrossV2 {
@@ -132,14 +133,21 @@ class CrossV2 {
                Cache<T>& c) const {
     using kernels::Trans;
     c.t.resize(xl.rows, d_);
+    // The cross update runs as the GEMM's epilogue, on each block of T while it is in cache.
+    const T* b = w[bias_].data;
+    const ConstMatrixView<T> t = c.t.cview();
+    const auto p1 = single_threaded(p);  // the epilogue already runs on one GEMM worker per block
+    auto cross = [&](index_t r0, index_t r1, index_t c0, index_t c1) {
+      kernels::cross_v2_forward(p1, x0.block(r0, r1, c0, c1), t.block(r0, r1, c0, c1), b + c0, xl.block(r0, r1, c0, c1),
+                                y.block(r0, r1, c0, c1));
+    };
     if (low_rank()) {
       c.z.resize(xl.rows, opt_.rank);
       kernels::gemm(p, Trans::no, Trans::yes, T(1), xl, w[v_], T(0), c.z.view());
-      kernels::gemm(p, Trans::no, Trans::yes, T(1), c.z.cview(), w[u_], T(0), c.t.view());
+      kernels::gemm_epilogue(p, Trans::no, Trans::yes, T(1), c.z.cview(), w[u_], T(0), c.t.view(), cross);
     } else {
-      kernels::gemm(p, Trans::no, Trans::yes, T(1), xl, w[weight_], T(0), c.t.view());
+      kernels::gemm_epilogue(p, Trans::no, Trans::yes, T(1), xl, w[weight_], T(0), c.t.view(), cross);
     }
-    kernels::cross_v2_forward(p, x0, c.t.cview(), w[bias_].data, xl, y);
     c.x0 = x0;
     c.xl = xl;
   }

@@ -54,11 +54,24 @@ class Linear {
       c.z.resize(x.rows, opt_.units);
       z = c.z.view();
     }
-    kernels::gemm(p, kernels::Trans::no, kernels::Trans::yes, T(1), x, w[weight_], T(0), z);
+    // Bias and activation run as the GEMM's epilogue, on each block of z while it is in cache.
+    const T* b = opt_.bias ? w[bias_].data : nullptr;
+    const auto p1 = single_threaded(p);  // each epilogue block already runs on one GEMM worker
     if (opt_.activation == Activation::identity && !keep_z) {
-      if (opt_.bias) kernels::bias_forward(p, w[bias_].data, z);
-    } else {  // one pass: z += b, y = f(z)
-      kernels::bias_activation_forward(p, opt_.activation, T(opt_.leaky_alpha), opt_.bias ? w[bias_].data : nullptr, z, y);
+      if (b)
+        kernels::gemm_epilogue(p, kernels::Trans::no, kernels::Trans::yes, T(1), x, w[weight_], T(0), z,
+                               [&](index_t r0, index_t r1, index_t c0, index_t c1) {
+                                 kernels::bias_forward(p1, b + c0, z.block(r0, r1, c0, c1));
+                               });
+      else
+        kernels::gemm(p, kernels::Trans::no, kernels::Trans::yes, T(1), x, w[weight_], T(0), z);
+    } else {  // z += b, y = f(z)
+      kernels::gemm_epilogue(p, kernels::Trans::no, kernels::Trans::yes, T(1), x, w[weight_], T(0), z,
+                             [&](index_t r0, index_t r1, index_t c0, index_t c1) {
+                               kernels::bias_activation_forward(p1, opt_.activation, T(opt_.leaky_alpha),
+                                                                b ? b + c0 : nullptr, z.block(r0, r1, c0, c1),
+                                                                y.block(r0, r1, c0, c1));
+                             });
     }
     c.x = x;
     c.y = y;

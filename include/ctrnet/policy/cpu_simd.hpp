@@ -13,4 +13,10 @@ struct cpu_simd : cpu_scalar {
   int max_threads = 0;
 };
 
+inline cpu_simd single_threaded(const cpu_simd& p) {
+  cpu_simd s = p;
+  s.max_threads = 1;
+  return s;
+}
+
 }  // namespace ctrnet

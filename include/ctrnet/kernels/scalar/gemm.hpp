@@ -29,4 +29,13 @@ void gemm(const cpu_scalar&, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, 
   }
 }
 
+/// \brief The reference of the fused form (kernels/simd/gemm.hpp): the GEMM, then `epi(0, m, 0, n)`
+/// once on the whole of C.
+template <class T, class Epilogue>
+void gemm_epilogue(const cpu_scalar& p, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B,
+                   T beta, MatrixView<T> C, const Epilogue& epi) {
+  gemm(p, ta, tb, alpha, A, B, beta, C);
+  if (C.rows > 0 && C.cols > 0) epi(index_t(0), C.rows, index_t(0), C.cols);
+}
+
 }  // namespace ctrnet::kernels

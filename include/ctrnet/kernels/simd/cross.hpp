@@ -1,18 +1,68 @@
 // cpu_simd overloads of the cross-layer kernels (formulas and shapes in kernels/cross.hpp):
 // an xsimd batch body plus a scalar tail per row, single pass over memory. Backward kernels
 // ACCUMULATE into dx0, dxl and db and overwrite the workspaces dt / ds.
+// Threads: the DCN-V2 kernels split the COLUMNS over oneTBB workers (blocks of a multiple of the
+// SIMD width), so every column's db sum still runs over the rows in order and every column takes
+// the same vector or scalar path: results are bitwise independent of the thread count. The
+// mixture kernels split rows (they reduce within a row only).
 #pragma once
 #include <xsimd/xsimd.hpp>
 
 #include "ctrnet/kernels/cross.hpp"
 #include "ctrnet/kernels/simd/elementwise.hpp"
+#include "ctrnet/kernels/simd/gemm.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 
 namespace ctrnet::kernels {
 
+namespace simd_detail {
+
+/// Below this many elements an element-wise kernel stays on the calling thread.
+inline constexpr index_t kElementwiseParallelMin = index_t(1) << 16;
+
+/// f(c0, c1) over column blocks of [0, cols), each a multiple of the SIMD width except the last,
+/// in parallel on up to the policy's threads when rows x cols is large.
+template <class T, class F>
+inline void parallel_columns(const cpu_simd& p, index_t rows, index_t cols, F&& f) {
+  constexpr index_t W = static_cast<index_t>(vec<T>::size);
+  const int threads = rows * cols < kElementwiseParallelMin ? 1 : detail::gemm_thread_count(p);
+  if (threads <= 1 || cols < 2 * W) {
+    f(index_t(0), cols);
+    return;
+  }
+  const index_t chunk = detail::round_up(detail::ceil_div(cols, static_cast<index_t>(threads)), W);
+  detail::run_with_threads(p, threads, [&] {
+    detail::parallel_items(threads, detail::ceil_div(cols, chunk),
+                           [&](index_t i) { f(i * chunk, std::min(cols, (i + 1) * chunk)); });
+  });
+}
+
+/// f(r0, r1) over row blocks of [0, rows), in parallel when rows x cols is large.
+template <class F>
+inline void parallel_rows(const cpu_simd& p, index_t rows, index_t cols, F&& f) {
+  const int threads = rows * cols < kElementwiseParallelMin || rows < 2 ? 1 : detail::gemm_thread_count(p);
+  if (threads <= 1) {
+    f(index_t(0), rows);
+    return;
+  }
+  const index_t chunk = detail::ceil_div(rows, static_cast<index_t>(threads));
+  detail::run_with_threads(p, threads, [&] {
+    detail::parallel_items(threads, detail::ceil_div(rows, chunk),
+                           [&](index_t i) { f(i * chunk, std::min(rows, (i + 1) * chunk)); });
+  });
+}
+
 template <class T>
-void cross_v2_forward(const cpu_simd&, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
-                      ConstMatrixView<T> xl, MatrixView<T> y) {
+MatrixView<T> columns(MatrixView<T> v, index_t c0, index_t c1) {
+  return v.empty() ? v : v.col_block(c0, c1 - c0);
+}
+
+}  // namespace simd_detail
+
+namespace simd_detail {
+template <class T>
+void cross_v2_forward_block(ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b, ConstMatrixView<T> xl,
+                            MatrixView<T> y) {
   using V = simd_detail::vec<T>;
   simd_detail::for_each_row<T>(
       y.rows, y.cols,
@@ -25,8 +75,8 @@ void cross_v2_forward(const cpu_simd&, ConstMatrixView<T> x0, ConstMatrixView<T>
 }
 
 template <class T>
-void cross_v2_backward_data(const cpu_simd&, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
-                            ConstMatrixView<T> dy, MatrixView<T> dt, T* db, MatrixView<T> dx0, MatrixView<T> dxl) {
+void cross_v2_backward_block(ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b, ConstMatrixView<T> dy,
+                             MatrixView<T> dt, T* db, MatrixView<T> dx0, MatrixView<T> dxl) {
   using V = simd_detail::vec<T>;
   const bool want_dx0 = !dx0.empty(), want_dxl = !dxl.empty();
   simd_detail::for_each_row<T>(
@@ -51,6 +101,29 @@ void cross_v2_backward_data(const cpu_simd&, ConstMatrixView<T> x0, ConstMatrixV
         if (want_dx0) dx0(r, c) += g * (t(r, c) + (b ? b[c] : T(0)));
         if (want_dxl) dxl(r, c) += g;
       });
+}
+}  // namespace simd_detail
+
+/// y = x0 ⊙ (t + b) + xl; also the epilogue of CrossV2's fused GEMM (called on one block of C).
+template <class T>
+void cross_v2_forward(const cpu_simd& p, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
+                      ConstMatrixView<T> xl, MatrixView<T> y) {
+  using simd_detail::columns;
+  simd_detail::parallel_columns<T>(p, y.rows, y.cols, [&](index_t c0, index_t c1) {
+    simd_detail::cross_v2_forward_block(columns(x0, c0, c1), columns(t, c0, c1), b ? b + c0 : nullptr,
+                                        columns(xl, c0, c1), columns(y, c0, c1));
+  });
+}
+
+template <class T>
+void cross_v2_backward_data(const cpu_simd& p, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
+                            ConstMatrixView<T> dy, MatrixView<T> dt, T* db, MatrixView<T> dx0, MatrixView<T> dxl) {
+  using simd_detail::columns;
+  simd_detail::parallel_columns<T>(p, dy.rows, dy.cols, [&](index_t c0, index_t c1) {
+    simd_detail::cross_v2_backward_block(columns(x0, c0, c1), columns(t, c0, c1), b ? b + c0 : nullptr,
+                                         columns(dy, c0, c1), columns(dt, c0, c1), db ? db + c0 : nullptr,
+                                         columns(dx0, c0, c1), columns(dxl, c0, c1));
+  });
 }
 
 template <class T>
@@ -99,6 +172,68 @@ void cross_v1_backward_data(const cpu_simd&, ConstMatrixView<T> x0, ConstMatrixV
       for (index_t l = 0; l < h; ++l) lane[l] += lane[l + h];
     ds(r, 0) = lane[0] + tail;
   }
+}
+
+// ---- Mixture of low-rank experts: the gated sum, vectorised over the d columns, rows split over
+// threads. (The K-wide softmax stays the scalar kernel: K exps per row, under 0.1% of the layer.)
+
+/// t[r, c] = Σ_i g[r, i] E[r, i d + c]  (overwritten).
+template <class T>
+void mixture_combine_forward(const cpu_simd& p, ConstMatrixView<T> g, ConstMatrixView<T> E, MatrixView<T> t) {
+  using V = simd_detail::vec<T>;
+  constexpr index_t W = static_cast<index_t>(V::size);
+  const index_t d = t.cols, K = g.cols;
+  simd_detail::parallel_rows(p, t.rows, K * d, [&](index_t r0, index_t r1) {
+    for (index_t r = r0; r < r1; ++r) {
+      const T* gr = g.row(r);
+      const T* er = E.row(r);
+      T* tr = t.row(r);
+      index_t c = 0;
+      for (; c + W <= d; c += W) {
+        V acc = V(gr[0]) * V::load_unaligned(er + c);
+        for (index_t i = 1; i < K; ++i) acc = xsimd::fma(V(gr[i]), V::load_unaligned(er + i * d + c), acc);
+        acc.store_unaligned(tr + c);
+      }
+      for (; c < d; ++c) {
+        T acc = gr[0] * er[c];
+        for (index_t i = 1; i < K; ++i) acc = std::fma(gr[i], er[i * d + c], acc);
+        tr[c] = acc;
+      }
+    }
+  });
+}
+
+/// dE[r, i d + c] = g[r, i] dt[r, c] and dg[r, i] = Σ_c dt[r, c] E[r, i d + c] (both overwritten).
+template <class T>
+void mixture_combine_backward(const cpu_simd& p, ConstMatrixView<T> g, ConstMatrixView<T> E, ConstMatrixView<T> dt,
+                              MatrixView<T> dE, MatrixView<T> dg) {
+  using V = simd_detail::vec<T>;
+  constexpr index_t W = static_cast<index_t>(V::size);
+  const index_t d = dt.cols, K = g.cols;
+  simd_detail::parallel_rows(p, dt.rows, K * d, [&](index_t r0, index_t r1) {
+    for (index_t r = r0; r < r1; ++r) {
+      const T* dtr = dt.row(r);
+      for (index_t i = 0; i < K; ++i) {
+        const T gi = g(r, i);
+        const V gv(gi);
+        const T* ei = E.row(r) + i * d;
+        T* dei = dE.row(r) + i * d;
+        V acc(T(0));
+        index_t c = 0;
+        for (; c + W <= d; c += W) {
+          const V dv = V::load_unaligned(dtr + c);
+          (gv * dv).store_unaligned(dei + c);
+          acc = xsimd::fma(dv, V::load_unaligned(ei + c), acc);
+        }
+        T sum = detail::horizontal_sum(acc);
+        for (; c < d; ++c) {
+          dei[c] = gi * dtr[c];
+          sum = std::fma(dtr[c], ei[c], sum);
+        }
+        dg(r, i) = sum;
+      }
+    }
+  });
 }
 
 }  // namespace ctrnet::kernels

@@ -409,6 +409,11 @@ inline void pack_b(Trans tb, ConstMatrixView<T> B, index_t p0, index_t kc, index
     pack_transposed<NR>(B.data + (j0 + jr) * B.stride + p0, B.stride, std::min(NR, nc - jr), kc, dst);
 }
 
+/// The epilogue of a plain GEMM: nothing.
+struct NoEpilogue {
+  void operator()(index_t, index_t, index_t, index_t) const {}
+};
+
 /// Arguments shared by all blocks of one packed GEMM.
 template <class T>
 struct PackedGemm {
@@ -422,8 +427,9 @@ struct PackedGemm {
 /// Serial blocked GEMM on the rectangle C[i0 : i1, j0 : j1] with this thread's pack buffers.
 /// The packed op(B) block is filled lazily, a few micro-panels at a time, while the first row
 /// block of A consumes it (the freshly packed panels are still in L1/L2); later row blocks reuse it.
-template <class T>
-inline void gemm_rectangle(const PackedGemm<T>& g, index_t i0, index_t i1, index_t j0, index_t j1) {
+/// `epi(r0, r1, c0, c1)` runs once per finished mc x nc block of C, while it is still in L2.
+template <class T, class Epilogue>
+inline void gemm_rectangle(const PackedGemm<T>& g, index_t i0, index_t i1, index_t j0, index_t j1, const Epilogue& epi) {
   using Blk = GemmBlocking<T>;
   constexpr index_t MR = GemmGeometry<T>::mr, NR = GemmGeometry<T>::nr;
   constexpr index_t kGroup = Blk::pack_group * NR;  // columns of B packed per step
@@ -453,6 +459,7 @@ inline void gemm_rectangle(const PackedGemm<T>& g, index_t i0, index_t i1, index
                          c + ir * g.C.stride + jr, g.C.stride);
           }
         }
+        if (pc + kc >= g.k) epi(ic, ic + mc, jc, jc + nc);  // this block of C is final
       }
     }
   }
@@ -460,16 +467,16 @@ inline void gemm_rectangle(const PackedGemm<T>& g, index_t i0, index_t i1, index
 
 /// Splits C into tm x tn rectangles, one per thread, choosing the grid that packs the least
 /// (each rectangle packs its own rows of op(A) and columns of op(B)); runs them in parallel.
-template <class T>
+template <class T, class Epilogue>
 inline void gemm_packed(const cpu_simd& policy, Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha,
-                        ConstMatrixView<T> A, ConstMatrixView<T> B, T beta, MatrixView<T> C) {
+                        ConstMatrixView<T> A, ConstMatrixView<T> B, T beta, MatrixView<T> C, const Epilogue& epi) {
   constexpr index_t MR = GemmGeometry<T>::mr, NR = GemmGeometry<T>::nr;
   const PackedGemm<T> g{ta, tb, alpha, beta, A, B, C, k, even_step(k, GemmBlocking<T>::kc, 1)};
   const bool small = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kGemmParallelMinMacs;
   int threads = small ? 1 : gemm_thread_count(policy);
   threads = static_cast<int>(std::min<index_t>(threads, ceil_div(m, MR) * ceil_div(n, NR)));
   if (threads <= 1) {
-    gemm_rectangle(g, 0, m, 0, n);
+    gemm_rectangle(g, 0, m, 0, n, epi);
     return;
   }
   // Grid: tm * tn == threads, minimising packed elements tn * m * k + tm * k * n, with at least
@@ -489,7 +496,7 @@ inline void gemm_packed(const cpu_simd& policy, Trans ta, Trans tb, index_t m, i
   run_with_threads(policy, threads, [&] {
     parallel_items(threads, tm * tn, [&](index_t item) {
       const index_t i0 = (item / tn) * rows, j0 = (item % tn) * cols;
-      gemm_rectangle(g, i0, std::min(m, i0 + rows), j0, std::min(n, j0 + cols));
+      gemm_rectangle(g, i0, std::min(m, i0 + rows), j0, std::min(n, j0 + cols), epi);
     });
   });
 }
@@ -506,11 +513,6 @@ inline void scale_matrix(T beta, MatrixView<T> C) {
 
 }  // namespace detail
 
-/// \brief C = alpha * op(A) * op(B) + beta * C on cpu_simd.
-///   op(A): [m, k], op(B): [k, n], C: [m, n], row-major views with any row stride.
-/// beta == 0 overwrites C (NaNs in C are ignored); alpha == 0 or k == 0 only scales C (BLAS
-/// convention: A and B are not read). Uses up to policy.max_threads oneTBB threads (0 = the
-/// current arena); the result is bitwise identical for any thread count.
 namespace detail {
 /// C[i, :] = alpha · a[i·inca] · b + beta · C[i, :]  for i < m; b: n contiguous values.
 /// Rows are independent, so splitting them over threads leaves every result unchanged.
@@ -547,9 +549,15 @@ void rank1_update(const cpu_simd& policy, index_t m, index_t n, const T* a, inde
 }
 }  // namespace detail
 
-template <class T>
-void gemm(const cpu_simd& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B, T beta,
-          MatrixView<T> C) {
+/// \brief C = alpha * op(A) * op(B) + beta * C, then `epi(r0, r1, c0, c1)` on disjoint blocks of C
+/// that together cover it, each called once, right after that block's values are final (on the
+/// thread that computed them, while they are still in cache): a fused epilogue such as a bias, an
+/// activation or the DCN-V2 cross update reads C's block hot instead of in a second pass over
+/// memory. The epilogue must only touch its block (rows [r0, r1), columns [c0, c1)) of C and of
+/// other outputs of the same shape; blocks may run concurrently.
+template <class T, class Epilogue>
+void gemm_epilogue(const cpu_simd& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B,
+                   T beta, MatrixView<T> C, const Epilogue& epi) {
   const index_t m = C.rows, n = C.cols;
   const index_t k = (ta == Trans::no) ? A.cols : A.rows;
   assert(((ta == Trans::no) ? A.rows : A.cols) == m);
@@ -558,6 +566,7 @@ void gemm(const cpu_simd& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == T(0)) {
     detail::scale_matrix(beta, C);
+    epi(0, m, 0, n);
     return;
   }
   if (m == 1) {
@@ -567,6 +576,7 @@ void gemm(const cpu_simd& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T
       detail::gemv(policy, true, n, k, A.data, incx, B.data, B.stride, alpha, beta, C.data, index_t(1));
     else  // op(B) = Bᵀ, B: [n, k] -> a dot product per row of B
       detail::gemv(policy, false, n, k, A.data, incx, B.data, B.stride, alpha, beta, C.data, index_t(1));
+    epi(0, m, 0, n);
     return;
   }
   if (n == 1) {
@@ -576,15 +586,28 @@ void gemm(const cpu_simd& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T
       detail::gemv(policy, false, m, k, B.data, incx, A.data, A.stride, alpha, beta, C.data, C.stride);
     else  // op(A) = Aᵀ, A: [k, m] -> axpy over A's rows
       detail::gemv(policy, true, m, k, B.data, incx, A.data, A.stride, alpha, beta, C.data, C.stride);
+    epi(0, m, 0, n);
     return;
   }
   if (k == 1 && tb == Trans::no) {
     // Rank-1 update C = alpha · a bᵀ + beta · C (the dW of a batch-1 Linear backward): one
     // vectorised pass per row of C, no packing.
     detail::rank1_update(policy, m, n, A.data, (ta == Trans::no) ? A.stride : index_t(1), B.data, alpha, beta, C);
+    epi(0, m, 0, n);
     return;
   }
-  detail::gemm_packed(policy, ta, tb, m, n, k, alpha, A, B, beta, C);
+  detail::gemm_packed(policy, ta, tb, m, n, k, alpha, A, B, beta, C, epi);
+}
+
+/// \brief C = alpha * op(A) * op(B) + beta * C on cpu_simd.
+///   op(A): [m, k], op(B): [k, n], C: [m, n], row-major views with any row stride.
+/// beta == 0 overwrites C (NaNs in C are ignored); alpha == 0 or k == 0 only scales C (BLAS
+/// convention: A and B are not read). Uses up to policy.max_threads oneTBB threads (0 = the
+/// current arena); the result is bitwise identical for any thread count.
+template <class T>
+void gemm(const cpu_simd& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B, T beta,
+          MatrixView<T> C) {
+  gemm_epilogue(policy, ta, tb, alpha, A, B, beta, C, detail::NoEpilogue{});
 }
 
 }  // namespace ctrnet::kernels
