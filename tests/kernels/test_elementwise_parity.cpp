@@ -671,3 +671,44 @@ TEMPLATE_TEST_CASE("bias_activation_forward: cpu_simd matches cpu_scalar and the
           CHECK(compare<T>(inplace.cview(), y_scalar.cview()) == "");
         }
 }
+
+TEMPLATE_TEST_CASE("activation_bias_backward: overwrites dz, accumulates db; cpu_simd matches cpu_scalar and the two-pass form",
+                   "[parity][elementwise]", float, double) {
+  using T = TestType;
+  std::mt19937 rng(321);
+  for (index_t cols : kWidths)
+    for (bool strided : {false, true})
+      for (Activation a : kActivations)
+        for (bool with_bias : {true, false}) {
+          INFO(describe<T>("activation_bias_backward", kRows, cols, strided) << " " << to_string(a) << " bias "
+                                                                            << with_bias);
+          Buf<T> x(kRows, cols, strided);
+          x.randomize(rng, -4, 4).add_extremes();
+          Buf<T> y(kRows, cols, strided);
+          kernels::activation_forward(kScalar, a, T(0.1), x.cview(), y.view);
+          Buf<T> dy(kRows, cols, strided);
+          dy.randomize(rng, -1, 1);
+          const ConstMatrixView<T> xin = derivative_needs_input(a) ? x.cview() : ConstMatrixView<T>{};
+          Buf<T> prefill(kRows, cols, strided);
+          prefill.randomize(rng, 5, 6);  // dz is overwritten: the prefill must not survive
+          Buf<T> dzs(prefill), dzv(prefill), dz_two(kRows, cols, strided);
+          std::vector<T> dbs(static_cast<std::size_t>(cols), T(0.5)), dbv = dbs, db_two = dbs;
+          T* ps = with_bias ? dbs.data() : nullptr;
+          T* pv = with_bias ? dbv.data() : nullptr;
+          kernels::activation_bias_backward(kScalar, a, T(0.1), xin, y.cview(), dy.cview(), dzs.view, ps);
+          kernels::activation_bias_backward(kSimd, a, T(0.1), xin, y.cview(), dy.cview(), dzv.view, pv);
+          // Two-pass reference: dz = 0 + f'(x) ⊙ dy, then db += Σ dz.
+          kernels::fill(kScalar, T(0), dz_two.view);
+          kernels::activation_backward(kScalar, a, T(0.1), xin, y.cview(), dy.cview(), dz_two.view);
+          if (with_bias) kernels::bias_backward(kScalar, dz_two.cview(), db_two.data());
+          CHECK(compare_exact<T>(dzs.cview(), dz_two.cview()) == "");
+          CHECK(compare<T>(dzv.cview(), dzs.cview()) == "");
+          CHECK(dzv.outside_untouched());
+          if (with_bias) {
+            CHECK(dbs == db_two);
+            for (std::size_t c = 0; c < dbs.size(); ++c) CHECK(std::abs(double(dbv[c]) - dbs[c]) <= 1e-5 * (1 + std::abs(double(dbs[c]))));
+          } else {
+            CHECK(dbs == std::vector<T>(static_cast<std::size_t>(cols), T(0.5)));
+          }
+        }
+}

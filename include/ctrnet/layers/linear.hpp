@@ -81,12 +81,14 @@ class Linear {
   void backward(const P& p, const Weights<T>& w, Cache<T>& c, ConstMatrixView<T> dy, MatrixView<T> dx,
                 const Gradients<T>& g) const {
     ConstMatrixView<T> dz = dy;
-    if (opt_.activation != Activation::identity) {
-      c.dz.resize(dy.rows, dy.cols, T(0));
-      kernels::activation_backward(p, opt_.activation, T(opt_.leaky_alpha), c.z.cview(), c.y, dy, c.dz.view());
+    T* db = opt_.bias ? g[bias_].data : nullptr;
+    if (opt_.activation != Activation::identity) {  // one pass: dz = f'(z) ⊙ dy, db += Σ dz
+      c.dz.resize(dy.rows, dy.cols);
+      kernels::activation_bias_backward(p, opt_.activation, T(opt_.leaky_alpha), c.z.cview(), c.y, dy, c.dz.view(), db);
       dz = c.dz.cview();
+    } else if (db) {
+      kernels::bias_backward(p, dz, db);
     }
-    if (opt_.bias) kernels::bias_backward(p, dz, g[bias_].data);
     kernels::gemm(p, kernels::Trans::yes, kernels::Trans::no, T(1), dz, c.x, T(1), g[weight_]);
     if (!dx.empty()) kernels::gemm(p, kernels::Trans::no, kernels::Trans::no, T(1), dz, w[weight_], T(1), dx);
   }

@@ -49,6 +49,20 @@ void activation_backward(const cpu_scalar&, Activation a, T alpha, ConstMatrixVi
       dx(r, c) += activation_derivative(a, need_x ? x(r, c) : T(0), y(r, c), alpha) * dy(r, c);
 }
 
+/// The Linear backward epilogue in one pass: dz = f'(z) ⊙ dy (OVERWRITTEN) and db += Σ_rows dz
+/// (db may be null). x is f's input z (read only when the derivative needs it), y = f(z).
+template <class T>
+void activation_bias_backward(const cpu_scalar&, Activation a, T alpha, ConstMatrixView<T> x, ConstMatrixView<T> y,
+                              ConstMatrixView<T> dy, MatrixView<T> dz, T* db) {
+  const bool need_x = derivative_needs_input(a);
+  for (index_t r = 0; r < dy.rows; ++r)
+    for (index_t c = 0; c < dy.cols; ++c) {
+      const T d = activation_derivative(a, need_x ? x(r, c) : T(0), y(r, c), alpha) * dy(r, c);
+      dz(r, c) = d;
+      if (db) db[c] += d;
+    }
+}
+
 /// y += alpha * x
 template <class T>
 void axpy(const cpu_scalar&, T alpha, ConstMatrixView<T> x, MatrixView<T> y) {

@@ -130,6 +130,27 @@ void activation_backward(const cpu_simd&, Activation a, T alpha, ConstMatrixView
 }
 
 template <class T>
+void activation_bias_backward(const cpu_simd&, Activation a, T alpha, ConstMatrixView<T> x, ConstMatrixView<T> y,
+                              ConstMatrixView<T> dy, MatrixView<T> dz, T* db) {
+  using V = simd_detail::vec<T>;
+  const bool need_x = derivative_needs_input(a);
+  simd_detail::for_each_row<T>(
+      dy.rows, dy.cols,
+      [&](index_t r, index_t c) {
+        const V xv = need_x ? V::load_unaligned(x.row(r) + c) : V(T(0));
+        const V d = simd_detail::derivative<T>(a, xv, V::load_unaligned(y.row(r) + c), alpha) *
+                    V::load_unaligned(dy.row(r) + c);
+        d.store_unaligned(dz.row(r) + c);
+        if (db) (V::load_unaligned(db + c) + d).store_unaligned(db + c);
+      },
+      [&](index_t r, index_t c) {
+        const T d = activation_derivative(a, need_x ? x(r, c) : T(0), y(r, c), alpha) * dy(r, c);
+        dz(r, c) = d;
+        if (db) db[c] += d;
+      });
+}
+
+template <class T>
 void axpy(const cpu_simd&, T alpha, ConstMatrixView<T> x, MatrixView<T> y) {
   using V = simd_detail::vec<T>;
   const V av(alpha);

@@ -106,6 +106,8 @@ inline index_t even_step(index_t total, index_t max_step, index_t multiple) {
 /// Below this many multiply-adds (m * n * k) a GEMM runs on the calling thread only: forking
 /// oneTBB tasks costs more than it saves.
 inline constexpr double kGemmParallelMinMacs = 1 << 20;
+/// GEMV matrices of at least this many bytes are split over threads (512 KiB: a Zen core's L2).
+inline constexpr double kGemvParallelMinBytes = 512.0 * 1024.0;
 
 // ---------------------------------------------------------------------------------------------
 // Scratch buffers: one per thread and element type, grown on demand and reused (no allocation
@@ -348,8 +350,9 @@ inline void gemv(const cpu_simd& policy, bool rows_are_k, index_t len, index_t k
                  const T* M, index_t ldm, T alpha, T beta, T* y, index_t incy) {
   using batch = xsimd::batch<T>;
   constexpr index_t L = static_cast<index_t>(batch::size);
-  // A GEMV moves more bytes per flop than a GEMM: only split it when it is 4x larger.
-  const bool small = static_cast<double>(len) * static_cast<double>(k) < 4.0 * kGemmParallelMinMacs;
+  // A GEMV streams its matrix once: split it when the matrix is larger than a core's L2 (then it
+  // comes from L3 or DRAM, and two cores pull it through twice the bandwidth; batch-1 serving).
+  const bool small = static_cast<double>(len) * static_cast<double>(k) * sizeof(T) < kGemvParallelMinBytes;
   const int threads = small ? 1 : gemm_thread_count(policy);
 
   // Outputs [0, len) in `threads` chunks of a multiple of `align` (chunk boundaries then never
