@@ -15,7 +15,9 @@
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/kernels/gemm.hpp"
 
+#include "ctrnet/kernels/cross.hpp"
 #include "ctrnet/layers/activation.hpp"
+#include "ctrnet/layers/cross.hpp"
 #include "ctrnet/layers/dropout.hpp"
 #include "ctrnet/layers/embedding.hpp"
 #include "ctrnet/layers/feature_input.hpp"
@@ -38,6 +40,7 @@
 #include "ctrnet/data/schema.hpp"
 #include "ctrnet/data/synthetic.hpp"
 
+#include "ctrnet/models/dcn.hpp"
 #include "ctrnet/models/logistic_regression.hpp"
 #include "ctrnet/models/wide_deep.hpp"
 
