@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -38,6 +39,17 @@ struct TableOptimizerRule {
   SparseOptimizerOptions options;
 };
 
+struct EpochStats {
+  int epoch = 0;
+  double train_loss = 0;
+  double valid_auc = std::numeric_limits<double>::quiet_NaN();
+  double valid_logloss = std::numeric_limits<double>::quiet_NaN();
+  double valid_calibration = std::numeric_limits<double>::quiet_NaN();
+  double seconds = 0;
+  double samples_per_second = 0;
+  double lr_factor = 0;  ///< schedule factor on the base learning rates at the epoch's end
+};
+
 struct TrainerOptions {
   int epochs = 1;
   index_t batch_size = 512;
@@ -55,18 +67,10 @@ struct TrainerOptions {
   ProgressMode progress = ProgressMode::automatic;
   std::string log_path;                           ///< JSON lines, one object per epoch; empty: none
   index_t eval_batch_size = 4096;
+  /// Called after every epoch (after validation) with its statistics: progress lines, metric logs.
+  std::function<void(const EpochStats&)> on_epoch;
 };
 
-struct EpochStats {
-  int epoch = 0;
-  double train_loss = 0;
-  double valid_auc = std::numeric_limits<double>::quiet_NaN();
-  double valid_logloss = std::numeric_limits<double>::quiet_NaN();
-  double valid_calibration = std::numeric_limits<double>::quiet_NaN();
-  double seconds = 0;
-  double samples_per_second = 0;
-  double lr_factor = 0;  ///< schedule factor on the base learning rates at the epoch's end
-};
 
 struct TrainResult {
   std::vector<EpochStats> epochs;
@@ -106,6 +110,14 @@ class Trainer {
 
   const TrainerOptions& options() const { return opt_; }
   std::int64_t step() const { return step_; }
+  /// Sets the global step (number of train_step calls so far), e.g. when resuming a checkpoint.
+  void set_step(std::int64_t s) {
+    CTRNET_CHECK(s >= 0, "Trainer: step must be >= 0, got ", s);
+    step_ = s;
+  }
+  /// The optimizers (dense + per table), e.g. to save or restore their state in a checkpoint.
+  ModelOptimizer<T>& optimizer() { return optimizer_; }
+  const ModelOptimizer<T>& optimizer() const { return optimizer_; }
 
   /// One optimisation step on `b` (all its rows). Returns the batch's mean loss.
   double train_step(const BatchView& b) {
@@ -211,6 +223,7 @@ class Trainer {
       st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       st.samples_per_second = static_cast<double>(n) / std::max(st.seconds, 1e-9);
       result.epochs.push_back(st);
+      if (opt_.on_epoch) opt_.on_epoch(st);
       if (log.is_open()) {
         nlohmann::json j{{"epoch", st.epoch},         {"train_loss", st.train_loss},
                          {"seconds", st.seconds},     {"samples_per_second", st.samples_per_second},

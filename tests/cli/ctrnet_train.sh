@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End-to-end test of the ctrnet-train command line (CTest: cli_ctrnet_train).
+#   ctrnet_train.sh <path of ctrnet-train> <schemas dir>
+# 1. A small Criteo-format file written here: trains, writes --metrics-json lines with the
+#    required keys, and prints the test AUC.
+# 2. Malformed input: exit code 1 and an error naming the file, the line and the column.
+# 3. With CTRNET_DATA_DIR: criteo-8k and avazu-9k (train/dev/test as given) with dcn_v2 must
+#    reach test AUC >= 0.70 and >= 0.69 (issue 4); skipped, with a message, when it is unset.
+set -euo pipefail
+bin="$1"
+schemas="$2"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# --- 1. synthetic Criteo file: label depends on I1 and C1 ----------------------------------------
+awk 'BEGIN {
+  srand(7);
+  for (i = 0; i < 3000; i++) {
+    c = int(rand() * 20); x = int(rand() * 50);
+    p = 0.1 + 0.6 * (c < 6) + 0.2 * (x > 25);
+    y = (rand() < p) ? 1 : 0;
+    line = y "\t" x;
+    for (d = 2; d <= 13; d++) line = line "\t" ((rand() < 0.2) ? "" : int(rand() * 10));
+    line = line sprintf("\t%08x", c * 2654435761 % 4294967296);
+    for (k = 2; k <= 26; k++) line = line sprintf("\t%08x", int(rand() * 5));
+    print line;
+  }
+}' > "$work/all.tsv"
+head -n 2400 "$work/all.tsv" > "$work/train.tsv"
+sed -n '2401,2700p' "$work/all.tsv" > "$work/valid.tsv"
+sed -n '2701,3000p' "$work/all.tsv" > "$work/test.tsv"
+"$bin" --model dcn_v2 --format criteo --train "$work/train.tsv" --valid "$work/valid.tsv" --test "$work/test.tsv" \
+  --epochs 2 --batch 64 --lr 0.01 --embedding-lr 0.02 --hidden 32 16 --embedding-dim 4 --threads 2 --metrics-json "$work/m.jsonl" > "$work/out.txt" 2>&1 \
+  || { cat "$work/out.txt"; fail "ctrnet-train failed on a valid Criteo file"; }
+grep -q "^test  AUC" "$work/out.txt" || fail "no test AUC line"
+[ "$(grep -c '"split":"valid"' "$work/m.jsonl")" = 2 ] || fail "expected 2 valid lines in --metrics-json"
+[ "$(grep -c '"split":"test"' "$work/m.jsonl")" = 1 ] || fail "expected 1 test line in --metrics-json"
+for key in epoch split auc logloss examples_per_second; do
+  grep -q "\"$key\":" "$work/m.jsonl" || fail "--metrics-json lacks \"$key\""
+done
+auc="$(grep '"split":"test"' "$work/m.jsonl" | sed 's/.*"auc":\([0-9.]*\).*/\1/')"
+awk -v a="$auc" 'BEGIN { exit !(a > 0.75) }' || fail "synthetic test AUC $auc <= 0.75"
+echo "synthetic criteo: test AUC $auc"
+
+# --- 2. malformed input -----------------------------------------------------------------------
+cp "$work/train.tsv" "$work/bad.tsv"
+printf '1\t12\tabc\n' >> "$work/bad.tsv"
+if "$bin" --model lr --format criteo --train "$work/bad.tsv" --epochs 1 > "$work/bad.txt" 2>&1; then
+  fail "a malformed line was accepted"
+fi
+grep -q "bad.tsv:2401" "$work/bad.txt" || { cat "$work/bad.txt"; fail "the error does not name file:line"; }
+"$bin" --model lr --format criteo --train "$work/bad.tsv" --epochs 1 --bad-lines skip > "$work/skip.txt" 2>&1 \
+  || { cat "$work/skip.txt"; fail "--bad-lines skip failed"; }
+grep -q "skipped" "$work/skip.txt" || fail "--bad-lines skip did not report the skipped line"
+
+# --- 3. the shared real data ------------------------------------------------------------------
+if [ -z "${CTRNET_DATA_DIR:-}" ] || [ ! -d "${CTRNET_DATA_DIR}/criteo-8k" ]; then
+  echo "SKIPPED: CTRNET_DATA_DIR unset or without criteo-8k / avazu-9k: real-data runs not done"
+  exit 0
+fi
+check_auc() {  # name min args...
+  local name="$1" min="$2"; shift 2
+  "$bin" "$@" --threads 2 --metrics-json "$work/$name.jsonl" > "$work/$name.txt" 2>&1 \
+    || { cat "$work/$name.txt"; fail "$name: ctrnet-train failed"; }
+  local a
+  a="$(grep '"split":"test"' "$work/$name.jsonl" | sed 's/.*"auc":\([0-9.]*\).*/\1/')"
+  awk -v a="$a" -v m="$min" 'BEGIN { exit !(a >= m) }' || fail "$name: test AUC $a < $min"
+  echo "$name: test AUC $a (>= $min)"
+}
+D="$CTRNET_DATA_DIR"
+check_auc criteo-8k 0.70 --model dcn_v2 --format criteo \
+  --train "$D/criteo-8k/train.csv" --valid "$D/criteo-8k/dev.csv" --test "$D/criteo-8k/test.csv" --epochs 3
+check_auc avazu-9k 0.69 --model dcn_v2 --format csv --schema "$schemas/avazu.json" \
+  --train "$D/avazu-9k/train.csv" --valid "$D/avazu-9k/dev.csv" --test "$D/avazu-9k/test.csv" --epochs 3
+echo "PASS"
