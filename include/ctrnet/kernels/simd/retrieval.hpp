@@ -36,7 +36,7 @@ inline T dot(const T* a, const T* b, index_t n) {
   V acc(T(0));
   index_t c = 0;
   for (; c + W <= n; c += W) acc = xsimd::fma(V::load_unaligned(a + c), V::load_unaligned(b + c), acc);
-  T s = xsimd::reduce_add(acc);
+  T s = xsimd::hadd(acc);
   for (; c < n; ++c) s += a[c] * b[c];
   return s;
 }
@@ -143,13 +143,16 @@ double sampled_softmax_loss(const cpu_simd& p, ConstMatrixView<T> s, const T* lo
         for (index_t k = mask.offsets[i]; k < mask.offsets[i + 1]; ++k) z[mask.cols[k]] = ninf;
       j = 0;
       for (; j + W <= cols; j += W) mv = xsimd::max(mv, V::load_aligned(z + j));
-      T mx = xsimd::reduce_max(mv);
+      alignas(64) T lanes[W];
+      mv.store_aligned(lanes);
+      T mx = lanes[0];
+      for (index_t l = 1; l < W; ++l) mx = std::max(mx, lanes[l]);
       for (; j < cols; ++j) mx = std::max(mx, z[j]);
       const V mxv(mx);
       V acc(T(0));
       j = 0;
       for (; j + W <= cols; j += W) acc += xsimd::exp(V::load_aligned(z + j) - mxv);
-      T sum = xsimd::reduce_add(acc);
+      T sum = xsimd::hadd(acc);
       for (; j < cols; ++j) sum += std::exp(z[j] - mx);
       const T lse = mx + std::log(sum);
       const double w = (weights ? weights[i] : 1.0) * scale;

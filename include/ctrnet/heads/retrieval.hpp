@@ -1,0 +1,277 @@
+// Objectives of two-tower retrieval models, over the similarity scores s_ij = s(u_i, v_j) of a
+// batch of B (query, positive item) pairs:
+//
+// PointwiseBCE — sigmoid of the similarity as the relevance probability, binary cross-entropy on
+//   labelled pairs:  ℓ_r = max(s_r, 0) − s_r y_r + log(1 + e^{−|s_r|}),  ∂ℓ_r/∂s_r = σ(s_r) − y_r.
+//
+// InBatchSoftmax — sampled softmax over the B×B matrix, the other positives of the batch being
+//   the negatives, with the logQ correction of Yi et al., "Sampling-Bias-Corrected Neural
+//   Modeling for Large Corpus Item Recommendations", RecSys 2019, eq. (3)-(4):
+//     s^c_ij = s_ij − log p̂_j,   ℓ_i = −log( e^{s^c_ii} / Σ_{j ∉ M_i} e^{s^c_ij} ),
+//   where p̂_j is the streaming estimate of the probability that item j appears in a batch
+//   (FrequencyEstimator below, their Algorithm 2) and M_i masks accidental hits: columns j ≠ i
+//   holding the same item as row i (they are positives, not negatives).
+//
+// MixedNegativeSoftmax — mixed negative sampling (Yang et al., "Mixed Negative Sampling for
+//   Learning Two-tower Neural Networks in Recommendations", WWW 2020 Companion): the B in-batch
+//   candidates plus B′ items drawn uniformly from the corpus of N items, softmax over B×(B+B′).
+//   A column's item can come from either source, so the logQ correction uses the mixture: the
+//   expected number of times item j is among the columns, p̂_j + B′/N (proportional to the
+//   mixture probability (B q_unigram(j) + B′/N)/(B + B′)):  s^c_ij = s_ij − log(p̂_j + B′/N).
+//   Accidental hits (a sampled or in-batch item equal to row i's positive) are masked.
+//
+// Every loss returns Σ_i scale·w_i·ℓ_i and ACCUMULATES ds += scale·w_i·∂ℓ_i/∂s (scale = 1 / total
+// weight of the batch gives the mean); the softmax itself is kernels::sampled_softmax_loss.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "ctrnet/core/aligned.hpp"
+#include "ctrnet/core/error.hpp"
+#include "ctrnet/core/matrix.hpp"
+#include "ctrnet/core/rng.hpp"
+#include "ctrnet/kernels/loss.hpp"
+#include "ctrnet/kernels/retrieval.hpp"
+
+namespace ctrnet {
+
+/// The objective a two-tower model is trained with.
+enum class RetrievalObjective { pointwise, in_batch, mixed };
+
+inline const char* to_string(RetrievalObjective o) {
+  switch (o) {
+    case RetrievalObjective::pointwise: return "pointwise";
+    case RetrievalObjective::in_batch: return "in-batch";
+    case RetrievalObjective::mixed: return "mixed";
+  }
+  return "?";
+}
+/// "pointwise", "in-batch" (or "in_batch", "inbatch"), "mixed".
+inline RetrievalObjective parse_retrieval_objective(std::string_view s) {
+  if (s == "pointwise") return RetrievalObjective::pointwise;
+  if (s == "in-batch" || s == "in_batch" || s == "inbatch") return RetrievalObjective::in_batch;
+  if (s == "mixed") return RetrievalObjective::mixed;
+  detail::throw_error("unknown retrieval objective '", s, "'; expected pointwise, in-batch or mixed");
+}
+
+struct FrequencyEstimatorOptions {
+  index_t buckets = index_t(1) << 20;  ///< H: size of the hashed arrays A and B
+  double alpha = 0.05;                 ///< α: learning rate of the moving average of gaps
+  std::uint64_t seed = 0;              ///< seed of the bucket hash
+};
+
+/// \brief Streaming item-frequency estimation (Yi et al., RecSys 2019, Algorithm 2).
+/// Per hashed bucket h: A[h] = the step the item was last seen, B[h] = a moving average of the
+/// gaps (in steps) between its occurrences. At step t, for each item y of the batch:
+///   B[h(y)] ← (1 − α) B[h(y)] + α (t − A[h(y)]),   A[h(y)] ← t,
+/// and p̂(y) = 1 / B[h(y)] estimates the probability that y appears in a batch. The first time a
+/// bucket is seen its gap is initialised to the observed one, t + 1 (instead of averaging with an
+/// arbitrary initial value). Duplicates within a batch are processed one after another, as in the
+/// paper (a gap of 0 pulls B down). Steps count update() calls.
+class FrequencyEstimator {
+ public:
+  FrequencyEstimator() : FrequencyEstimator(FrequencyEstimatorOptions{}) {}
+  explicit FrequencyEstimator(FrequencyEstimatorOptions o) : opt_(o) {
+    CTRNET_CHECK(opt_.buckets > 0, "FrequencyEstimator: buckets must be positive, got ", opt_.buckets);
+    CTRNET_CHECK(opt_.alpha > 0.0 && opt_.alpha <= 1.0, "FrequencyEstimator: alpha must be in (0, 1], got ",
+                 opt_.alpha);
+    last_.assign(static_cast<std::size_t>(opt_.buckets), -1);
+    gap_.assign(static_cast<std::size_t>(opt_.buckets), 0.0);
+  }
+
+  /// Records the items of one training step (the next step number).
+  void update(std::span<const FeatureId> items) {
+    const std::int64_t t = step_;
+    for (FeatureId y : items) {
+      const std::size_t h = bucket(y);
+      if (last_[h] < 0) {
+        gap_[h] = static_cast<double>(t + 1);
+      } else {
+        gap_[h] = (1.0 - opt_.alpha) * gap_[h] + opt_.alpha * static_cast<double>(t - last_[h]);
+      }
+      last_[h] = t;
+    }
+    ++step_;
+  }
+  /// p̂(y) = 1 / B[h(y)] (capped at 1), 0 for an item never seen.
+  double probability(FeatureId y) const {
+    const std::size_t h = bucket(y);
+    if (last_[h] < 0) return 0.0;
+    return 1.0 / std::max(gap_[h], 1.0);
+  }
+  std::int64_t steps() const { return step_; }
+  const FrequencyEstimatorOptions& options() const { return opt_; }
+
+ private:
+  std::size_t bucket(FeatureId y) const {
+    return static_cast<std::size_t>(mix_seed(opt_.seed, static_cast<std::uint64_t>(y)) %
+                                    static_cast<std::uint64_t>(opt_.buckets));
+  }
+  FrequencyEstimatorOptions opt_;
+  std::vector<std::int64_t> last_;
+  std::vector<double> gap_;
+  std::int64_t step_ = 0;
+};
+
+/// \brief Masks of accidental hits for a softmax over `cols` columns with item ids `ids[0..cols)`
+/// whose row i (< rows) has its positive in column i: row i masks every column j ≠ i with
+/// ids[j] == ids[i]. Sorting once makes it O(cols log cols + hits).
+struct AccidentalHitMask {
+  std::vector<index_t> offsets;  ///< [rows + 1]
+  std::vector<index_t> cols;     ///< sorted per row
+  std::vector<index_t> order;    // workspace
+
+  void build(std::span<const FeatureId> ids, index_t rows) {
+    const index_t n = static_cast<index_t>(ids.size());
+    CTRNET_CHECK(rows <= n, "accidental-hit mask: ", rows, " rows but only ", n, " columns");
+    order.resize(static_cast<std::size_t>(n));
+    std::iota(order.begin(), order.end(), index_t(0));
+    std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return ids[a] < ids[b]; });
+    std::vector<index_t> group_of(static_cast<std::size_t>(rows), -1);  // start of the row's group in `order`
+    std::vector<index_t> group_end(static_cast<std::size_t>(rows), -1);
+    for (index_t g = 0; g < n;) {
+      index_t e = g + 1;
+      while (e < n && ids[order[e]] == ids[order[g]]) ++e;
+      if (e - g > 1)
+        for (index_t k = g; k < e; ++k)
+          if (order[k] < rows) group_of[order[k]] = g, group_end[order[k]] = e;
+      g = e;
+    }
+    offsets.assign(static_cast<std::size_t>(rows + 1), 0);
+    cols.clear();
+    for (index_t i = 0; i < rows; ++i) {
+      if (group_of[i] >= 0)
+        for (index_t k = group_of[i]; k < group_end[i]; ++k)  // the group is in column order (stable)
+          if (order[k] != i) cols.push_back(order[k]);
+      offsets[i + 1] = static_cast<index_t>(cols.size());
+    }
+  }
+  kernels::SoftmaxMask view() const { return {offsets.data(), cols.data()}; }
+};
+
+/// \brief Pointwise objective: σ(s) is the relevance probability of a labelled pair, trained
+/// with binary cross-entropy. s, ds: [rows, 1]; labels in {0, 1}.
+struct PointwiseBCE {
+  static constexpr const char* name = "pointwise";
+  template <class P, class T>
+  double loss(const P& p, ConstMatrixView<T> s, const float* labels, const float* weights, double scale,
+              MatrixView<T> ds) const {
+    CTRNET_CHECK(s.cols == 1, "PointwiseBCE: expected one score per pair, got ", s.cols, " columns");
+    return kernels::bce_with_logits(p, s, labels, weights, scale, ds);
+  }
+};
+
+/// \brief In-batch sampled softmax with logQ correction and accidental-hit masking.
+class InBatchSoftmax {
+ public:
+  static constexpr const char* name = "in-batch";
+  struct Options {
+    bool logq_correction = true;
+    bool mask_accidental_hits = true;
+  };
+  template <class T>
+  struct Workspace {
+    AccidentalHitMask mask;
+    AlignedVector<T> log_q;
+  };
+
+  InBatchSoftmax() = default;
+  explicit InBatchSoftmax(Options o) : opt_(o) {}
+  const Options& options() const { return opt_; }
+
+  /// s: [B, B], s(i, j) = s(u_i, v_j); ids: [B] item ids of the positives; freq: the estimator,
+  /// already updated with this batch (required when logq_correction is on); ds: [B, B] (+=).
+  template <class P, class T>
+  double loss(const P& p, ConstMatrixView<T> s, std::span<const FeatureId> ids, const FrequencyEstimator* freq,
+              const float* weights, double scale, MatrixView<T> ds, Workspace<T>& ws) const {
+    CTRNET_CHECK(s.rows == s.cols && static_cast<index_t>(ids.size()) == s.cols, "InBatchSoftmax: expected a [B, B] "
+                 "score matrix and B item ids, got [", s.rows, ", ", s.cols, "] and ", ids.size(), " ids");
+    const T* lq = nullptr;
+    if (opt_.logq_correction) {
+      CTRNET_CHECK(freq != nullptr, "InBatchSoftmax: logQ correction needs a FrequencyEstimator");
+      ws.log_q.resize(ids.size());
+      for (std::size_t j = 0; j < ids.size(); ++j) {
+        const double q = freq->probability(ids[j]);
+        CTRNET_CHECK(q > 0.0, "InBatchSoftmax: item ", ids[j], " has no frequency estimate; update the estimator "
+                     "with the batch's items before computing the loss");
+        ws.log_q[j] = static_cast<T>(std::log(q));
+      }
+      lq = ws.log_q.data();
+    }
+    kernels::SoftmaxMask m;
+    if (opt_.mask_accidental_hits) {
+      ws.mask.build(ids, s.rows);
+      m = ws.mask.view();
+    }
+    return kernels::sampled_softmax_loss(p, s, lq, m, weights, scale, ds);
+  }
+
+ private:
+  Options opt_;
+};
+
+/// \brief Mixed negative sampling: in-batch negatives plus B′ uniformly sampled corpus items.
+class MixedNegativeSoftmax {
+ public:
+  static constexpr const char* name = "mixed";
+  struct Options {
+    index_t negatives = 512;  ///< B′: corpus items drawn uniformly per batch
+    bool logq_correction = true;
+    bool mask_accidental_hits = true;
+  };
+  template <class T>
+  using Workspace = InBatchSoftmax::Workspace<T>;
+
+  MixedNegativeSoftmax() = default;
+  explicit MixedNegativeSoftmax(Options o) : opt_(o) {
+    CTRNET_CHECK(opt_.negatives >= 0, "MixedNegativeSoftmax: negatives (B') must be >= 0, got ", opt_.negatives);
+  }
+  const Options& options() const { return opt_; }
+
+  /// B′ item rows drawn uniformly (with replacement) from a corpus of `corpus_size` items.
+  void sample(Rng& rng, index_t corpus_size, std::vector<index_t>& out) const {
+    CTRNET_CHECK(corpus_size > 0, "MixedNegativeSoftmax: the corpus is empty");
+    out.resize(static_cast<std::size_t>(opt_.negatives));
+    for (auto& r : out) r = static_cast<index_t>(rng.below(static_cast<std::uint64_t>(corpus_size)));
+  }
+
+  /// s: [B, B + B′] (the B in-batch columns first, then the B′ sampled ones); ids: [B + B′] the
+  /// columns' item ids; freq: updated with the batch's positives (when logq_correction is on);
+  /// corpus_size: N, the number of items the B′ were drawn from. ds: [B, B + B′] (+=).
+  template <class P, class T>
+  double loss(const P& p, ConstMatrixView<T> s, std::span<const FeatureId> ids, const FrequencyEstimator* freq,
+              index_t corpus_size, const float* weights, double scale, MatrixView<T> ds, Workspace<T>& ws) const {
+    CTRNET_CHECK(s.cols >= s.rows && static_cast<index_t>(ids.size()) == s.cols, "MixedNegativeSoftmax: expected a "
+                 "[B, B + B'] score matrix and B + B' item ids, got [", s.rows, ", ", s.cols, "] and ", ids.size(),
+                 " ids");
+    CTRNET_CHECK(corpus_size > 0, "MixedNegativeSoftmax: corpus_size must be positive");
+    const T* lq = nullptr;
+    if (opt_.logq_correction) {
+      CTRNET_CHECK(freq != nullptr, "MixedNegativeSoftmax: logQ correction needs a FrequencyEstimator");
+      const double uniform = static_cast<double>(s.cols - s.rows) / static_cast<double>(corpus_size);
+      ws.log_q.resize(ids.size());
+      for (std::size_t j = 0; j < ids.size(); ++j) {
+        const double q = freq->probability(ids[j]) + uniform;
+        CTRNET_CHECK(q > 0.0, "MixedNegativeSoftmax: item ", ids[j], " has no frequency estimate and B' = 0");
+        ws.log_q[j] = static_cast<T>(std::log(q));
+      }
+      lq = ws.log_q.data();
+    }
+    kernels::SoftmaxMask m;
+    if (opt_.mask_accidental_hits) {
+      ws.mask.build(ids, s.rows);
+      m = ws.mask.view();
+    }
+    return kernels::sampled_softmax_loss(p, s, lq, m, weights, scale, ds);
+  }
+
+ private:
+  Options opt_;
+};
+
+}  // namespace ctrnet
