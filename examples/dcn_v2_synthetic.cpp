@@ -6,7 +6,8 @@
 // the ceiling.
 //
 //   dcn_v2_synthetic [--threads N] [--seed S] [--train N] [--valid N] [--epochs E] [--vocab V]
-//                    [--embedding-dim D] [--cross-depth L] [--rank R] [--model dcn_v2|dcn_mix|dcn|all]
+//                    [--embedding-dim D] [--cross-depth L] [--rank R] [--decay constant|linear|cosine]
+//                    [--model dcn_v2|dcn_v2_parallel|dcn_mix|dcn|all]
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   index_t n_train = 400000, n_valid = 50000, vocab = 100, embedding_dim = 8, cross_depth = 3, rank = 0, batch = 512;
   double lr = 1e-3, embedding_lr = 1e-3;
   std::vector<index_t> hidden{256, 128};
-  std::string which = "all";
+  std::string which = "all", decay = "constant";
   app.add_option("--threads", threads, "worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "seed of initialisation and shuffling");
   app.add_option("--train", n_train, "training examples")->check(CLI::PositiveNumber);
@@ -60,8 +61,10 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "mini-batch size")->check(CLI::PositiveNumber);
   app.add_option("--lr", lr, "Adam learning rate of the dense parameters");
   app.add_option("--embedding-lr", embedding_lr, "lazy Adam learning rate of the embeddings");
+  app.add_option("--decay", decay, "learning-rate decay over the whole run: constant, linear or cosine")
+      ->check(CLI::IsMember({"constant", "linear", "cosine"}));
   app.add_option("--model", which, "dcn_v2, dcn_mix, dcn, or all (with Wide & Deep and logistic regression)")
-      ->check(CLI::IsMember({"dcn_v2", "dcn_mix", "dcn", "all"}));
+      ->check(CLI::IsMember({"dcn_v2", "dcn_v2_parallel", "dcn_mix", "dcn", "all"}));
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -86,6 +89,9 @@ int main(int argc, char** argv) {
     opt.embedding_optimizer.kind = SparseKind::lazy_adam;
     opt.embedding_optimizer.lr = embedding_lr;
     opt.progress = ProgressMode::never;
+    opt.schedule.decay = parse_decay_kind(decay);
+    if (opt.schedule.decay != DecayKind::constant)
+      opt.schedule.decay_steps = static_cast<std::int64_t>(epochs) * ((n_train + batch - 1) / batch);
 
     auto report = [&](const char* name, const Outcome& o) {
       std::printf("%-24s valid AUC %.4f  logloss %.4f  gap to Bayes %.4f  (%.1f s, %.0f samples/s)\n", name, o.auc,
@@ -100,6 +106,10 @@ int main(int argc, char** argv) {
     if (which == "all" || which == "dcn_v2") {
       auto m = make_dcn_v2_stacked(gen.schema(), dco, seed);
       report("dcn-v2 (stacked)", train(m, opt, train_set, valid_set));
+    }
+    if (which == "dcn_v2_parallel") {
+      auto m = make_dcn_v2_parallel(gen.schema(), dco, seed);
+      report("dcn-v2 (parallel)", train(m, opt, train_set, valid_set));
     }
     if (which == "dcn_mix") {
       auto m = make_dcn_mix(gen.schema(), dco, seed);

@@ -43,6 +43,7 @@
 #include "ctrnet/models/dcn.hpp"
 #include "ctrnet/models/logistic_regression.hpp"
 #include "ctrnet/models/wide_deep.hpp"
+#include "ctrnet/two_tower.hpp"
 
 #include "ctrnet/train/metrics.hpp"
 #include "ctrnet/train/trainer.hpp"
