@@ -58,6 +58,7 @@ class FeatureInput {
     return out_ = d;
   }
   index_t out_dim() const { return out_; }
+  const Options& options() const { return opt_; }
   index_t num_dense() const { return static_cast<index_t>(dense_cols_.size()); }
   const std::vector<Embedding>& embeddings() const { return embeddings_; }
 

@@ -72,6 +72,7 @@ class WideLinear {
     return 1;
   }
   index_t out_dim() const { return 1; }
+  const Options& options() const { return opt_; }
 
   template <class P, class T>
   void forward(const P& p, const Weights<T>& w, const BatchView& x, MatrixView<T> y, Cache<T>& c,

@@ -1,0 +1,288 @@
+// Saving and loading models as safetensors files.
+//   save_model(model, path, opts)       one tensor per dense parameter view (registry name; a
+//                                       [1, d] bias as [d] like PyTorch; weights [out, in]) and per
+//                                       embedding table ([rows, dim]); F32 for float models, F64
+//                                       for double ones, BF16 tables on request.
+//   load_model_params(model, path)      checks architecture, schema, names, shapes and dtypes, then
+//                                       overwrites every parameter of an already built model.
+//   load_model<M>(path)                 rebuilds M from the file's options and schema and loads it;
+//                                       predictions are bit-identical to the saved model's (except
+//                                       for BF16 tables, which are rounded when saved).
+// __metadata__: "format" = "ctrnet.model" (or "ctrnet.checkpoint"), "ctrnet_version",
+// "architecture", "options" (JSON), "schema" (JSON array of fields), "dtype" ("F32"/"F64"),
+// optional "seed", plus any user entries.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctrnet/core/params.hpp"
+#include "ctrnet/io/architecture.hpp"
+#include "ctrnet/io/safetensors.hpp"
+
+namespace ctrnet {
+
+struct ModelSaveOptions {
+  /// Store embedding tables as bfloat16 (round to nearest, ties to even): half the size, about 3
+  /// significant digits. Dense parameters always keep the model's precision. Opt-in, because the
+  /// loaded model then no longer predicts bit for bit like the saved one.
+  bool bf16_tables = false;
+  /// The seed the model was initialised (or trained) with, recorded as metadata "seed".
+  std::optional<std::uint64_t> seed;
+  /// Extra metadata entries; they must not use a key ctrnet writes itself.
+  SafetensorsMetadata metadata;
+};
+
+namespace detail {
+
+inline constexpr const char* kReservedMetadata[] = {"format", "ctrnet_version", "architecture", "options",
+                                                    "schema", "dtype",          "seed"};
+
+/// The stored shape of a dense parameter: a [1, d] bias is [d] (PyTorch), everything else as
+/// registered ([out, in] for weights).
+inline std::vector<std::int64_t> stored_shape(const ParamInfo& p) {
+  const bool bias = p.name == "bias" || (p.name.size() > 5 && p.name.ends_with(".bias"));
+  if (bias && p.handle.rows == 1) return {static_cast<std::int64_t>(p.handle.cols)};
+  return {static_cast<std::int64_t>(p.handle.rows), static_cast<std::int64_t>(p.handle.cols)};
+}
+
+inline std::string shape_text(std::span<const std::int64_t> s) {
+  std::string t = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+/// Tensors of a model's parameters (views into `model`, or into `bf16` for BF16 tables, which
+/// must outlive the returned list).
+template <class M>
+std::vector<TensorToWrite> model_tensors(const M& model, bool bf16_tables, std::vector<std::vector<std::uint16_t>>& bf16) {
+  using T = typename M::value_type;
+  const auto& reg = model.registry();
+  const auto& params = model.params();
+  std::vector<TensorToWrite> out;
+  for (const auto& p : reg.params()) {
+    const T* data = params.dense.data() + p.handle.offset;
+    out.push_back({p.name, dtype_of<T>(), stored_shape(p),
+                   std::as_bytes(std::span<const T>(data, static_cast<std::size_t>(p.handle.size())))});
+  }
+  bf16.clear();
+  bf16.reserve(reg.tables().size());
+  for (const auto& t : reg.tables()) {
+    const auto& m = params.tables[static_cast<std::size_t>(t.handle.id)];
+    const std::vector<std::int64_t> shape{static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())};
+    const std::span<const T> values(m.data(), static_cast<std::size_t>(m.size()));
+    if (bf16_tables) {
+      auto& b = bf16.emplace_back(values.size());
+      for (std::size_t i = 0; i < values.size(); ++i) b[i] = float_to_bf16(static_cast<float>(values[i]));
+      out.push_back({t.name, Dtype::BF16, shape, std::as_bytes(std::span<const std::uint16_t>(b))});
+    } else {
+      out.push_back({t.name, dtype_of<T>(), shape, std::as_bytes(values)});
+    }
+  }
+  return out;
+}
+
+/// ctrnet's metadata entries of a model file, merged with the user's.
+template <class M>
+SafetensorsMetadata model_metadata(const M& model, const ModelSaveOptions& opts, const char* format) {
+  using Traits = ArchitectureTraits<typename M::body_type>;
+  SafetensorsMetadata md = opts.metadata;
+  for (const char* k : kReservedMetadata)
+    CTRNET_CHECK(md.find(k) == md.end(), "save_model: metadata key '", k, "' is reserved for ctrnet");
+  md["format"] = format;
+  md["ctrnet_version"] = std::string(kVersion);
+  md["architecture"] = std::string(Traits::name);
+  md["options"] = nlohmann::json(Traits::options(model.body())).dump();
+  md["schema"] = schema_to_json(model.schema()).dump();
+  md["dtype"] = std::string(to_string(dtype_of<typename M::value_type>()));
+  if (opts.seed) md["seed"] = std::to_string(*opts.seed);
+  return md;
+}
+
+inline nlohmann::json parse_metadata_json(const SafetensorsView& f, const std::string& key) {
+  const std::string& text = f.metadata(key);
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  CTRNET_CHECK(!j.is_discarded(), f.source(), ": __metadata__ '", key, "' is not valid JSON");
+  return j;
+}
+
+/// Checks the file's architecture against M's.
+template <class M>
+void check_architecture(const SafetensorsView& f) {
+  const std::string& arch = f.metadata("architecture");
+  CTRNET_CHECK(arch == architecture_name<M>, f.source(), ": the file holds a '", arch, "' model, expected '",
+               architecture_name<M>, "'");
+}
+
+/// Loads every parameter of `model` from `f`. Tensors whose name starts with `extra_prefix` (when
+/// not empty) may be present beyond the model's own; any other extra tensor is an error.
+template <class M>
+void load_params_from(M& model, const SafetensorsView& f, std::string_view extra_prefix) {
+  using T = typename M::value_type;
+  CTRNET_CHECK(model.built(), f.source(), ": build the model before loading parameters into it");
+  check_architecture<M>(f);
+  const Schema file_schema = schema_from_json(parse_metadata_json(f, "schema"));
+  const nlohmann::json mine = schema_to_json(model.schema()), theirs = schema_to_json(file_schema);
+  if (mine != theirs) {
+    std::string where = "the number of fields differs (" + std::to_string(mine.size()) + " vs " +
+                        std::to_string(theirs.size()) + ")";
+    for (std::size_t i = 0; i < std::min(mine.size(), theirs.size()); ++i)
+      if (mine[i] != theirs[i]) {
+        where = "field " + std::to_string(i) + " is " + theirs[i].dump() + " in the file, " + mine[i].dump() +
+                " in the model";
+        break;
+      }
+    detail::throw_error(f.source(), ": the file's schema differs from the model's: ", where);
+  }
+  const auto& reg = model.registry();
+  auto& params = model.params();
+  auto check_shape = [&](const TensorInfo& t, const std::vector<std::int64_t>& want) {
+    CTRNET_CHECK(t.shape == want, f.source(), ": tensor '", t.name, "' has shape ", shape_text(t.shape),
+                 ", the model expects ", shape_text(want));
+  };
+  for (const auto& p : reg.params()) {
+    const TensorInfo* t = f.find(p.name);
+    CTRNET_CHECK(t != nullptr, f.source(), ": missing tensor '", p.name, "' (", shape_text(stored_shape(p)), ")");
+    check_shape(*t, stored_shape(p));
+    f.read(p.name, std::span<T>(params.dense.data() + p.handle.offset, static_cast<std::size_t>(p.handle.size())));
+  }
+  for (const auto& tb : reg.tables()) {
+    const TensorInfo* t = f.find(tb.name);
+    auto& m = params.tables[static_cast<std::size_t>(tb.handle.id)];
+    const std::vector<std::int64_t> want{static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())};
+    CTRNET_CHECK(t != nullptr, f.source(), ": missing tensor '", tb.name, "' (", shape_text(want), ")");
+    check_shape(*t, want);
+    f.read(tb.name, std::span<T>(m.data(), static_cast<std::size_t>(m.size())), {dtype_of<T>(), Dtype::BF16});
+  }
+  for (const auto& t : f.tensors()) {
+    if (!extra_prefix.empty() && std::string_view(t.name).starts_with(extra_prefix)) continue;
+    CTRNET_CHECK(reg.find(t.name) != nullptr || reg.find_table(t.name) != nullptr, f.source(), ": unexpected tensor '",
+                 t.name, "': the model has no parameter of that name");
+  }
+}
+
+/// The extra prefix allowed by the file's format: checkpoints carry optimizer state.
+inline std::string_view extra_prefix_of(const SafetensorsView& f) {
+  const auto it = f.metadata().find("format");
+  CTRNET_CHECK(it != f.metadata().end(), f.source(), ": not a ctrnet file (__metadata__ has no 'format')");
+  CTRNET_CHECK(it->second == "ctrnet.model" || it->second == "ctrnet.checkpoint", f.source(), ": unknown format '",
+               it->second, "'");
+  return it->second == "ctrnet.checkpoint" ? std::string_view("optimizer.") : std::string_view();
+}
+
+inline void check_width(std::int64_t v, std::uint64_t limit, const char* what, const std::string& source) {
+  CTRNET_CHECK(v >= 0 && static_cast<std::uint64_t>(v) <= limit, source, ": __metadata__ 'options': ", what, " = ", v,
+               " is negative or larger than the ", limit, " elements the file stores");
+}
+inline void check_option_sizes(const LogisticRegressionOptions&, std::uint64_t, std::size_t, const std::string&) {}
+inline void check_option_sizes(const WideDeepOptions& o, std::uint64_t elements, std::size_t, const std::string& src) {
+  check_width(o.embedding_dim, elements, "embedding_dim", src);
+  for (auto w : o.hidden) check_width(w, elements, "a hidden width", src);
+}
+inline void check_option_sizes(const DCNOptions& o, std::uint64_t elements, std::size_t tensors, const std::string& src) {
+  check_width(o.embedding_dim, elements, "embedding_dim", src);
+  for (auto w : o.hidden) check_width(w, elements, "a hidden width", src);
+  check_width(o.cross_depth, tensors, "cross_depth", src);
+  check_width(o.rank, elements, "rank", src);
+  check_width(o.experts, elements, "experts", src);
+}
+
+/// Rebuilds an unbuilt model of type M from the file's options and schema.
+template <class M>
+M rebuild_model(const SafetensorsView& f) {
+  using Traits = ArchitectureTraits<typename M::body_type>;
+  check_architecture<M>(f);
+  const std::string& dtype = f.metadata("dtype");
+  CTRNET_CHECK(dtype == to_string(dtype_of<typename M::value_type>()), f.source(), ": the file holds a ", dtype,
+               " model, the requested type is ", to_string(dtype_of<typename M::value_type>()));
+  typename Traits::Options o;
+  const nlohmann::json oj = parse_metadata_json(f, "options");
+  try {
+    o = oj.get<typename Traits::Options>();
+  } catch (const Error& e) {
+    throw_error(f.source(), ": __metadata__ 'options': ", e.what());
+  } catch (const nlohmann::json::exception& e) {
+    throw_error(f.source(), ": __metadata__ 'options': ", e.what());
+  }
+  Schema schema;
+  try {
+    schema = schema_from_json(parse_metadata_json(f, "schema"));
+  } catch (const nlohmann::json::exception& e) {
+    throw_error(f.source(), ": __metadata__ 'schema': ", e.what());
+  }
+  // Before allocating anything the file's sizes do not back: every width must be at most the
+  // number of stored elements (each appears in some tensor's shape), the cross depth at most the
+  // number of tensors; then a registry-only build must match the file's names and shapes.
+  std::uint64_t elements = 0;
+  for (const auto& t : f.tensors()) elements += t.numel();
+  check_option_sizes(o, elements, f.tensors().size(), f.source());
+  for (const auto& fld : schema.fields())
+    CTRNET_CHECK(static_cast<std::uint64_t>(fld.embedding_dim) <= elements &&
+                     static_cast<std::uint64_t>(fld.rows()) <= elements,
+                 f.source(), ": schema field '", fld.name, "' declares more rows or columns than the file stores");
+  {
+    auto body = Traits::make_body(o);
+    ParamRegistry reg;
+    body.build(schema, reg);
+    for (const auto& p : reg.params()) {
+      const TensorInfo* t = f.find(p.name);
+      CTRNET_CHECK(t != nullptr, f.source(), ": missing tensor '", p.name, "' (", shape_text(stored_shape(p)), ")");
+      CTRNET_CHECK(t->shape == stored_shape(p), f.source(), ": tensor '", p.name, "' has shape ", shape_text(t->shape),
+                   ", the model expects ", shape_text(stored_shape(p)));
+    }
+    for (const auto& tb : reg.tables()) {
+      const std::vector<std::int64_t> want{static_cast<std::int64_t>(tb.handle.rows),
+                                           static_cast<std::int64_t>(tb.handle.dim)};
+      const TensorInfo* t = f.find(tb.name);
+      CTRNET_CHECK(t != nullptr, f.source(), ": missing tensor '", tb.name, "' (", shape_text(want), ")");
+      CTRNET_CHECK(t->shape == want, f.source(), ": tensor '", tb.name, "' has shape ", shape_text(t->shape),
+                   ", the model expects ", shape_text(want));
+    }
+  }
+  M m{Traits::make_body(o), BinaryHead{}};
+  m.build(schema, 0);
+  return m;
+}
+
+}  // namespace detail
+
+/// \brief Writes `model` to `path` (atomically) as a safetensors file; see the header comment.
+template <SavableArchitecture M>
+void save_model(const M& model, const std::string& path, const ModelSaveOptions& opts = {}) {
+  CTRNET_CHECK(model.built(), "save_model: the model is not built");
+  std::vector<std::vector<std::uint16_t>> bf16;
+  const auto tensors = detail::model_tensors(model, opts.bf16_tables, bf16);
+  write_safetensors(path, tensors, detail::model_metadata(model, opts, "ctrnet.model"));
+}
+
+/// \brief Loads the parameters stored in `f` into the built `model` (same architecture, schema,
+/// names, shapes; dtype F32 for float models, F64 for double ones, BF16 accepted for tables).
+template <SavableArchitecture M>
+void load_model_params(M& model, const SafetensorsView& f) {
+  detail::load_params_from(model, f, detail::extra_prefix_of(f));
+}
+template <SavableArchitecture M>
+void load_model_params(M& model, const std::string& path) {
+  const SafetensorsFile f(path);
+  load_model_params(model, f);
+}
+
+/// \brief Rebuilds a model of type M from a file written by save_model (or save_checkpoint).
+template <SavableArchitecture M>
+M load_model(const SafetensorsView& f) {
+  detail::extra_prefix_of(f);
+  M m = detail::rebuild_model<M>(f);
+  load_model_params(m, f);
+  return m;
+}
+template <SavableArchitecture M>
+M load_model(const std::string& path) {
+  const SafetensorsFile f(path);
+  return load_model<M>(f);
+}
+
+}  // namespace ctrnet
