@@ -29,6 +29,7 @@ asan-test: deps
 	ctest --preset asan
 
 bench: build
+	cmake --build --preset release -j $(JOBS) --target benchmarks
 	@set -e; found=0; \
 	for b in $(RELEASE_DIR)/benchmarks/bench_*; do \
 	  [ -x "$$b" ] && [ -f "$$b" ] || continue; \

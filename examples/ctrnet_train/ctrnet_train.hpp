@@ -1,0 +1,109 @@
+// ctrnet-train internals shared by its translation units (main.cpp parses the command line,
+// reads and preprocesses the data; models_*.cpp each instantiate the Trainer for some of the
+// model aliases, so the compile work splits over several compiler processes).
+#pragma once
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctrnet/data/dataset.hpp"
+#include "ctrnet/data/schema.hpp"
+#include "ctrnet/models/dcn.hpp"
+#include "ctrnet/train/trainer.hpp"
+
+namespace ctrnet_train {
+
+using namespace ctrnet;
+
+struct Args {
+  std::string model = "dcn_v2", format = "criteo", train, valid, test, schema, metrics_json, bad_lines = "error";
+  std::string optimizer = "adam", embedding_optimizer = "lazy_adam", numeric;
+  int epochs = 3, threads = 0, patience = 0;
+  index_t batch = 512, embedding_dim = 16, cross_depth = 3, rank = 0, hash_buckets = 0, experts = 4;
+  std::int64_t min_count = 2;
+  double lr = 1e-3, embedding_lr = 1e-3, dropout = 0.0, wide_lr = 0.05;
+  std::vector<index_t> hidden{256, 128};
+  std::uint64_t seed = 1;
+};
+
+/// The --metrics-json file (null: none); one JSON object per line.
+void write_metrics(const nlohmann::json& j);
+
+/// Builds model `a.model` on `schema`, trains it and evaluates the test split. One per TU group.
+int train_linear_models(const Args& a, const Schema& schema, const InMemoryDataset& train,
+                        const InMemoryDataset* valid, const InMemoryDataset* test);  // lr, wide_deep
+int train_dcn_models(const Args& a, const Schema& schema, const InMemoryDataset& train,
+                     const InMemoryDataset* valid, const InMemoryDataset* test);  // dcn, dcn_v2
+int train_dcn_variants(const Args& a, const Schema& schema, const InMemoryDataset& train,
+                       const InMemoryDataset* valid, const InMemoryDataset* test);  // dcn_v2_parallel, dcn_mix
+
+inline DCNOptions dcn_options(const Args& a) {
+  DCNOptions o;
+  o.embedding_dim = a.embedding_dim;
+  o.cross_depth = a.cross_depth;
+  o.rank = a.rank;
+  o.experts = a.experts;
+  o.hidden = a.hidden;
+  o.dropout = a.dropout;
+  return o;
+}
+
+template <class M>
+int train_and_test(M& model, const Args& a, const InMemoryDataset& train, const InMemoryDataset* valid,
+                   const InMemoryDataset* test) {
+  TrainerOptions to;
+  to.epochs = a.epochs;
+  to.batch_size = a.batch;
+  to.threads = a.threads;
+  to.seed = a.seed;
+  to.patience = a.patience;
+  to.optimizer = DenseOptimizerOptions::named(a.optimizer);
+  to.optimizer.lr = a.lr;
+  to.embedding_optimizer.kind = parse_sparse_kind(a.embedding_optimizer);
+  to.embedding_optimizer.lr = a.embedding_lr;
+  if (a.model == "wide_deep") {  // the wide part's tables: FTRL, as in the Wide & Deep paper
+    SparseOptimizerOptions ftrl;
+    ftrl.kind = SparseKind::ftrl;
+    ftrl.lr = a.wide_lr;
+    to.table_rules = {{"wide.", ftrl}};
+  }
+  to.progress = ProgressMode::automatic;
+  to.on_epoch = [&](const EpochStats& e) {
+    if (valid)
+      std::printf("epoch %d/%d  train loss %.5f  valid AUC %.5f  logloss %.5f  (%.1f s, %.0f examples/s)\n", e.epoch,
+                  a.epochs, e.train_loss, e.valid_auc, e.valid_logloss, e.seconds, e.samples_per_second);
+    else
+      std::printf("epoch %d/%d  train loss %.5f  (%.1f s, %.0f examples/s)\n", e.epoch, a.epochs, e.train_loss,
+                  e.seconds, e.samples_per_second);
+    std::fflush(stdout);
+    nlohmann::json j{{"epoch", e.epoch},
+                     {"split", valid ? "valid" : "train"},
+                     {"train_loss", e.train_loss},
+                     {"examples_per_second", e.samples_per_second},
+                     {"seconds", e.seconds}};
+    j["auc"] = valid ? nlohmann::json(e.valid_auc) : nlohmann::json(nullptr);
+    j["logloss"] = valid ? nlohmann::json(e.valid_logloss) : nlohmann::json(nullptr);
+    write_metrics(j);
+  };
+  Trainer<M> trainer(model, to);
+  const TrainResult r = trainer.fit(train, valid);
+  if (valid && a.patience > 0)
+    std::printf("best epoch: %d (valid AUC %.5f)\n", r.best_epoch, r.epochs[static_cast<std::size_t>(r.best_epoch - 1)].valid_auc);
+  if (test) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const BinaryMetrics m = trainer.evaluate(*test);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("test  AUC %.5f  logloss %.5f  (%lld examples, %.0f examples/s)\n", m.auc(), m.log_loss(),
+                static_cast<long long>(test->size()), static_cast<double>(test->size()) / std::max(s, 1e-9));
+    write_metrics({{"epoch", static_cast<int>(r.epochs.size())},
+                   {"split", "test"},
+                   {"auc", m.auc()},
+                   {"logloss", m.log_loss()},
+                   {"examples_per_second", static_cast<double>(test->size()) / std::max(s, 1e-9)}});
+  }
+  return 0;
+}
+
+}  // namespace ctrnet_train

@@ -1,0 +1,21 @@
+// ctrnet-train: DCN-V2 parallel and DCN-Mix (see ctrnet_train.hpp).
+#include "ctrnet_train.hpp"
+#include "ctrnet/models/logistic_regression.hpp"
+#include "ctrnet/models/wide_deep.hpp"
+
+namespace ctrnet_train {
+
+int train_dcn_variants(const Args& a, const Schema& schema, const InMemoryDataset& train, const InMemoryDataset* valid,
+       const InMemoryDataset* test) {
+  if (a.model == "dcn_v2_parallel") {
+    auto m = make_dcn_v2_parallel(schema, dcn_options(a), a.seed);
+    return train_and_test(m, a, train, valid, test);
+  }
+  if (a.model == "dcn_mix") {
+    auto m = make_dcn_mix(schema, dcn_options(a), a.seed);
+    return train_and_test(m, a, train, valid, test);
+  }
+  detail::throw_error("ctrnet-train: unknown model '", a.model, "'");
+}
+
+}  // namespace ctrnet_train
