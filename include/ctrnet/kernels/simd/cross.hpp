@@ -1,12 +1,16 @@
 // cpu_simd overloads of the cross-layer kernels (formulas and shapes in kernels/cross.hpp):
 // an xsimd batch body plus a scalar tail per row, single pass over memory. Backward kernels
 // ACCUMULATE into dx0, dxl and db and overwrite the workspaces dt / ds.
-// Threads: the DCN-V2 kernels split the COLUMNS over oneTBB workers (blocks of a multiple of the
-// SIMD width), so every column's db sum still runs over the rows in order and every column takes
-// the same vector or scalar path: results are bitwise independent of the thread count. The
-// mixture kernels split rows (they reduce within a row only).
+// Threads: the kernels split ROWS over oneTBB workers. The DCN-V2 backward's bias gradient, a sum
+// over rows, is reduced in FIXED blocks of kBiasBlockRows rows: each block sums its rows in order
+// into its own partial vector, then the partials are added to db in block order. The blocks do not
+// depend on the thread count, so results are bitwise the same for any number of threads. (An
+// earlier column split made the two threads write the same cache line of every row.)
 #pragma once
 #include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <vector>
 
 #include "ctrnet/kernels/cross.hpp"
 #include "ctrnet/kernels/simd/elementwise.hpp"
@@ -19,23 +23,8 @@ namespace simd_detail {
 
 /// Below this many elements an element-wise kernel stays on the calling thread.
 inline constexpr index_t kElementwiseParallelMin = index_t(1) << 16;
-
-/// f(c0, c1) over column blocks of [0, cols), each a multiple of the SIMD width except the last,
-/// in parallel on up to the policy's threads when rows x cols is large.
-template <class T, class F>
-inline void parallel_columns(const cpu_simd& p, index_t rows, index_t cols, F&& f) {
-  constexpr index_t W = static_cast<index_t>(vec<T>::size);
-  const int threads = rows * cols < kElementwiseParallelMin ? 1 : detail::gemm_thread_count(p);
-  if (threads <= 1 || cols < 2 * W) {
-    f(index_t(0), cols);
-    return;
-  }
-  const index_t chunk = detail::round_up(detail::ceil_div(cols, static_cast<index_t>(threads)), W);
-  detail::run_with_threads(p, threads, [&] {
-    detail::parallel_items(threads, detail::ceil_div(cols, chunk),
-                           [&](index_t i) { f(i * chunk, std::min(cols, (i + 1) * chunk)); });
-  });
-}
+/// Rows per partial sum of the DCN-V2 bias gradient (fixed: keeps db independent of the threads).
+inline constexpr index_t kBiasBlockRows = 128;
 
 /// f(r0, r1) over row blocks of [0, rows), in parallel when rows x cols is large.
 template <class F>
@@ -52,10 +41,6 @@ inline void parallel_rows(const cpu_simd& p, index_t rows, index_t cols, F&& f) 
   });
 }
 
-template <class T>
-MatrixView<T> columns(MatrixView<T> v, index_t c0, index_t c1) {
-  return v.empty() ? v : v.col_block(c0, c1 - c0);
-}
 
 }  // namespace simd_detail
 
@@ -108,69 +93,43 @@ void cross_v2_backward_block(ConstMatrixView<T> x0, ConstMatrixView<T> t, const 
 template <class T>
 void cross_v2_forward(const cpu_simd& p, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
                       ConstMatrixView<T> xl, MatrixView<T> y) {
-  using simd_detail::columns;
-  simd_detail::parallel_columns<T>(p, y.rows, y.cols, [&](index_t c0, index_t c1) {
-    simd_detail::cross_v2_forward_block(columns(x0, c0, c1), columns(t, c0, c1), b ? b + c0 : nullptr,
-                                        columns(xl, c0, c1), columns(y, c0, c1));
+  simd_detail::parallel_rows(p, y.rows, y.cols, [&](index_t r0, index_t r1) {
+    const index_t n = r1 - r0;
+    simd_detail::cross_v2_forward_block(x0.row_block(r0, n), t.row_block(r0, n), b, xl.row_block(r0, n),
+                                        y.row_block(r0, n));
   });
 }
 
 template <class T>
 void cross_v2_backward_data(const cpu_simd& p, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
                             ConstMatrixView<T> dy, MatrixView<T> dt, T* db, MatrixView<T> dx0, MatrixView<T> dxl) {
-  using simd_detail::columns;
-  simd_detail::parallel_columns<T>(p, dy.rows, dy.cols, [&](index_t c0, index_t c1) {
-    simd_detail::cross_v2_backward_block(columns(x0, c0, c1), columns(t, c0, c1), b ? b + c0 : nullptr,
-                                         columns(dy, c0, c1), columns(dt, c0, c1), db ? db + c0 : nullptr,
-                                         columns(dx0, c0, c1), columns(dxl, c0, c1));
-  });
-}
-
-template <class T>
-void cross_v1_forward(const cpu_simd&, ConstMatrixView<T> x0, ConstMatrixView<T> s, const T* b,
-                      ConstMatrixView<T> xl, MatrixView<T> y) {
-  using V = simd_detail::vec<T>;
-  simd_detail::for_each_row<T>(
-      y.rows, y.cols,
-      [&](index_t r, index_t c) {
-        const V sr(s(r, 0));
-        xsimd::fma(V::load_unaligned(x0.row(r) + c), sr, V::load_unaligned(b + c) + V::load_unaligned(xl.row(r) + c))
-            .store_unaligned(y.row(r) + c);
-      },
-      [&](index_t r, index_t c) { y(r, c) = x0(r, c) * s(r, 0) + (b[c] + xl(r, c)); });
-}
-
-template <class T>
-void cross_v1_backward_data(const cpu_simd&, ConstMatrixView<T> x0, ConstMatrixView<T> s, ConstMatrixView<T> dy,
-                            MatrixView<T> ds, T* db, MatrixView<T> dx0, MatrixView<T> dxl) {
   using V = simd_detail::vec<T>;
   constexpr index_t W = static_cast<index_t>(V::size);
-  const bool want_dx0 = !dx0.empty(), want_dxl = !dxl.empty();
-  for (index_t r = 0; r < dy.rows; ++r) {
-    const T sr = s(r, 0);
-    const V sv(sr);
-    V acc(T(0));
+  auto rows = [](MatrixView<T> v, index_t r0, index_t n) { return v.empty() ? v : v.row_block(r0, n); };
+  const index_t R = dy.rows, d = dy.cols;
+  if (db == nullptr || R <= simd_detail::kBiasBlockRows) {  // no cross-block reduction
+    simd_detail::parallel_rows(p, R, d, [&](index_t r0, index_t r1) {
+      const index_t n = r1 - r0;
+      simd_detail::cross_v2_backward_block(x0.row_block(r0, n), t.row_block(r0, n), b, dy.row_block(r0, n),
+                                           dt.row_block(r0, n), db, rows(dx0, r0, n), rows(dxl, r0, n));
+    });
+    return;
+  }
+  const index_t blocks = detail::ceil_div(R, simd_detail::kBiasBlockRows);
+  std::vector<T> partial(static_cast<std::size_t>(blocks * d), T(0));
+  simd_detail::parallel_rows(p, blocks, simd_detail::kBiasBlockRows * d, [&](index_t k0, index_t k1) {
+    for (index_t k = k0; k < k1; ++k) {
+      const index_t r0 = k * simd_detail::kBiasBlockRows, n = std::min(simd_detail::kBiasBlockRows, R - r0);
+      simd_detail::cross_v2_backward_block(x0.row_block(r0, n), t.row_block(r0, n), b, dy.row_block(r0, n),
+                                           dt.row_block(r0, n), partial.data() + k * d, rows(dx0, r0, n),
+                                           rows(dxl, r0, n));
+    }
+  });
+  for (index_t k = 0; k < blocks; ++k) {  // db += partial_0 + partial_1 + ... in block order
+    const T* pk = partial.data() + k * d;
     index_t c = 0;
-    for (; c + W <= dy.cols; c += W) {
-      const V g = V::load_unaligned(dy.row(r) + c);
-      acc = xsimd::fma(g, V::load_unaligned(x0.row(r) + c), acc);
-      (V::load_unaligned(db + c) + g).store_unaligned(db + c);
-      if (want_dx0) xsimd::fma(g, sv, V::load_unaligned(dx0.row(r) + c)).store_unaligned(dx0.row(r) + c);
-      if (want_dxl) (V::load_unaligned(dxl.row(r) + c) + g).store_unaligned(dxl.row(r) + c);
-    }
-    T tail = T(0);
-    for (; c < dy.cols; ++c) {
-      const T g = dy(r, c);
-      tail += g * x0(r, c);
-      db[c] += g;
-      if (want_dx0) dx0(r, c) += g * sr;
-      if (want_dxl) dxl(r, c) += g;
-    }
-    alignas(64) T lane[W];
-    acc.store_aligned(lane);
-    for (index_t h = W / 2; h >= 1; h /= 2)  // fixed pairwise tree
-      for (index_t l = 0; l < h; ++l) lane[l] += lane[l + h];
-    ds(r, 0) = lane[0] + tail;
+    for (; c + W <= d; c += W) (V::load_unaligned(db + c) + V::load_unaligned(pk + c)).store_unaligned(db + c);
+    for (; c < d; ++c) db[c] += pk[c];
   }
 }
 
