@@ -10,6 +10,7 @@
 
 #include "ctrnet/data/dataset.hpp"
 #include "ctrnet/data/schema.hpp"
+#include "ctrnet/io/model_io.hpp"
 #include "ctrnet/models/dcn.hpp"
 #include "ctrnet/train/trainer.hpp"
 
@@ -19,7 +20,8 @@ using namespace ctrnet;
 
 struct Args {
   std::string model = "dcn_v2", format = "criteo", train, valid, test, schema, metrics_json, bad_lines = "error";
-  std::string optimizer = "adam", embedding_optimizer = "lazy_adam", numeric;
+  std::string optimizer = "adam", embedding_optimizer = "lazy_adam", numeric, save;
+  std::string preprocessing_json;  ///< the fitted Preprocessor, saved with the model (--save)
   int epochs = 3, threads = 0, patience = 0;
   index_t batch = 512, embedding_dim = 16, cross_depth = 3, rank = 0, hash_buckets = 0, experts = 4;
   std::int64_t min_count = 2;
@@ -91,6 +93,14 @@ int train_and_test(M& model, const Args& a, const InMemoryDataset& train, const 
   const TrainResult r = trainer.fit(train, valid);
   if (valid && a.patience > 0)
     std::printf("best epoch: %d (valid AUC %.5f)\n", r.best_epoch, r.epochs[static_cast<std::size_t>(r.best_epoch - 1)].valid_auc);
+  if (!a.save.empty()) {
+    ModelSaveOptions so;
+    so.seed = a.seed;
+    so.metadata["preprocessing"] = a.preprocessing_json;  // vocabularies, hash seeds, dense transforms
+    so.metadata["input_format"] = a.format;
+    save_model(model, a.save, so);
+    std::printf("saved %s (%s)\n", a.save.c_str(), std::string(architecture_name<M>).c_str());
+  }
   if (test) {
     const auto t0 = std::chrono::steady_clock::now();
     const BinaryMetrics m = trainer.evaluate(*test);

@@ -61,7 +61,7 @@ void close_metrics() {
   g_metrics = nullptr;
 }
 
-int run(const Args& a) {
+int run(Args a) {
   // 1. Read.
   const ReadResult train_raw = read_split(a, a.train);
   std::optional<ReadResult> valid_raw, test_raw;
@@ -94,6 +94,7 @@ int run(const Args& a) {
   if (valid_raw) valid = pre.transform(valid_raw->dataset);
   if (test_raw) test = pre.transform(test_raw->dataset);
   const Schema& schema = pre.output_schema();
+  a.preprocessing_json = pre.to_json().dump();
   index_t rows = 0;
   for (index_t i = 0; i < schema.num_categorical(); ++i) rows += schema.categorical(i).rows();
   std::printf("preprocessing: %s ids (%lld embedding rows in all), %s dense values\n",
@@ -150,6 +151,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"error", "skip"}));
   app.add_option("--threads", a.threads, "worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", a.seed, "seed of initialisation, shuffling, hashing and dropout");
+  app.add_option("--save", a.save,
+                 "write the trained model (safetensors; architecture, options, schema and preprocessing in its metadata)");
   app.add_option("--metrics-json", a.metrics_json, "write one JSON object per line per epoch and for the test");
   CLI11_PARSE(app, argc, argv);
   if (a.model == "lr" && app.count("--embedding-optimizer") == 0) {  // logistic regression: FTRL-Proximal

@@ -44,6 +44,8 @@
 #include "ctrnet/models/logistic_regression.hpp"
 #include "ctrnet/models/wide_deep.hpp"
 #include "ctrnet/two_tower.hpp"
+#include "ctrnet/io/checkpoint.hpp"
+#include "ctrnet/io/model_io.hpp"
 
 #include "ctrnet/train/metrics.hpp"
 #include "ctrnet/train/trainer.hpp"

@@ -31,9 +31,13 @@ head -n 2400 "$work/all.tsv" > "$work/train.tsv"
 sed -n '2401,2700p' "$work/all.tsv" > "$work/valid.tsv"
 sed -n '2701,3000p' "$work/all.tsv" > "$work/test.tsv"
 "$bin" --model dcn_v2 --format criteo --train "$work/train.tsv" --valid "$work/valid.tsv" --test "$work/test.tsv" \
-  --epochs 2 --batch 64 --lr 0.01 --embedding-lr 0.02 --hidden 32 16 --embedding-dim 4 --threads 2 --metrics-json "$work/m.jsonl" > "$work/out.txt" 2>&1 \
+  --epochs 2 --batch 64 --lr 0.01 --embedding-lr 0.02 --hidden 32 16 --embedding-dim 4 --threads 2 --metrics-json "$work/m.jsonl" \
+  --save "$work/model.safetensors" > "$work/out.txt" 2>&1 \
   || { cat "$work/out.txt"; fail "ctrnet-train failed on a valid Criteo file"; }
 grep -q "^test  AUC" "$work/out.txt" || fail "no test AUC line"
+[ -s "$work/model.safetensors" ] || fail "--save wrote no model file"
+grep -aq '"architecture":"dcn_v2_stacked"' "$work/model.safetensors" || fail "the saved model's metadata lacks its architecture"
+grep -aq '"preprocessing":' "$work/model.safetensors" || fail "the saved model's metadata lacks the preprocessing state"
 [ "$(grep -c '"split":"valid"' "$work/m.jsonl")" = 2 ] || fail "expected 2 valid lines in --metrics-json"
 [ "$(grep -c '"split":"test"' "$work/m.jsonl")" = 1 ] || fail "expected 1 test line in --metrics-json"
 for key in epoch split auc logloss examples_per_second; do

@@ -37,6 +37,7 @@
 #include "ctrnet/data/dataset.hpp"
 #include "ctrnet/data/readers/text.hpp"
 #include "ctrnet/data/schema.hpp"
+#include "ctrnet/data/schema_json.hpp"
 
 namespace ctrnet {
 
@@ -84,49 +85,7 @@ struct PreprocessOptions {
   std::uint64_t seed = 0;                       ///< reservoir sampling seed
 };
 
-/// Schema <-> JSON (field name, kind, vocab_size, hash_buckets, hash_seed, embedding_dim, table,
-/// pooling, tower).
-inline nlohmann::json schema_to_json(const Schema& s) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const Field& f : s.fields())
-    a.push_back({{"name", f.name},
-                 {"kind", to_string(f.kind)},
-                 {"vocab_size", f.vocab_size},
-                 {"hash_buckets", f.hash_buckets},
-                 {"hash_seed", f.hash_seed},
-                 {"embedding_dim", f.embedding_dim},
-                 {"table", f.table},
-                 {"pooling", f.pooling == Pooling::sum ? "sum" : "mean"},
-                 {"tower", f.tower}});
-  return a;
-}
-inline Schema schema_from_json(const nlohmann::json& a) {
-  CTRNET_CHECK(a.is_array(), "schema JSON: expected an array of fields");
-  Schema s;
-  try {
-    for (const auto& j : a) {
-      Field f;
-      f.name = j.at("name").get<std::string>();
-      const std::string kind = j.at("kind").get<std::string>();
-      if (kind == "dense") f.kind = FieldKind::dense;
-      else if (kind == "categorical") f.kind = FieldKind::categorical;
-      else if (kind == "multi_hot") f.kind = FieldKind::multi_hot;
-      else if (kind == "sequence") f.kind = FieldKind::sequence;
-      else detail::throw_error("schema JSON: field '", f.name, "' has unknown kind \"", kind, "\"");
-      f.vocab_size = j.value("vocab_size", index_t(0));
-      f.hash_buckets = j.value("hash_buckets", index_t(0));
-      f.hash_seed = j.value("hash_seed", std::uint64_t(0));
-      f.embedding_dim = j.value("embedding_dim", index_t(0));
-      f.table = j.value("table", std::string());
-      f.pooling = j.value("pooling", std::string("sum")) == "mean" ? Pooling::mean : Pooling::sum;
-      f.tower = j.value("tower", std::string());
-      s.add(std::move(f));
-    }
-  } catch (const nlohmann::json::exception& e) {
-    detail::throw_error("schema JSON: ", e.what());
-  }
-  return s;
-}
+// Schema <-> JSON: data/schema_json.hpp (schema_to_json / schema_from_json).
 
 /// \brief Fitted preprocessing of a schema's fields: observe() training batches, finish(), then
 /// transform() any split. Const after fitting, so transform may run on many threads.
