@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end test of the ctrnet-train command line (CTest: cli_ctrnet_train).
-#   ctrnet_train.sh <path of ctrnet-train> <schemas dir>
+# End-to-end test of the ctrnet-train and ctrnet-predict command lines (CTest: cli_ctrnet_train).
+#   ctrnet_train.sh <path of ctrnet-train> <schemas dir> [<path of ctrnet-predict>]
 # 1. A small Criteo-format file written here: trains, writes --metrics-json lines with the
 #    required keys, and prints the test AUC.
 # 2. Malformed input: exit code 1 and an error naming the file, the line and the column.
@@ -9,6 +9,7 @@
 set -euo pipefail
 bin="$1"
 schemas="$2"
+predict="${3:-}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -46,6 +47,22 @@ done
 auc="$(grep '"split":"test"' "$work/m.jsonl" | sed 's/.*"auc":\([0-9.]*\).*/\1/')"
 awk -v a="$auc" 'BEGIN { exit !(a > 0.75) }' || fail "synthetic test AUC $auc <= 0.75"
 echo "synthetic criteo: test AUC $auc"
+
+# ctrnet-predict with the saved model: the same preprocessing and parameters, so the same AUC.
+if [ -n "$predict" ]; then
+  "$predict" --model "$work/model.safetensors" --input "$work/test.tsv" --output "$work/scores.txt" \
+    2> "$work/predict.txt" || { cat "$work/predict.txt"; fail "ctrnet-predict failed"; }
+  [ "$(wc -l < "$work/scores.txt")" = 300 ] || fail "ctrnet-predict wrote $(wc -l < "$work/scores.txt") scores for 300 rows"
+  pauc="$(sed -n 's/.*AUC \([0-9.]*\).*/\1/p' "$work/predict.txt")"
+  awk -v a="$auc" -v b="$pauc" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4) }' \
+    || fail "ctrnet-predict AUC $pauc differs from ctrnet-train's test AUC $auc"
+  awk '{ if ($1 < 0 || $1 > 1) exit 1 }' "$work/scores.txt" || fail "a score outside [0, 1]"
+  echo "ctrnet-predict: 300 scores, AUC $pauc (ctrnet-train: $auc)"
+  if "$predict" --model "$work/valid.tsv" --input "$work/test.tsv" > /dev/null 2> "$work/notmodel.txt"; then
+    fail "ctrnet-predict accepted a text file as a model"
+  fi
+  grep -q "ctrnet-predict: " "$work/notmodel.txt" || fail "no ctrnet::Error message for a bad model file"
+fi
 
 # --- 2. malformed input -----------------------------------------------------------------------
 cp "$work/train.tsv" "$work/bad.tsv"
