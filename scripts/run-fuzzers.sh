@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 shift || true
 parsers=("$@")
-[ "${#parsers[@]}" -eq 0 ] && parsers=(criteo delimited libsvm safetensors sessions)
+[ "${#parsers[@]}" -eq 0 ] && parsers=(criteo delimited libsvm safetensors sessions movielens)
 
 cxx="${CLANGXX:-$(command -v clang++ || true)}"
 if [ -z "$cxx" ]; then

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "reader_test_util.hpp"
 #include "ctrnet/data/readers/movielens.hpp"
 
 using namespace ctrnet;
@@ -94,4 +95,24 @@ TEST_CASE("ml-100k loads completely", "[data][movielens][dataset]") {
   CHECK(ml.ratings[0].user == 196);
   CHECK(ml.ratings[0].item == 242);
   CHECK(ml.items[0].title == "Toy Story (1995)");
+}
+
+TEST_CASE("MovieLens readers: every fuzz corpus input reads cleanly or throws ctrnet::Error", "[data][movielens][fuzz]") {
+  const auto files = ctrnet::test::fuzz_corpus("movielens");
+  REQUIRE(!files.empty());
+  for (const auto& f : files) {
+    INFO(f);
+    int outcomes = 0;
+    auto attempt = [&](auto&& read) {
+      try {
+        read();
+      } catch (const ctrnet::Error&) {
+      }
+      ++outcomes;  // anything other than ctrnet::Error escapes and fails the test
+    };
+    attempt([&] { ctrnet::MovieLensRatingsReader(f).read_all(); });
+    attempt([&] { ctrnet::read_movielens_users(f); });
+    attempt([&] { ctrnet::read_movielens_items(f); });
+    CHECK(outcomes == 3);
+  }
 }
