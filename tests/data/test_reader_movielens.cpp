@@ -116,3 +116,17 @@ TEST_CASE("MovieLens readers: every fuzz corpus input reads cleanly or throws ct
     CHECK(outcomes == 3);
   }
 }
+
+TEST_CASE("MovieLens ratings: an empty file and a 10 MB single line", "[data][movielens][errors]") {
+  ctrnet::test::TempDir dir("movielens");
+  CHECK(ctrnet::MovieLensRatingsReader(dir.write("empty.data", "")).read_all().empty());
+  const std::string big = "1\t" + std::string(10u << 20, '9') + "\t3\t881250949\n";
+  try {
+    ctrnet::MovieLensRatingsReader(dir.write("big.data", big)).read_all();
+    FAIL("a 10 MB item id was accepted");
+  } catch (const ctrnet::Error& e) {
+    const std::string msg = e.what();
+    CHECK_THAT(msg, Catch::Contains("big.data:1") && Catch::Contains("item"));
+    CHECK(msg.size() < 400);
+  }
+}

@@ -114,3 +114,18 @@ TEST_CASE("session log: every fuzz corpus input reads cleanly or throws ctrnet::
     }
   }
 }
+
+TEST_CASE("session log: a 10 MB single line is read (hashed id) or rejected with a short excerpt", "[data][sessions][errors]") {
+  test::TempDir dir("sessions");
+  const std::string big(10u << 20, '7');
+  SessionLogOptions o;
+  o.hash_ids = true;
+  o.header = SessionLogOptions::Header::no;
+  const SessionLog ok = read_session_log(dir.write("big.tsv", "s\t" + big + "\t1.5\ns\tx\t2\n"), o);
+  REQUIRE(ok.events.size() == 2);
+  CHECK(ok.events[0].item == token_id(big));
+  // As an integer id it overflows: an error whose message quotes at most ~40 bytes of it.
+  const std::string msg = error_of(dir.write("big2.tsv", "1\t" + big + "\t1.5\n"));
+  CHECK_THAT(msg, Catch::Contains("big2.tsv:1") && Catch::Contains("'item'"));
+  CHECK(msg.size() < 400);
+}
