@@ -18,6 +18,8 @@
 // buffers are allocated and the timed loop reuses them, as a trainer does.
 #include <benchmark/benchmark.h>
 
+#include "bench_peaks.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -217,20 +219,9 @@ void register_kind(Kind kind) {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  for (int rep = 0; rep < 3; ++rep) {
-    g_peak_gflops[1] = std::max(g_peak_gflops[1], ctrnet::measure_fma_peak_gflops(1));
-    g_peak_gflops[2] = std::max(g_peak_gflops[2], ctrnet::measure_fma_peak_gflops(2));
-    g_bandwidth_gbs[1] = std::max(g_bandwidth_gbs[1], ctrnet::measure_memory_bandwidth_gbs(1));
-    g_bandwidth_gbs[2] = std::max(g_bandwidth_gbs[2], ctrnet::measure_memory_bandwidth_gbs(2));
-  }
-  std::printf("measured FMA peak: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n", g_peak_gflops[1],
-              g_peak_gflops[2]);
-  std::printf("measured memory bandwidth (read + write): %.1f GB/s (1 thread), %.1f GB/s (2 threads)\n",
-              g_bandwidth_gbs[1], g_bandwidth_gbs[2]);
-  benchmark::AddCustomContext("fma_peak_gflops_1t", std::to_string(g_peak_gflops[1]));
-  benchmark::AddCustomContext("fma_peak_gflops_2t", std::to_string(g_peak_gflops[2]));
-  benchmark::AddCustomContext("memory_bandwidth_gbs_1t", std::to_string(g_bandwidth_gbs[1]));
-  benchmark::AddCustomContext("memory_bandwidth_gbs_2t", std::to_string(g_bandwidth_gbs[2]));
+  const ctrnet_bench::Peaks peaks = ctrnet_bench::measure_peaks();
+  std::copy(std::begin(peaks.gflops), std::end(peaks.gflops), g_peak_gflops);
+  std::copy(std::begin(peaks.gbs), std::end(peaks.gbs), g_bandwidth_gbs);
   register_kind<ctrnet::CrossV1>(Kind::v1);
   register_kind<ctrnet::CrossV2>(Kind::v2_full);
   register_kind<ctrnet::CrossV2>(Kind::v2_r64);

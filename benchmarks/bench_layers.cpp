@@ -27,6 +27,8 @@
 // runs on reused caches and workspaces.
 #include <benchmark/benchmark.h>
 
+#include "bench_peaks.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -471,20 +473,9 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   // The best of three measurements: a busy machine only ever makes a measurement lower.
-  for (int rep = 0; rep < 3; ++rep) {
-    g_peak_gflops[1] = std::max(g_peak_gflops[1], ctrnet::measure_fma_peak_gflops(1));
-    g_peak_gflops[2] = std::max(g_peak_gflops[2], ctrnet::measure_fma_peak_gflops(2));
-    g_bandwidth_gbs[1] = std::max(g_bandwidth_gbs[1], ctrnet::measure_memory_bandwidth_gbs(1));
-    g_bandwidth_gbs[2] = std::max(g_bandwidth_gbs[2], ctrnet::measure_memory_bandwidth_gbs(2));
-  }
-  std::printf("measured FMA peak: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n", g_peak_gflops[1],
-              g_peak_gflops[2]);
-  std::printf("measured memory bandwidth (read + write): %.1f GB/s (1 thread), %.1f GB/s (2 threads)\n",
-              g_bandwidth_gbs[1], g_bandwidth_gbs[2]);
-  benchmark::AddCustomContext("fma_peak_gflops_1t", std::to_string(g_peak_gflops[1]));
-  benchmark::AddCustomContext("fma_peak_gflops_2t", std::to_string(g_peak_gflops[2]));
-  benchmark::AddCustomContext("memory_bandwidth_gbs_1t", std::to_string(g_bandwidth_gbs[1]));
-  benchmark::AddCustomContext("memory_bandwidth_gbs_2t", std::to_string(g_bandwidth_gbs[2]));
+  const ctrnet_bench::Peaks peaks = ctrnet_bench::measure_peaks();
+  std::copy(std::begin(peaks.gflops), std::end(peaks.gflops), g_peak_gflops);
+  std::copy(std::begin(peaks.gbs), std::end(peaks.gbs), g_bandwidth_gbs);
   register_linear();
   register_mlp();
   register_embedding();

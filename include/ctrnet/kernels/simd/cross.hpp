@@ -10,7 +10,6 @@
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
-#include <vector>
 
 #include "ctrnet/kernels/cross.hpp"
 #include "ctrnet/kernels/simd/elementwise.hpp"
@@ -116,17 +115,19 @@ void cross_v2_backward_data(const cpu_simd& p, ConstMatrixView<T> x0, ConstMatri
     return;
   }
   const index_t blocks = detail::ceil_div(R, simd_detail::kBiasBlockRows);
-  std::vector<T> partial(static_cast<std::size_t>(blocks * d), T(0));
+  detail::ScratchLease<T> lease(3, blocks * d);  // per-thread buffer reused across steps: no allocation
+  T* const part = lease.data();
+  std::fill(part, part + blocks * d, T(0));
   simd_detail::parallel_rows(p, blocks, simd_detail::kBiasBlockRows * d, [&](index_t k0, index_t k1) {
     for (index_t k = k0; k < k1; ++k) {
       const index_t r0 = k * simd_detail::kBiasBlockRows, n = std::min(simd_detail::kBiasBlockRows, R - r0);
       simd_detail::cross_v2_backward_block(x0.row_block(r0, n), t.row_block(r0, n), b, dy.row_block(r0, n),
-                                           dt.row_block(r0, n), partial.data() + k * d, rows(dx0, r0, n),
+                                           dt.row_block(r0, n), part + k * d, rows(dx0, r0, n),
                                            rows(dxl, r0, n));
     }
   });
   for (index_t k = 0; k < blocks; ++k) {  // db += partial_0 + partial_1 + ... in block order
-    const T* pk = partial.data() + k * d;
+    const T* pk = part + k * d;
     index_t c = 0;
     for (; c + W <= d; c += W) (V::load_unaligned(db + c) + V::load_unaligned(pk + c)).store_unaligned(db + c);
     for (; c < d; ++c) db[c] += pk[c];

@@ -117,7 +117,8 @@ inline constexpr double kGemvParallelMinBytes = 512.0 * 1024.0;
 template <class T>
 class ScratchLease {
  public:
-  /// `slot` tells apart buffers used at the same time by one GEMM (0: A, 1: B, 2: GEMV).
+  /// `slot` tells apart buffers used at the same time (0: GEMM's A, 1: GEMM's B, 2: GEMV, 3: the
+  /// partial sums of an element-wise kernel, e.g. the DCN-V2 bias gradient).
   ScratchLease(int slot, index_t n) {
     Slot& s = slots()[slot];
     const std::size_t need = static_cast<std::size_t>(n) + 64;  // slack for overlapping stores
@@ -144,7 +145,7 @@ class ScratchLease {
     bool in_use = false;
   };
   static Slot* slots() {
-    thread_local Slot s[3];
+    thread_local Slot s[4];
     return s;
   }
   Slot* slot_ = nullptr;
