@@ -31,15 +31,15 @@ std::string error_of(auto&& f) {
 }  // namespace
 
 TEST_CASE("MovieLens u.data and ratings.csv are read as rating streams", "[data][movielens]") {
-  const auto a = MovieLensRatingsReader(write_file("u.data", "196\t242\t3\t881250949\n\n186\t302\t3\t891717742\r\n22\t377\t1\t878887116"))
+  const auto a = MovieLensRatingsReader(write_file("u.data", "17\t42\t3\t880000001\n\n23\t7\t4\t880000123\r\n5\t99\t1\t880000456"))
                      .read_all();
   REQUIRE(a.size() == 3);
-  CHECK(a[0].user == 196);
-  CHECK(a[0].item == 242);
+  CHECK(a[0].user == 17);
+  CHECK(a[0].item == 42);
   CHECK(a[0].rating == 3.f);
-  CHECK(a[0].timestamp == 881250949);
-  CHECK(a[2].user == 22);
-  const auto b = MovieLensRatingsReader(write_file("ratings.csv", "userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n1,1029,3.0,1260759179\n"))
+  CHECK(a[0].timestamp == 880000001);
+  CHECK(a[2].user == 5);
+  const auto b = MovieLensRatingsReader(write_file("ratings.csv", "userId,movieId,rating,timestamp\n1,31,2.5,1260000001\n1,1029,3.0,1260000002\n"))
                      .read_all();
   REQUIRE(b.size() == 2);
   CHECK(b[0].rating == 2.5f);
@@ -47,7 +47,7 @@ TEST_CASE("MovieLens u.data and ratings.csv are read as rating streams", "[data]
 }
 
 TEST_CASE("MovieLens u.user and u.item give users, genres and years", "[data][movielens]") {
-  const auto users = read_movielens_users(write_file("u.user", "1|24|M|technician|85711\n2|53|F|other|94043\n"));
+  const auto users = read_movielens_users(write_file("u.user", "1|24|M|writer|12345\n2|53|F|other|54321\n"));
   REQUIRE(users.size() == 2);
   CHECK(users[1].gender == 'F');
   CHECK(users[1].occupation == "other");
@@ -55,8 +55,8 @@ TEST_CASE("MovieLens u.user and u.item give users, genres and years", "[data][mo
   CHECK(movielens_age_bucket(53) == 5);
   const auto items = read_movielens_items(write_file(
       "u.item",
-      "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n"
-      "267|unknown||||1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0\n"));
+      "1|A Made-Up Film (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n"
+      "9|unknown||||1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0\n"));
   REQUIRE(items.size() == 2);
   CHECK(items[0].year == 1995);
   CHECK(items[0].genres == std::vector<int>{3, 4, 5});  // Animation, Children's, Comedy
@@ -74,7 +74,7 @@ TEST_CASE("MovieLens errors name the file, line, column, text and expectation", 
         "u.data:1: column 'user': expected a positive integer user id, got \"0\"");
   CHECK(error_of([] { MovieLensRatingsReader(write_file("ratings.csv", "user,movie\n")).read_all(); }) ==
         "ratings.csv:1: expected the header \"userId,movieId,rating,timestamp\", got \"user,movie\"");
-  CHECK(error_of([] { read_movielens_users(write_file("u.user", "1|24|X|technician|85711\n")); }) ==
+  CHECK(error_of([] { read_movielens_users(write_file("u.user", "1|24|X|writer|12345\n")); }) ==
         "u.user:1: column 'gender': expected M or F, got \"X\"");
   CHECK(error_of([] {
           read_movielens_items(write_file("u.item", "1|T|01-Jan-1995||u|0|0|0|2|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n"));
@@ -120,7 +120,7 @@ TEST_CASE("MovieLens readers: every fuzz corpus input reads cleanly or throws ct
 TEST_CASE("MovieLens ratings: an empty file and a 10 MB single line", "[data][movielens][errors]") {
   ctrnet::test::TempDir dir("movielens");
   CHECK(ctrnet::MovieLensRatingsReader(dir.write("empty.data", "")).read_all().empty());
-  const std::string big = "1\t" + std::string(10u << 20, '9') + "\t3\t881250949\n";
+  const std::string big = "1\t" + std::string(10u << 20, '9') + "\t3\t880000001\n";
   try {
     ctrnet::MovieLensRatingsReader(dir.write("big.data", big)).read_all();
     FAIL("a 10 MB item id was accepted");

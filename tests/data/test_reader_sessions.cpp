@@ -25,22 +25,22 @@ TEST_CASE("session log: header, CRLF, events in file order, sessions ordered by 
   test::TempDir dir("sessions");
   const std::string path = dir.write("log.tsv",
                                      "SessionId\tItemId\tTime\r\n"
-                                     "7\t100\t1396413545.854\r\n"
-                                     "3\t200\t1396437466.94\r\n"
-                                     "7\t101\t1396413533.104\r\n"
-                                     "3\t201\t1396437466.94\r\n"
+                                     "7\t100\t1400000012.854\r\n"
+                                     "3\t200\t1400000500.94\r\n"
+                                     "7\t101\t1400000001.104\r\n"
+                                     "3\t201\t1400000500.94\r\n"
                                      "\r\n"
-                                     "3\t202\t1396438212.318");  // no final newline
+                                     "3\t202\t1400000900.318");  // no final newline
   const SessionLog log = read_session_log(path);
   REQUIRE(log.events.size() == 5);
   CHECK(log.lines == 7);
   CHECK(log.report.blank_lines() == 2);  // the header and the empty line
   CHECK(log.events[0].session == 7);
   CHECK(log.events[0].item == 100);
-  CHECK(log.events[0].time == 1396413545.854);  // a double: a float would round to 1396413568
+  CHECK(log.events[0].time == 1400000012.854);  // a double: a float would round to 1400000000
   const auto s = log.sessions();
   REQUIRE(s.size() == 2);
-  CHECK(s[0].id == 7);  // its first event (…533.104) is the earliest
+  CHECK(s[0].id == 7);  // its first event (…001.104) is the earliest
   CHECK(s[0].items == std::vector<std::int64_t>{101, 100});
   CHECK(s[1].id == 3);
   CHECK(s[1].items == std::vector<std::int64_t>{200, 201, 202});  // equal times keep file order
