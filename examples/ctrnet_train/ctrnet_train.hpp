@@ -24,6 +24,8 @@ struct Args {
   std::string preprocessing_json;  ///< the fitted Preprocessor, saved with the model (--save)
   int epochs = 3, threads = 0, patience = 0;
   index_t batch = 512, embedding_dim = 16, cross_depth = 3, rank = 0, hash_buckets = 0, experts = 4;
+  index_t attention_heads = 2, blocks = 2;  ///< tab_transformer: heads per block, Transformer blocks
+  std::vector<index_t> bottom{64};          ///< dlrm: hidden widths of the bottom MLP (its last layer = embedding_dim)
   std::int64_t min_count = 2;
   double lr = 1e-3, embedding_lr = 1e-3, dropout = 0.0, wide_lr = 0.05;
   std::vector<index_t> hidden{256, 128};
@@ -40,6 +42,11 @@ int train_dcn_models(const Args& a, const Schema& schema, const InMemoryDataset&
                      const InMemoryDataset* valid, const InMemoryDataset* test);  // dcn, dcn_v2
 int train_dcn_variants(const Args& a, const Schema& schema, const InMemoryDataset& train,
                        const InMemoryDataset* valid, const InMemoryDataset* test);  // dcn_v2_parallel, dcn_mix
+int train_dlrm_models(const Args& a, const Schema& schema, const InMemoryDataset& train,
+                      const InMemoryDataset* valid, const InMemoryDataset* test);  // dlrm (models_dlrm.cpp)
+int train_tab_transformer_models(const Args& a, const Schema& schema, const InMemoryDataset& train,
+                                 const InMemoryDataset* valid,
+                                 const InMemoryDataset* test);  // tab_transformer (models_tab_transformer.cpp)
 
 inline DCNOptions dcn_options(const Args& a) {
   DCNOptions o;

@@ -107,6 +107,8 @@ int run(Args a) {
   std::printf("model: %s\n", a.model.c_str());
   if (a.model == "lr" || a.model == "wide_deep") return train_linear_models(a, schema, train, vp, tp);
   if (a.model == "dcn" || a.model == "dcn_v2") return train_dcn_models(a, schema, train, vp, tp);
+  if (a.model == "dlrm") return train_dlrm_models(a, schema, train, vp, tp);
+  if (a.model == "tab_transformer") return train_tab_transformer_models(a, schema, train, vp, tp);
   return train_dcn_variants(a, schema, train, vp, tp);
 }
 
@@ -117,7 +119,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ctrnet-train: train a CTR model on Criteo TSV, delimited text or libsvm files"};
   Args a;
   app.add_option("--model", a.model, "model alias")
-      ->check(CLI::IsMember({"lr", "wide_deep", "dcn", "dcn_v2", "dcn_v2_parallel", "dcn_mix"}));
+      ->check(CLI::IsMember({"lr", "wide_deep", "dcn", "dcn_v2", "dcn_v2_parallel", "dcn_mix", "dlrm", "tab_transformer"}));
   app.add_option("--format", a.format, "input format")->check(CLI::IsMember({"criteo", "csv", "libsvm"}));
   app.add_option("--train", a.train, "training file")->required()->check(CLI::ExistingFile);
   app.add_option("--valid", a.valid, "validation file (AUC / log loss after every epoch)")->check(CLI::ExistingFile);
@@ -138,6 +140,10 @@ int main(int argc, char** argv) {
   app.add_option("--rank", a.rank, "cross rank (dcn_v2*: 0 = full rank; dcn_mix: expert rank)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--experts", a.experts, "experts per cross layer (dcn_mix)")->check(CLI::PositiveNumber);
+  app.add_option("--bottom", a.bottom, "hidden widths of DLRM's bottom MLP (its output width is --embedding-dim)");
+  app.add_option("--attention-heads", a.attention_heads, "attention heads per Transformer block (tab_transformer)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--blocks", a.blocks, "Transformer blocks (tab_transformer)")->check(CLI::PositiveNumber);
   app.add_option("--dropout", a.dropout, "dropout of the MLP")->check(CLI::Range(0.0, 0.95));
   app.add_option("--min-count", a.min_count, "vocabulary: ids seen fewer times share the out-of-vocabulary row")
       ->check(CLI::PositiveNumber);
