@@ -3,6 +3,7 @@
 // model aliases, so the compile work splits over several compiler processes).
 #pragma once
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 
 #include "ctrnet/data/dataset.hpp"
 #include "ctrnet/data/schema.hpp"
+#include "ctrnet/io/checkpoint.hpp"
 #include "ctrnet/io/model_io.hpp"
 #include "ctrnet/models/dcn.hpp"
 #include "ctrnet/train/trainer.hpp"
@@ -22,6 +24,8 @@ struct Args {
   std::string model = "dcn_v2", format = "criteo", train, valid, test, schema, metrics_json, bad_lines = "error";
   std::string optimizer = "adam", embedding_optimizer = "lazy_adam", numeric, save;
   std::string preprocessing_json;  ///< the fitted Preprocessor, saved with the model (--save)
+  std::string checkpoint, resume;  ///< --checkpoint PATH (write), --resume PATH (read and continue)
+  std::int64_t checkpoint_every = 0, max_steps = 0;
   int epochs = 3, threads = 0, patience = 0;
   index_t batch = 512, embedding_dim = 16, cross_depth = 3, rank = 0, hash_buckets = 0, experts = 4;
   index_t attention_heads = 2, blocks = 2;  ///< tab_transformer: heads per block, Transformer blocks
@@ -34,6 +38,14 @@ struct Args {
 
 /// The --metrics-json file (null: none); one JSON object per line.
 void write_metrics(const nlohmann::json& j);
+
+/// Metadata of the checkpoints (--checkpoint): the preprocessing state, the input format, the
+/// options that shape the run ("ctrnet_train") and the training set's size and fingerprint
+/// ("train_data"), so that --resume can check it continues the same run.
+ModelSaveOptions checkpoint_save_options(const Args& a, const InMemoryDataset& train);
+/// Checks that the checkpoint `a.resume` was written by ctrnet-train for this model, these options
+/// and this training data; a ctrnet::Error naming the first difference otherwise.
+void check_resume(const Args& a, const InMemoryDataset& train);
 
 /// Builds model `a.model` on `schema`, trains it and evaluates the test split. One per TU group.
 int train_linear_models(const Args& a, const Schema& schema, const InMemoryDataset& train,
@@ -96,8 +108,28 @@ int train_and_test(M& model, const Args& a, const InMemoryDataset& train, const 
     j["logloss"] = valid ? nlohmann::json(e.valid_logloss) : nlohmann::json(nullptr);
     write_metrics(j);
   };
+  to.checkpoint_every = a.checkpoint_every;
+  to.max_steps = a.max_steps;
+  Trainer<M>* self = nullptr;
+  ModelSaveOptions checkpoint_options;
+  if (!a.checkpoint.empty() || !a.resume.empty()) checkpoint_options = checkpoint_save_options(a, train);
+  if (!a.checkpoint.empty())
+    to.on_checkpoint = [&](const TrainingPosition& p) { save_checkpoint(a.checkpoint, *self, p, checkpoint_options); };
   Trainer<M> trainer(model, to);
-  const TrainResult r = trainer.fit(train, valid);
+  self = &trainer;
+  std::optional<TrainingPosition> start;
+  if (!a.resume.empty()) {
+    check_resume(a, train);
+    start = load_checkpoint(a.resume, trainer);
+    std::printf("resumed %s: epoch %lld, batch %lld, step %lld\n", a.resume.c_str(), static_cast<long long>(start->epoch),
+                static_cast<long long>(start->batch), static_cast<long long>(start->step));
+  }
+  const TrainResult r = trainer.fit(train, valid, start ? &*start : nullptr);
+  if (r.interrupted) {
+    std::printf("stopped after step %lld (--max-steps): checkpoint %s; continue with --resume %s\n",
+                static_cast<long long>(r.position.step), a.checkpoint.c_str(), a.checkpoint.c_str());
+    return 0;
+  }
   if (valid && a.patience > 0)
     std::printf("best epoch: %d (valid AUC %.5f)\n", r.best_epoch, r.epochs[static_cast<std::size_t>(r.best_epoch - 1)].valid_auc);
   if (!a.save.empty()) {

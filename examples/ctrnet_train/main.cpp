@@ -11,7 +11,14 @@
 // epoch, the best epoch kept when --patience is set), then evaluate on the test split.
 // --metrics-json writes one JSON object per line: {"epoch", "split", "auc", "logloss",
 // "examples_per_second", ...} per epoch for "valid", and one for "test" at the end.
+//
+// Checkpoints: --checkpoint PATH writes the model, the optimizer state and the trainer's position
+// (io/checkpoint.hpp) every --checkpoint-every N steps and after every epoch; --resume PATH
+// continues such a run and ends with exactly the model an uninterrupted run gives (the same
+// options and data are checked: the preprocessing state, the options that shape the run, the
+// training set's size and fingerprint). --max-steps N stops after N steps, as an interruption.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -52,13 +59,114 @@ void write_metrics(const nlohmann::json& j) {
   std::fflush(g_metrics);
 }
 
-void open_metrics(const std::string& path) {
-  g_metrics = std::fopen(path.c_str(), "w");
+void open_metrics(const std::string& path, bool append) {
+  g_metrics = std::fopen(path.c_str(), append ? "a" : "w");
   CTRNET_CHECK(g_metrics != nullptr, "cannot write --metrics-json file '", path, "'");
 }
 void close_metrics() {
   if (g_metrics) std::fclose(g_metrics);
   g_metrics = nullptr;
+}
+
+namespace {
+
+// The options that shape the trajectory of a run; --epochs, --threads, the file names and the
+// checkpoint options may change on --resume (the result does not depend on the thread count).
+nlohmann::json run_options(const Args& a) {
+  return {{"model", a.model},
+          {"format", a.format},
+          {"optimizer", a.optimizer},
+          {"embedding_optimizer", a.embedding_optimizer},
+          {"lr", a.lr},
+          {"embedding_lr", a.embedding_lr},
+          {"wide_lr", a.wide_lr},
+          {"batch", a.batch},
+          {"seed", std::to_string(a.seed)},
+          {"dropout", a.dropout},
+          {"patience", a.patience},
+          {"embedding_dim", a.embedding_dim},
+          {"hidden", a.hidden},
+          {"cross_depth", a.cross_depth},
+          {"rank", a.rank},
+          {"experts", a.experts},
+          {"bottom", a.bottom},
+          {"attention_heads", a.attention_heads},
+          {"blocks", a.blocks},
+          {"min_count", a.min_count},
+          {"hash_buckets", a.hash_buckets},
+          {"numeric", a.numeric}};
+}
+
+// FNV-1a over the preprocessed training set (dense values, ids, offsets, labels, weights).
+std::string fingerprint(const InMemoryDataset& d) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&](const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ULL;
+  };
+  const Batch& b = d.data();
+  mix(b.dense_values.data(), b.dense_values.size() * sizeof(float));
+  for (std::size_t f = 0; f < b.ids.size(); ++f) {
+    mix(b.ids[f].data(), b.ids[f].size() * sizeof(FeatureId));
+    mix(b.offsets[f].data(), b.offsets[f].size() * sizeof(index_t));
+  }
+  mix(b.labels.data(), b.labels.size() * sizeof(float));
+  mix(b.weights.data(), b.weights.size() * sizeof(float));
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+nlohmann::json train_data(const InMemoryDataset& train) {
+  return {{"examples", train.size()}, {"fingerprint", fingerprint(train)}};
+}
+
+std::string flag(const std::string& key) {
+  std::string f = "--" + key;
+  std::replace(f.begin(), f.end(), '_', '-');
+  return f;
+}
+
+}  // namespace
+
+ModelSaveOptions checkpoint_save_options(const Args& a, const InMemoryDataset& train) {
+  ModelSaveOptions so;
+  so.seed = a.seed;
+  so.metadata["preprocessing"] = a.preprocessing_json;
+  so.metadata["input_format"] = a.format;
+  so.metadata["ctrnet_train"] = run_options(a).dump();
+  so.metadata["train_data"] = train_data(train).dump();
+  return so;
+}
+
+void check_resume(const Args& a, const InMemoryDataset& train) {
+  const SafetensorsFile f(a.resume);
+  const std::string& src = a.resume;
+  CTRNET_CHECK(f.metadata().count("format") && f.metadata("format") == "ctrnet.checkpoint", src,
+               ": not a checkpoint (write one with --checkpoint)");
+  CTRNET_CHECK(f.metadata().count("ctrnet_train") && f.metadata().count("train_data") &&
+                   f.metadata().count("preprocessing"),
+               src, ": not a ctrnet-train checkpoint (its metadata lacks 'ctrnet_train', 'train_data' or 'preprocessing')");
+  const nlohmann::json saved = nlohmann::json::parse(f.metadata("ctrnet_train"), nullptr, false);
+  CTRNET_CHECK(saved.is_object(), src, ": __metadata__ 'ctrnet_train' is not a JSON object");
+  const nlohmann::json now = run_options(a);
+  auto check_key = [&](const std::string& key) {
+    const auto it = saved.find(key);
+    const std::string was = it == saved.end() ? std::string("(none)") : it->dump();
+    CTRNET_CHECK(it != saved.end() && *it == now[key], src, ": the checkpoint was written by a run with ", flag(key),
+                 " ", was, ", this run has ", flag(key), " ", now[key].dump(),
+                 "; resume with the same options (only --epochs, --threads, the file and checkpoint options may change)");
+  };
+  check_key("model");  // first: nlohmann::json orders the other keys alphabetically
+  for (auto it = now.begin(); it != now.end(); ++it)
+    if (it.key() != "model") check_key(it.key());
+  CTRNET_CHECK(f.metadata("preprocessing") == a.preprocessing_json, src,
+               ": the checkpoint's preprocessing state (vocabularies, hash seeds, numeric transforms) differs from "
+               "this run's: a different training file or preprocessing options");
+  const nlohmann::json data_now = train_data(train);
+  const nlohmann::json data_then = nlohmann::json::parse(f.metadata("train_data"), nullptr, false);
+  CTRNET_CHECK(data_then == data_now, src, ": the checkpoint was trained on ", data_then.dump(),
+               ", this run's training set is ", data_now.dump(), ": a different training file");
 }
 
 int run(Args a) {
@@ -159,7 +267,18 @@ int main(int argc, char** argv) {
   app.add_option("--seed", a.seed, "seed of initialisation, shuffling, hashing and dropout");
   app.add_option("--save", a.save,
                  "write the trained model (safetensors; architecture, options, schema and preprocessing in its metadata)");
-  app.add_option("--metrics-json", a.metrics_json, "write one JSON object per line per epoch and for the test");
+  app.add_option("--metrics-json", a.metrics_json,
+                 "write one JSON object per line per epoch and for the test (appended to with --resume)");
+  auto* ckpt = app.add_option("--checkpoint", a.checkpoint,
+                              "write a checkpoint (model, optimizer state, position) after every epoch, atomically");
+  app.add_option("--checkpoint-every", a.checkpoint_every, "also write the checkpoint every N steps")
+      ->check(CLI::PositiveNumber)
+      ->needs(ckpt);
+  app.add_option("--resume", a.resume, "continue the run saved in this checkpoint (same options and data)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--max-steps", a.max_steps, "stop after N optimizer steps in all, having written the checkpoint")
+      ->check(CLI::PositiveNumber)
+      ->needs(ckpt);
   CLI11_PARSE(app, argc, argv);
   if (a.model == "lr" && app.count("--embedding-optimizer") == 0) {  // logistic regression: FTRL-Proximal
     a.embedding_optimizer = "ftrl";
@@ -170,7 +289,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (!a.metrics_json.empty()) open_metrics(a.metrics_json);
+    if (!a.metrics_json.empty()) open_metrics(a.metrics_json, !a.resume.empty());
     const int rc = run(a);
     close_metrics();
     return rc;

@@ -3,6 +3,8 @@
 #   ctrnet_train.sh <path of ctrnet-train> <schemas dir> [<path of ctrnet-predict>]
 # 1. A small Criteo-format file written here: trains, writes --metrics-json lines with the
 #    required keys, and prints the test AUC.
+#    Checkpoints: an interrupted (--max-steps) and resumed (--resume) run saves the same bytes as
+#    an uninterrupted one; a resume with another model, options or data is a clear error.
 # 2. Malformed input: exit code 1 and an error naming the file, the line and the column.
 # 3. With CTRNET_DATA_DIR: criteo-8k and avazu-9k (train/dev/test as given) with dcn_v2 must
 #    reach test AUC >= 0.70 and >= 0.69 (issue 4); skipped, with a message, when it is unset.
@@ -63,6 +65,40 @@ if [ -n "$predict" ]; then
   fi
   grep -q "ctrnet-predict: " "$work/notmodel.txt" || fail "no ctrnet::Error message for a bad model file"
 fi
+
+# --- 1b. checkpoints: interrupted (--max-steps) + --resume saves the very bytes of an uninterrupted run
+# 2400 rows in batches of 64: 38 steps per epoch; the cut falls in epoch 2. Dropout and early
+# stopping are on (the checkpoint carries the best epoch's copy); the thread counts differ.
+base=(--model dcn_v2 --format criteo --valid "$work/valid.tsv" --epochs 3 --batch 64 --embedding-lr 0.02
+      --hidden 32 16 --embedding-dim 4 --dropout 0.2 --patience 2)
+common=("${base[@]}" --train "$work/train.tsv" --lr 0.01)
+"$bin" "${common[@]}" --threads 2 --save "$work/full.safetensors" > "$work/full.txt" 2>&1 \
+  || { cat "$work/full.txt"; fail "uninterrupted run failed"; }
+"$bin" "${common[@]}" --threads 1 --checkpoint "$work/run.ckpt" --checkpoint-every 10 --max-steps 50 \
+  --save "$work/cut.safetensors" > "$work/cut.txt" 2>&1 || { cat "$work/cut.txt"; fail "interrupted run failed"; }
+grep -q "stopped after step 50" "$work/cut.txt" || { cat "$work/cut.txt"; fail "--max-steps 50 did not stop the run"; }
+[ ! -e "$work/cut.safetensors" ] || fail "an interrupted run saved its unfinished model with --save"
+grep -aq '"format":"ctrnet.checkpoint"' "$work/run.ckpt" || fail "--checkpoint wrote no checkpoint"
+"$bin" "${common[@]}" --threads 2 --checkpoint "$work/run.ckpt" --resume "$work/run.ckpt" \
+  --save "$work/resumed.safetensors" > "$work/resumed.txt" 2>&1 || { cat "$work/resumed.txt"; fail "--resume failed"; }
+grep -q "resumed .*epoch 2, batch 12, step 50" "$work/resumed.txt" || { cat "$work/resumed.txt"; fail "resumed at the wrong position"; }
+cmp "$work/full.safetensors" "$work/resumed.safetensors" \
+  || fail "the interrupted and resumed run saved another model than the uninterrupted one"
+[ "$(grep -c '^epoch 3/3' "$work/full.txt")" = 1 ] && [ "$(grep '^epoch 3/3' "$work/full.txt" | cut -d'(' -f1)" = \
+  "$(grep '^epoch 3/3' "$work/resumed.txt" | cut -d'(' -f1)" ] || fail "the resumed run reports another last epoch"
+echo "checkpoint: interrupted at step 50 and resumed: the saved model is byte-identical"
+# A resume with another model, other options or other data is a clear error.
+expect_error() {  # message args...
+  local msg="$1"; shift
+  if "$bin" "$@" > "$work/err.txt" 2>&1; then fail "accepted a mismatching --resume: $*"; fi
+  grep -q "ctrnet-train: .*$msg" "$work/err.txt" || { cat "$work/err.txt"; fail "no clear error ($msg)"; }
+}
+expect_error "written by a run with --model \"dcn_v2\", this run has --model \"dcn\"" \
+  "${common[@]/dcn_v2/dcn}" --resume "$work/run.ckpt"
+expect_error "with --lr 0.01, this run has --lr 0.02" "${base[@]}" --train "$work/train.tsv" --lr 0.02 \
+  --resume "$work/run.ckpt"
+expect_error "preprocessing state" "${base[@]}" --train "$work/test.tsv" --lr 0.01 --resume "$work/run.ckpt"
+expect_error "not a checkpoint" "${common[@]}" --resume "$work/full.safetensors"
 
 # --- 2. malformed input -----------------------------------------------------------------------
 cp "$work/train.tsv" "$work/bad.tsv"

@@ -118,10 +118,17 @@ void check_architecture(const SafetensorsView& f) {
                architecture_name<M>, "'");
 }
 
-/// Loads every parameter of `model` from `f`. Tensors whose name starts with `extra_prefix` (when
-/// not empty) may be present beyond the model's own; any other extra tensor is an error.
+/// Tensors of a checkpoint's training state beyond the model: "optimizer.*" (optimizer state) and
+/// "trainer.*" (e.g. the early-stopping copy of the best parameters); see checkpoint.hpp.
+inline bool is_training_state(std::string_view name) {
+  return name.starts_with("optimizer.") || name.starts_with("trainer.");
+}
+
+/// Loads every parameter of `model` from `f`. With `training_state`, tensors of a checkpoint's
+/// training state (is_training_state) may be present beyond the model's own; any other extra
+/// tensor is an error.
 template <class M>
-void load_params_from(M& model, const SafetensorsView& f, std::string_view extra_prefix) {
+void load_params_from(M& model, const SafetensorsView& f, bool training_state) {
   using T = typename M::value_type;
   CTRNET_CHECK(model.built(), f.source(), ": build the model before loading parameters into it");
   check_architecture<M>(f);
@@ -159,19 +166,19 @@ void load_params_from(M& model, const SafetensorsView& f, std::string_view extra
     f.read(tb.name, std::span<T>(m.data(), static_cast<std::size_t>(m.size())), {dtype_of<T>(), Dtype::BF16});
   }
   for (const auto& t : f.tensors()) {
-    if (!extra_prefix.empty() && std::string_view(t.name).starts_with(extra_prefix)) continue;
+    if (training_state && is_training_state(t.name)) continue;
     CTRNET_CHECK(reg.find(t.name) != nullptr || reg.find_table(t.name) != nullptr, f.source(), ": unexpected tensor '",
                  t.name, "': the model has no parameter of that name");
   }
 }
 
-/// The extra prefix allowed by the file's format: checkpoints carry optimizer state.
-inline std::string_view extra_prefix_of(const SafetensorsView& f) {
+/// Whether the file's format carries training state (checkpoints do).
+inline bool holds_training_state(const SafetensorsView& f) {
   const auto it = f.metadata().find("format");
   CTRNET_CHECK(it != f.metadata().end(), f.source(), ": not a ctrnet file (__metadata__ has no 'format')");
   CTRNET_CHECK(it->second == "ctrnet.model" || it->second == "ctrnet.checkpoint", f.source(), ": unknown format '",
                it->second, "'");
-  return it->second == "ctrnet.checkpoint" ? std::string_view("optimizer.") : std::string_view();
+  return it->second == "ctrnet.checkpoint";
 }
 
 inline void check_width(std::int64_t v, std::uint64_t limit, const char* what, const std::string& source) {
@@ -263,7 +270,7 @@ void save_model(const M& model, const std::string& path, const ModelSaveOptions&
 /// names, shapes; dtype F32 for float models, F64 for double ones, BF16 accepted for tables).
 template <SavableArchitecture M>
 void load_model_params(M& model, const SafetensorsView& f) {
-  detail::load_params_from(model, f, detail::extra_prefix_of(f));
+  detail::load_params_from(model, f, detail::holds_training_state(f));
 }
 template <SavableArchitecture M>
 void load_model_params(M& model, const std::string& path) {
@@ -274,7 +281,7 @@ void load_model_params(M& model, const std::string& path) {
 /// \brief Rebuilds a model of type M from a file written by save_model (or save_checkpoint).
 template <SavableArchitecture M>
 M load_model(const SafetensorsView& f) {
-  detail::extra_prefix_of(f);
+  detail::holds_training_state(f);  // checks the format
   M m = detail::rebuild_model<M>(f);
   load_model_params(m, f);
   return m;

@@ -6,8 +6,18 @@
 // gradients are then summed in shard order (0 + 1 + 2 + ...), and every kernel splits work only
 // over independent outputs. So for a given seed the model is bitwise the same whatever the
 // number of threads — 1, 2 or 64.
+//
+// Resuming: fit() keeps its whole state in a TrainingPosition (epoch, batch within the epoch, global
+// step, plus FitState: the epoch's running loss, the finished epochs' statistics and the early-
+// stopping state). The epoch's order is a pure function of (seed, epoch), dropout masks of (seed,
+// step, layer, row) and the LR schedule of the step, so fit(train, valid, &position) on a trainer
+// whose parameters, optimizer state and best-epoch copy were restored (io/checkpoint.hpp) continues
+// bit for bit where the interrupted run stopped. TrainerOptions::on_checkpoint receives the position
+// every `checkpoint_every` steps and after every epoch; `max_steps` stops a run early (after a
+// checkpoint), e.g. to test the resume path.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -50,6 +60,33 @@ struct EpochStats {
   double lr_factor = 0;  ///< schedule factor on the base learning rates at the epoch's end
 };
 
+/// Trainer::fit's bookkeeping besides the position, so that a resumed fit reports and decides
+/// exactly as an uninterrupted one would.
+struct FitState {
+  index_t examples = 0;    ///< size of the training set (a resume checks it)
+  index_t batch_size = 0;  ///< TrainerOptions::batch_size (a resume checks it)
+  double loss_sum = 0.0;   ///< Σ loss · weight over the current epoch's batches so far
+  double weight_sum = 0.0; ///< Σ weight over the same batches
+  double last_loss = 0.0;  ///< mean loss of the last training batch
+  std::vector<EpochStats> epochs;  ///< the finished epochs
+  int best_epoch = 0;
+  std::optional<double> best;      ///< best validation metric so far (none yet: empty)
+  int since_best = 0;              ///< epochs without improvement since the best one
+  bool stopped_early = false;
+  bool has_best_params = false;    ///< the trainer holds a copy of the best epoch's parameters
+};
+
+/// Where a training run stands. `epoch` is the current epoch (1-based), `batch` the number of its
+/// batches already done, `step` the global number of optimizer steps. After the last batch of
+/// epoch e (and its validation) the position is (e + 1, 0, step).
+struct TrainingPosition {
+  std::int64_t epoch = 1;
+  std::int64_t batch = 0;
+  std::int64_t step = 0;
+  std::optional<std::array<std::uint64_t, 4>> rng_state;  ///< a caller's Rng (e.g. for sampling), if any
+  std::optional<FitState> fit;                            ///< set by Trainer::fit; empty for custom loops
+};
+
 struct TrainerOptions {
   int epochs = 1;
   index_t batch_size = 512;
@@ -69,6 +106,14 @@ struct TrainerOptions {
   index_t eval_batch_size = 4096;
   /// Called after every epoch (after validation) with its statistics: progress lines, metric logs.
   std::function<void(const EpochStats&)> on_epoch;
+  /// Called by fit with the current position every `checkpoint_every` steps (0: only at epoch ends)
+  /// and after every epoch (after validation and the early-stopping decision), e.g. to write
+  /// save_checkpoint(path, trainer, position) (io/checkpoint.hpp). Never twice for one position.
+  std::function<void(const TrainingPosition&)> on_checkpoint;
+  std::int64_t checkpoint_every = 0;
+  /// fit stops once the global step count reaches max_steps (0: no limit), after on_checkpoint:
+  /// an interruption on purpose (TrainResult::interrupted), resumable with fit(..., &position).
+  std::int64_t max_steps = 0;
 };
 
 
@@ -77,6 +122,8 @@ struct TrainResult {
   int best_epoch = 0;
   double final_train_loss = 0;  ///< mean loss of the last training batch
   bool stopped_early = false;
+  bool interrupted = false;      ///< stopped by TrainerOptions::max_steps; resume from `position`
+  TrainingPosition position;     ///< where fit stopped
 };
 
 template <class Model, class Policy = cpu_simd>
@@ -109,6 +156,16 @@ class Trainer {
   }
 
   const TrainerOptions& options() const { return opt_; }
+  Model& model() { return model_; }
+  const Model& model() const { return model_; }
+  /// The best epoch's parameters kept by early stopping (patience > 0 and restore_best), if any.
+  const std::optional<ModelParams<T>>& best_params() const { return best_params_; }
+  /// Restores them (checkpoints): same layout as the model's parameters.
+  void set_best_params(std::optional<ModelParams<T>> p) {
+    CTRNET_CHECK(!p || (p->dense.size() == model_.params().dense.size() && p->tables.size() == model_.params().tables.size()),
+                 "Trainer: best parameters of another layout than the model's");
+    best_params_ = std::move(p);
+  }
   std::int64_t step() const { return step_; }
   /// Sets the global step (number of train_step calls so far), e.g. when resuming a checkpoint.
   void set_step(std::int64_t s) {
@@ -173,46 +230,92 @@ class Trainer {
     return m;
   }
 
-  /// Full training: epochs over `train`, validation on `valid` (if given) after each epoch.
-  TrainResult fit(const InMemoryDataset& train, const InMemoryDataset* valid = nullptr) {
-    TrainResult result;
+  /// Full training: epochs over `train`, validation on `valid` (if given) after each epoch. With
+  /// `resume`, continues from that position (from Trainer::fit, e.g. read by load_checkpoint, which
+  /// also restores the parameters, the optimizer state, the step count and the best-epoch copy).
+  TrainResult fit(const InMemoryDataset& train, const InMemoryDataset* valid = nullptr,
+                  const TrainingPosition* resume = nullptr) {
+    const index_t n = train.size();
+    const std::int64_t batches = (n + opt_.batch_size - 1) / opt_.batch_size;
+    TrainingPosition pos;
+    if (resume != nullptr) {
+      pos = *resume;
+      check_resume(pos, n, batches);
+    } else {
+      pos.step = step_;
+      best_params_.reset();
+    }
+    if (!pos.fit) pos.fit.emplace();
+    FitState& fs = *pos.fit;
+    fs.examples = n;
+    fs.batch_size = opt_.batch_size;
+
     ProgressLine progress(opt_.progress);
     std::ofstream log;
     if (!opt_.log_path.empty()) {
-      log.open(opt_.log_path);
+      log.open(opt_.log_path, resume != nullptr ? std::ios::app : std::ios::trunc);
       CTRNET_CHECK(log.good(), "Trainer: cannot open log file '", opt_.log_path, "' for writing");
     }
     const bool maximize = opt_.early_stopping_metric == "auc";
-    double best = maximize ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-    int since_best = 0;
-    std::optional<ModelParams<T>> best_params;
+    std::optional<std::pair<std::int64_t, std::int64_t>> last_checkpoint;  // (epoch, batch) of the last one
+    auto checkpoint = [&] {
+      if (!opt_.on_checkpoint || last_checkpoint == std::pair(pos.epoch, pos.batch)) return;
+      fs.has_best_params = best_params_.has_value();
+      opt_.on_checkpoint(pos);
+      last_checkpoint = std::pair(pos.epoch, pos.batch);
+    };
+    auto finish = [&](bool interrupted) {
+      TrainResult result;
+      result.epochs = fs.epochs;
+      result.best_epoch = fs.best_epoch;
+      result.final_train_loss = fs.last_loss;
+      result.stopped_early = fs.stopped_early;
+      result.interrupted = interrupted;
+      fs.has_best_params = best_params_.has_value();
+      result.position = pos;
+      return result;
+    };
+    auto out_of_steps = [&] { return opt_.max_steps > 0 && step_ >= opt_.max_steps; };
     Batch batch;
     std::vector<index_t> rows;
 
-    for (int epoch = 1; epoch <= opt_.epochs; ++epoch) {
+    while (pos.epoch <= opt_.epochs && !fs.stopped_early) {
+      if (batches > 0 && out_of_steps()) {
+        checkpoint();
+        return finish(true);
+      }
+      const int epoch = static_cast<int>(pos.epoch);
       const auto t0 = std::chrono::steady_clock::now();
       const auto order = train.order(opt_.shuffle, mix_seed(opt_.seed, 0xE90C, static_cast<std::uint64_t>(epoch)));
-      const index_t n = train.size();
       progress.start("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs), n);
-      double loss_sum = 0.0, weight_sum = 0.0;
-      for (index_t begin = 0; begin < n; begin += opt_.batch_size) {
+      const std::int64_t first_batch = pos.batch;
+      while (pos.batch < batches) {
+        if (out_of_steps()) {
+          progress.finish();
+          checkpoint();
+          return finish(true);
+        }
+        const index_t begin = pos.batch * opt_.batch_size;
         const index_t cnt = std::min(opt_.batch_size, n - begin);
         rows.assign(order.begin() + begin, order.begin() + begin + cnt);
         train.gather(rows, batch);
         const double loss = train_step(batch.view());
         double batch_weight = 0.0;
         for (float w : batch.weights) batch_weight += w;
-        loss_sum += loss * batch_weight;  // the epoch loss is the weighted mean over its examples
-        weight_sum += batch_weight;
-        result.final_train_loss = loss;
-        progress.update(begin + cnt, weight_sum > 0.0 ? loss_sum / weight_sum : 0.0);
+        fs.loss_sum += loss * batch_weight;  // the epoch loss is the weighted mean over its examples
+        fs.weight_sum += batch_weight;
+        fs.last_loss = loss;
+        ++pos.batch;
+        pos.step = step_;
+        progress.update(begin + cnt, fs.weight_sum > 0.0 ? fs.loss_sum / fs.weight_sum : 0.0);
+        if (opt_.checkpoint_every > 0 && step_ % opt_.checkpoint_every == 0 && pos.batch < batches) checkpoint();
       }
-      progress.update(n, (weight_sum > 0.0 ? loss_sum / weight_sum : 0.0), true);
+      progress.update(n, (fs.weight_sum > 0.0 ? fs.loss_sum / fs.weight_sum : 0.0), true);
       progress.finish();
 
       EpochStats st;
       st.epoch = epoch;
-      st.train_loss = (weight_sum > 0.0 ? loss_sum / weight_sum : 0.0);
+      st.train_loss = (fs.weight_sum > 0.0 ? fs.loss_sum / fs.weight_sum : 0.0);
       st.lr_factor = schedule_.factor_at(step_);
       if (valid != nullptr && valid->size() > 0) {
         const BinaryMetrics m = evaluate(*valid);
@@ -221,8 +324,10 @@ class Trainer {
         st.valid_calibration = m.calibration();
       }
       st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      st.samples_per_second = static_cast<double>(n) / std::max(st.seconds, 1e-9);
-      result.epochs.push_back(st);
+      // After a resume mid-epoch, the examples of this session only.
+      const index_t seen = n - std::min<index_t>(n, static_cast<index_t>(first_batch) * opt_.batch_size);
+      st.samples_per_second = static_cast<double>(seen) / std::max(st.seconds, 1e-9);
+      fs.epochs.push_back(st);
       if (opt_.on_epoch) opt_.on_epoch(st);
       if (log.is_open()) {
         nlohmann::json j{{"epoch", st.epoch},         {"train_loss", st.train_loss},
@@ -239,21 +344,26 @@ class Trainer {
 
       if (valid != nullptr && valid->size() > 0) {
         const double metric = maximize ? st.valid_auc : st.valid_logloss;
+        const double best = fs.best.value_or(maximize ? -std::numeric_limits<double>::infinity()
+                                                      : std::numeric_limits<double>::infinity());
         if (maximize ? metric > best : metric < best) {
-          best = metric;
-          result.best_epoch = epoch;
-          since_best = 0;
-          if (opt_.patience > 0 && opt_.restore_best) best_params = model_.params();
-        } else if (opt_.patience > 0 && ++since_best >= opt_.patience) {
-          result.stopped_early = true;
-          break;
+          fs.best = metric;
+          fs.best_epoch = epoch;
+          fs.since_best = 0;
+          if (opt_.patience > 0 && opt_.restore_best) best_params_ = model_.params();
+        } else if (opt_.patience > 0 && ++fs.since_best >= opt_.patience) {
+          fs.stopped_early = true;
         }
       } else {
-        result.best_epoch = epoch;
+        fs.best_epoch = epoch;
       }
+      ++pos.epoch;
+      pos.batch = 0;
+      fs.loss_sum = fs.weight_sum = 0.0;
+      checkpoint();
     }
-    if (best_params && result.best_epoch != static_cast<int>(result.epochs.size())) model_.params() = *best_params;
-    return result;
+    if (best_params_ && fs.best_epoch != static_cast<int>(fs.epochs.size())) model_.params() = *best_params_;
+    return finish(false);
   }
 
   /// Inference over a batch, shard-parallel (same shards as training; const model).
@@ -274,6 +384,24 @@ class Trainer {
   static int arena_threads(int threads) {
     CTRNET_CHECK(threads >= 0, "Trainer: threads must be >= 0 (0: all cores), got ", threads);
     return threads > 0 ? threads : tbb::task_arena::automatic;
+  }
+
+  void check_resume(const TrainingPosition& pos, index_t n, std::int64_t batches) const {
+    CTRNET_CHECK(pos.step == step_, "Trainer::fit: the position is at step ", pos.step, " but the trainer at step ",
+                 step_, "; restore the trainer first (load_checkpoint(path, trainer))");
+    CTRNET_CHECK(pos.epoch >= 1 && pos.batch >= 0, "Trainer::fit: invalid position (epoch ", pos.epoch, ", batch ",
+                 pos.batch, ")");
+    if (pos.fit) {
+      CTRNET_CHECK(pos.fit->examples == n, "Trainer::fit: the run to resume trained on ", pos.fit->examples,
+                   " examples, this training set has ", n, ": resume with the same training data");
+      CTRNET_CHECK(pos.fit->batch_size == opt_.batch_size, "Trainer::fit: the run to resume used batch size ",
+                   pos.fit->batch_size, ", this trainer ", opt_.batch_size);
+      CTRNET_CHECK(pos.fit->has_best_params == best_params_.has_value(), "Trainer::fit: the run to resume ",
+                   pos.fit->has_best_params ? "kept" : "did not keep", " a copy of its best epoch's parameters, this "
+                   "trainer ", best_params_ ? "holds one" : "does not", " (restore it with load_checkpoint(path, trainer))");
+    }
+    CTRNET_CHECK(pos.batch <= batches, "Trainer::fit: the position (epoch ", pos.epoch, ", batch ", pos.batch,
+                 ") is beyond the ", batches, " batches of an epoch over ", n, " examples");
   }
 
   struct Shard {
@@ -306,6 +434,7 @@ class Trainer {
   tbb::task_arena arena_;
   std::vector<Shard> shards_;
   ModelOptimizer<T> optimizer_;
+  std::optional<ModelParams<T>> best_params_;
   LrSchedule schedule_{1.0, opt_.schedule};
   std::int64_t step_ = 0;
 };
