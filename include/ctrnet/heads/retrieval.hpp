@@ -19,6 +19,9 @@
 //   expected number of times item j is among the columns, p̂_j + B′/N (proportional to the
 //   mixture probability (B q_unigram(j) + B′/N)/(B + B′)):  s^c_ij = s_ij − log(p̂_j + B′/N).
 //   Accidental hits (a sampled or in-batch item equal to row i's positive) are masked.
+//   Options::correct_sampled = false leaves the B′ sampled columns uncorrected (s^c_ij = s_ij for
+//   the last B′ columns): the uniform negatives then push rare items down less, which raises catalogue coverage
+//   (docs/two_tower.md, MovieLens).
 //
 // Every loss returns Σ_i scale·w_i·ℓ_i and ACCUMULATES ds += scale·w_i·∂ℓ_i/∂s (scale = 1 / total
 // weight of the batch gives the mean); the softmax itself is kernels::sampled_softmax_loss.
@@ -223,6 +226,9 @@ class MixedNegativeSoftmax {
     index_t negatives = 512;  ///< B′: corpus items drawn uniformly per batch
     bool logq_correction = true;
     bool mask_accidental_hits = true;
+    /// logQ of the B′ sampled columns too (the mixture, Yang et al.); false: only the in-batch
+    /// columns are corrected (by the same mixture q_j), the sampled ones keep their raw score.
+    bool correct_sampled = true;
   };
   template <class T>
   using Workspace = InBatchSoftmax::Workspace<T>;
@@ -256,6 +262,10 @@ class MixedNegativeSoftmax {
       const double uniform = static_cast<double>(s.cols - s.rows) / static_cast<double>(corpus_size);
       ws.log_q.resize(ids.size());
       for (std::size_t j = 0; j < ids.size(); ++j) {
+        if (!opt_.correct_sampled && static_cast<index_t>(j) >= s.rows) {  // a sampled column: raw score
+          ws.log_q[j] = T(0);
+          continue;
+        }
         const double q = freq->probability(ids[j]) + uniform;
         CTRNET_CHECK(q > 0.0, "MixedNegativeSoftmax: item ", ids[j], " has no frequency estimate and B' = 0");
         ws.log_q[j] = static_cast<T>(std::log(q));
