@@ -194,6 +194,9 @@ int main(int argc, char** argv) {
   std::string embedding_optimizer = "rowwise_adagrad";
   app.add_option("--embedding-optimizer", embedding_optimizer, "sparse optimizer of the embedding tables")->capture_default_str();
   app.add_flag("--no-logq", no_logq, "turn the logQ correction off (in-batch, mixed)");
+  bool uncorrected_sampled = false;
+  app.add_flag("--uncorrected-sampled", uncorrected_sampled,
+               "mixed: no logQ on the B' sampled columns (higher catalogue coverage, see docs/two_tower.md)");
   app.add_flag("--synthetic", synthetic_only, "use the synthetic data even when ml-100k is present");
   app.add_flag("-v,--verbose", verbose, "print the loss of every epoch");
   CLI11_PARSE(app, argc, argv);
@@ -212,6 +215,7 @@ int main(int argc, char** argv) {
     const ItemLists seen = item_lists(sp.data.num_queries(), {&sp.train, &sp.valid});
     const ItemLists relevant = item_lists(sp.data.num_queries(), {&sp.test});
     to.logq_correction = !no_logq;
+    to.mixed_correct_sampled = !uncorrected_sampled;
     to.optimizer.lr = lr;
     to.embedding_optimizer = SparseOptimizerOptions::named(embedding_optimizer);
     to.embedding_optimizer.lr = embedding_lr;

@@ -123,6 +123,15 @@ TEST_CASE("Mixed negative sampling matches hand-computed cases", "[retrieval][lo
   const double z0 = 2 - std::log(1.2), z1 = -std::log(0.2), z2 = 1 - std::log(1.2);
   const double want = -z0 + std::log(std::exp(z0) + std::exp(z1) + std::exp(z2));
   CHECK(mq.loss(cpu_scalar{}, s.cview(), ids, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws) == Approx(want).epsilon(1e-12));
+  // correct_sampled = false: the in-batch column keeps the mixture correction log(p̂ + B′/N), the
+  // B′ sampled columns keep their raw scores → z = [2 − log 1.2, 0, 1].
+  MixedNegativeSoftmax::Options unc{2, true, false};
+  unc.correct_sampled = false;
+  const double u0 = 2 - std::log(1.2);
+  const double want_unc = -u0 + std::log(std::exp(u0) + std::exp(0.0) + std::exp(1.0));
+  CHECK(want_unc != Approx(want));
+  CHECK(MixedNegativeSoftmax(unc).loss(cpu_scalar{}, s.cview(), ids, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws) ==
+        Approx(want_unc).epsilon(1e-12));
   // Sampling is uniform over the corpus and reproducible.
   Rng r1(5), r2(5);
   std::vector<index_t> a, b;
