@@ -1,0 +1,184 @@
+// ctrnet-vt: "viewed together" item-to-item lists from a session log (docs/item_to_item.md).
+//   ctrnet-vt --train clicks.tsv [--test test.tsv] [--model vt.safetensors] [--lists out.csv|out.jsonl]
+//             [--k 20] [--epochs 3] [--dim 32] [--hidden 0] [--window 5] [--pos-window 3]
+//             [--glove-weight 0.1] [--negatives 8] [--neighbor-negatives 0.8] [--threads 0] [--seed 1]
+//             [--delimiter TAB] [--session-column 0] [--item-column 1] [--time-column 2]
+//             [--action-column -1] [--header detect|yes|no] [--hash-ids] [--skip-bad-lines]
+// Counts co-occurrences (data/cooccurrence.hpp), trains the two-output item-item two-tower model
+// (models/item_to_item.hpp, train/item_to_item_trainer.hpp), writes every item's top-K related
+// items (serve/related_items.hpp) and the model: a safetensors file with every parameter by its
+// registry name, the raw item ids ("item_ids", I64 [N]) and metadata (architecture
+// "item_to_item", options JSON, schema JSON). With --test it prints HR@K, MRR@K and list
+// statistics (train/next_item_metrics.hpp). Errors: a message on stderr and exit code 1.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctrnet/data/cooccurrence.hpp"
+#include "ctrnet/data/readers/sessions.hpp"
+#include "ctrnet/data/schema_json.hpp"
+#include "ctrnet/io/safetensors.hpp"
+#include "ctrnet/models/item_to_item.hpp"
+#include "ctrnet/serve/related_items.hpp"
+#include "ctrnet/train/item_to_item_trainer.hpp"
+#include "ctrnet/train/next_item_metrics.hpp"
+
+using namespace ctrnet;
+
+namespace {
+
+void save_item_to_item(const std::string& path, const ItemToItem& m, const CooccurrenceTable& t,
+                       const nlohmann::json& options) {
+  std::vector<TensorToWrite> tensors;
+  auto bytes = [](const auto* p, std::size_t n) {
+    return std::span<const std::byte>(reinterpret_cast<const std::byte*>(p), n * sizeof(*p));
+  };
+  m.visit_params([&](const std::string& name, const auto& v) {
+    if constexpr (requires { v.stride; }) {
+      CTRNET_CHECK(v.contiguous(), "ctrnet-vt: parameter '", name, "' is not contiguous");
+      tensors.push_back({name, Dtype::F32, {v.rows, v.cols}, bytes(v.data, static_cast<std::size_t>(v.rows * v.cols))});
+    } else {
+      tensors.push_back({name, Dtype::F32, {v.rows(), v.cols()}, bytes(v.data(), static_cast<std::size_t>(v.size()))});
+    }
+  });
+  const auto ids = t.item_ids();
+  tensors.push_back({"item_ids", Dtype::I64, {static_cast<std::int64_t>(ids.size())}, bytes(ids.data(), ids.size())});
+  SafetensorsMetadata md{{"format", "ctrnet.model"},
+                         {"architecture", "item_to_item"},
+                         {"options", options.dump()},
+                         {"schema", schema_to_json(m.schema()).dump()}};
+  write_safetensors(path, tensors, md);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ctrnet-vt: item-to-item 'viewed together' lists from session logs"};
+  std::string train_path, test_path, model_path, lists_path, delimiter = "\t", header = "detect";
+  int session_col = 0, item_col = 1, time_col = 2, action_col = -1, epochs = 3, threads = 0;
+  index_t k = 20, dim = 32, hidden = 0, window = 5, pos_window = 3, negatives = 8, batch = 256;
+  double glove_weight = 0.1, neighbor_negatives = 0.8, reverse_weight = 0.5, lr = 2e-3, emb_lr = 0.1;
+  std::uint64_t seed = 1;
+  bool hash_ids = false, skip_bad = false;
+  app.add_option("--train", train_path, "training session log (session, item, time[, action])")->required();
+  app.add_option("--test", test_path, "test session log: prints HR@K, MRR@K and list statistics");
+  app.add_option("--model", model_path, "write the trained model here (safetensors)");
+  app.add_option("--lists", lists_path, "write every item's top-K related items here (.csv or .jsonl)");
+  app.add_option("--k", k, "list length")->check(CLI::PositiveNumber);
+  app.add_option("--epochs", epochs, "training epochs")->check(CLI::PositiveNumber);
+  app.add_option("--dim", dim, "item embedding and tower output width")->check(CLI::PositiveNumber);
+  app.add_option("--hidden", hidden, "hidden width of the context tower (0: none)")->check(CLI::NonNegativeNumber);
+  app.add_option("--window", window, "co-occurrence window in events (0: whole session)")->check(CLI::NonNegativeNumber);
+  app.add_option("--pos-window", pos_window, "training positives up to this many events apart")->check(CLI::PositiveNumber);
+  app.add_option("--reverse-weight", reverse_weight, "weight of backward positives")->check(CLI::NonNegativeNumber);
+  app.add_option("--glove-weight", glove_weight, "weight of the GloVe output (0: one-output model)")->check(CLI::NonNegativeNumber);
+  app.add_option("--negatives", negatives, "sampled negatives per positive")->check(CLI::NonNegativeNumber);
+  app.add_option("--neighbor-negatives", neighbor_negatives, "share of negatives among co-occurring items, in [0, 1)")
+      ->check(CLI::Range(0.0, 0.999));
+  app.add_option("--batch", batch, "positives per step")->check(CLI::PositiveNumber);
+  app.add_option("--lr", lr, "Adam learning rate of the towers")->check(CLI::PositiveNumber);
+  app.add_option("--emb-lr", emb_lr, "row-wise Adagrad learning rate of the tables")->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", seed, "seed");
+  app.add_option("--delimiter", delimiter, "column delimiter (one character; default TAB)");
+  app.add_option("--session-column", session_col, "0-based column of the session id")->check(CLI::NonNegativeNumber);
+  app.add_option("--item-column", item_col, "0-based column of the item id")->check(CLI::NonNegativeNumber);
+  app.add_option("--time-column", time_col, "0-based column of the timestamp")->check(CLI::NonNegativeNumber);
+  app.add_option("--action-column", action_col, "0-based column of the action type (-1: none)");
+  app.add_option("--header", header, "header line: detect, yes or no")->check(CLI::IsMember({"detect", "yes", "no"}));
+  app.add_flag("--hash-ids", hash_ids, "ids are tokens (hashed), not integers");
+  app.add_flag("--skip-bad-lines", skip_bad, "skip and count malformed lines instead of failing");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    CTRNET_CHECK(delimiter.size() == 1 || delimiter == "\\t", "--delimiter must be one character, got '", delimiter, "'");
+    SessionLogOptions so;
+    so.delimiter = delimiter == "\\t" ? '\t' : delimiter[0];
+    so.session_column = session_col;
+    so.item_column = item_col;
+    so.time_column = time_col;
+    so.action_column = action_col;
+    so.header = header == "yes" ? SessionLogOptions::Header::yes
+                                : header == "no" ? SessionLogOptions::Header::no : SessionLogOptions::Header::detect;
+    so.hash_ids = hash_ids;
+    so.bad_lines = skip_bad ? BadLines::skip : BadLines::error;
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<Session> train = read_session_log(train_path, so).sessions();
+    CTRNET_CHECK(!train.empty(), "ctrnet-vt: '", train_path, "' holds no sessions");
+    CooccurrenceOptions co;
+    co.window = window;
+    co.threads = threads;
+    const CooccurrenceTable table = count_cooccurrence(train, co);
+    const ItemPairFeaturizer fz(table);
+    ItemToItemPositiveOptions po;
+    po.window = pos_window;
+    po.reverse_weight = reverse_weight;
+    const auto positives = item_to_item_positives(train, table, po);
+    CTRNET_CHECK(!positives.empty(), "ctrnet-vt: '", train_path,
+                 "' has no session with two different items: nothing to learn item-to-item relations from");
+    std::printf("train: %zu sessions, %lld items, %zu co-occurring pairs, %zu training pairs\n", train.size(),
+                static_cast<long long>(table.num_items()), table.pairs().size(), positives.size());
+
+    ItemToItemOptions mo;
+    mo.embedding_dim = dim;
+    mo.output_dim = dim;
+    mo.context_hidden = hidden > 0 ? std::vector<index_t>{hidden} : std::vector<index_t>{};
+    mo.glove_weight = glove_weight;
+    ItemToItem model = make_item_to_item(fz.schema(), mo, seed);
+    ItemToItemTrainOptions to;
+    to.epochs = epochs;
+    to.negatives = negatives;
+    to.neighbor_negatives = neighbor_negatives;
+    to.batch_size = batch;
+    to.threads = threads;
+    to.seed = seed;
+    to.optimizer.lr = lr;
+    to.embedding_optimizer.lr = emb_lr;
+    to.on_epoch = [&](int e, double loss, double secs) {
+      std::printf("epoch %d/%d loss=%.5f (%.1f s)\n", e, epochs, loss, secs);
+      std::fflush(stdout);
+    };
+    train_item_to_item(model, fz, positives, to);
+
+    RelatedItemsOptions ro;
+    ro.k = k;
+    const RecommendationLists lists = related_items(cpu_simd{}, model, fz, ro);
+    if (!lists_path.empty()) {
+      write_related_items(lists_path, lists, table);
+      std::printf("lists: %s (%lld items, K=%lld)\n", lists_path.c_str(), static_cast<long long>(lists.num_items()),
+                  static_cast<long long>(k));
+    }
+    if (!model_path.empty()) {
+      const nlohmann::json opts{{"embedding_dim", dim},        {"output_dim", dim},
+                                {"context_hidden", mo.context_hidden}, {"glove_weight", glove_weight},
+                                {"window", window},            {"pos_window", pos_window},
+                                {"negatives", negatives},      {"neighbor_negatives", neighbor_negatives},
+                                {"epochs", epochs},            {"seed", seed}};
+      save_item_to_item(model_path, model, table, opts);
+      std::printf("model: %s\n", model_path.c_str());
+    }
+    if (!test_path.empty()) {
+      const std::vector<Session> test = read_session_log(test_path, so).sessions();
+      NextItemOptions eo;
+      eo.k = k;
+      eo.threads = threads;
+      const NextItemResult r = evaluate_next_item(test, table, lists, eo);
+      const ListStats s = list_statistics(lists, table, eo);
+      std::printf("test: %lld queries HR@%lld=%.4f MRR@%lld=%.4f coverage=%.4f distinct=%.4f overlap=%.4f "
+                  "popularity=%.4f\n",
+                  static_cast<long long>(r.queries), static_cast<long long>(k), r.hit_rate,
+                  static_cast<long long>(k), r.mrr, s.coverage, s.distinct, s.overlap, s.popularity);
+    }
+    std::printf("done in %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ctrnet-vt: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# End-to-end test of the ctrnet-vt command line (CTest: cli_ctrnet_vt).
+#   ctrnet_vt.sh <path of ctrnet-vt>
+# 1. A small made-up session log (walks on a random item graph, written here by awk): trains,
+#    writes the model (safetensors with item_ids) and the lists as CSV and as JSON lines; checks
+#    the CSV header, K rows per item, ranks 1..K, no item listed as its own related item, and the
+#    test line (HR@K above the popularity level of this made-up data).
+# 2. Bad input: a malformed line (exit 1, message names the file and line), a missing file, a
+#    log with no session of two different items, and a bad option value.
+set -euo pipefail
+bin="$1"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# --- 1. made-up sessions: 40 items, each with 3 likely successors ------------------------------
+gen() {
+  awk -v seed="$1" -v n="$2" -v first="$3" 'BEGIN {
+    srand(99);
+    for (i = 0; i < 40; i++) for (k = 0; k < 3; k++) nxt[i, k] = int(rand() * 40);
+    srand(seed);
+    print "SessionId\tItemId\tTime";
+    t = 1000;
+    for (s = 0; s < n; s++) {
+      cur = int(rand() * 40); len = 2 + int(rand() * 5);
+      for (j = 0; j < len; j++) {
+        printf "%d\t%d\t%.3f\n", first + s, 9000 + cur, t; t += 1.5;
+        cur = (rand() < 0.85) ? nxt[cur, int(rand() * 3)] : int(rand() * 40);
+      }
+    }
+  }'
+}
+gen 1 1500 1 > "$work/train.tsv"
+gen 2 300 100000 > "$work/test.tsv"
+
+"$bin" --train "$work/train.tsv" --test "$work/test.tsv" --epochs 2 --dim 8 --hidden 16 --k 5 --threads 2 \
+  --model "$work/vt.safetensors" --lists "$work/lists.csv" > "$work/out.txt" 2>&1 \
+  || { cat "$work/out.txt"; fail "ctrnet-vt failed on a valid session log"; }
+grep -q "^train: 1500 sessions, 40 items" "$work/out.txt" || { cat "$work/out.txt"; fail "no train summary"; }
+[ -s "$work/vt.safetensors" ] || fail "no model file"
+grep -aq '"item_ids"' "$work/vt.safetensors" || fail "model file lacks item_ids"
+grep -aq '"embedding.item"' "$work/vt.safetensors" || fail "model file lacks the item embedding table"
+[ "$(head -n 1 "$work/lists.csv")" = "item,rank,related,score" ] || fail "bad CSV header"
+rows=$(($(wc -l < "$work/lists.csv") - 1))
+[ "$rows" -eq 200 ] || fail "expected 40 items x 5 rows, got $rows"
+awk -F, 'NR > 1 && $1 == $3 { bad = 1 } NR > 1 && ($2 < 1 || $2 > 5) { bad = 1 } END { exit bad }' "$work/lists.csv" \
+  || fail "an item is its own related item, or a rank is outside 1..5"
+hr=$(sed -n 's/^test: .* HR@5=\([0-9.]*\) .*/\1/p' "$work/out.txt")
+[ -n "$hr" ] || { cat "$work/out.txt"; fail "no test line"; }
+awk -v h="$hr" 'BEGIN { exit !(h > 0.4) }' || fail "HR@5 = $hr, expected > 0.4 on the made-up walks"
+
+"$bin" --train "$work/train.tsv" --epochs 1 --dim 4 --hidden 0 --k 3 --threads 1 --lists "$work/lists.jsonl" \
+  > "$work/out2.txt" 2>&1 || { cat "$work/out2.txt"; fail "ctrnet-vt failed writing JSON lines"; }
+[ "$(wc -l < "$work/lists.jsonl")" -eq 40 ] || fail "expected one JSON line per item"
+head -n 1 "$work/lists.jsonl" | grep -Eq '^\{"item":[0-9]+,"related":\[[0-9]+,[0-9]+,[0-9]+\],"scores":\[' \
+  || fail "bad JSON line: $(head -n 1 "$work/lists.jsonl")"
+
+# --- 2. bad input -----------------------------------------------------------------------------------
+printf 'SessionId\tItemId\tTime\n1\t5\t10.0\n1\tabc\t11.0\n' > "$work/bad.tsv"
+if "$bin" --train "$work/bad.tsv" > "$work/err.txt" 2>&1; then fail "accepted a malformed item id"; fi
+grep -q "bad.tsv:3" "$work/err.txt" || { cat "$work/err.txt"; fail "error does not name file and line"; }
+
+if "$bin" --train "$work/missing.tsv" > "$work/err.txt" 2>&1; then fail "accepted a missing file"; fi
+grep -q "missing.tsv" "$work/err.txt" || { cat "$work/err.txt"; fail "error does not name the missing file"; }
+
+printf 'SessionId\tItemId\tTime\n1\t5\t10.0\n2\t6\t11.0\n3\t7\t12.0\n' > "$work/single.tsv"
+if "$bin" --train "$work/single.tsv" > "$work/err.txt" 2>&1; then fail "accepted a log without item pairs"; fi
+grep -q "no session with two different items" "$work/err.txt" || { cat "$work/err.txt"; fail "unclear error for a log without pairs"; }
+
+if "$bin" --train "$work/train.tsv" --neighbor-negatives 1.5 > "$work/err.txt" 2>&1; then
+  fail "accepted --neighbor-negatives 1.5"
+fi
+echo "ctrnet-vt CLI test passed"

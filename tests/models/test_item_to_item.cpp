@@ -1,0 +1,284 @@
+// The item-to-item two-tower model (models/item_to_item.hpp): finite-difference gradients of the
+// body and of the whole two-head loss (double, cpu_scalar, every dense parameter and table row),
+// cpu_simd-vs-cpu_scalar parity, training positives from sessions, the exact retrieval trick of
+// serve/related_items.hpp against brute-force scoring of every pair, the list writers, and a
+// small training run on made-up sessions that beats the popularity list.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "ctrnet/serve/related_items.hpp"
+#include "ctrnet/testing/gradcheck.hpp"
+#include "ctrnet/train/next_item_metrics.hpp"
+
+using namespace ctrnet;
+
+namespace {
+ItemToItemOptions tiny_options() {
+  ItemToItemOptions o;
+  o.embedding_dim = 3;
+  o.output_dim = 3;
+  o.context_hidden = {4};
+  o.item_hidden = {};
+  o.activation = Activation::tanh;
+  o.glove_weight = 0.8;
+  o.glove_x_max = 5.0;
+  return o;
+}
+// Rows (a, b, pair features, pops, label, count) of a 5-item schema, made up.
+Batch tiny_batch(const Schema& s, int n, std::uint64_t seed) {
+  Batch b;
+  b.reset(s, 1);
+  Rng rng(seed);
+  for (int i = 0; i < n; ++i) {
+    const bool co = i % 3 != 0;
+    const double cnt = co ? 1.0 + std::floor(rng.uniform(0.0, 9.0)) : 0.0;
+    const std::vector<float> d{co ? 1.0f : 0.0f, static_cast<float>(std::log1p(cnt)),
+                               static_cast<float>(rng.uniform(0, 3)), static_cast<float>(rng.uniform(0, 3))};
+    const std::vector<FeatureId> ids{static_cast<FeatureId>(rng.below(5)), static_cast<FeatureId>(rng.below(5))};
+    b.add_one_hot(d, ids, co && rng.bernoulli(0.7) ? 1.f : 0.f, static_cast<float>(0.5 + rng.uniform()));
+    b.targets[0].push_back(static_cast<float>(cnt));
+  }
+  return b;
+}
+Schema tiny_schema() { return item_to_item_schema(5, {"cooccurs", "log_count"}, {"log_pop"}); }
+
+// Made-up sessions over `items` items: walks on a fixed random graph (each item has 3 likely
+// successors), raw ids 500 + i.
+std::vector<Session> walk_sessions(int sessions, int items, std::uint64_t seed, std::uint64_t graph_seed) {
+  Rng g(graph_seed), rng(seed);
+  std::vector<std::vector<int>> next(static_cast<std::size_t>(items));
+  for (auto& v : next)
+    for (int k = 0; k < 3; ++k) v.push_back(static_cast<int>(g.below(static_cast<std::uint64_t>(items))));
+  std::vector<Session> out;
+  for (int s = 0; s < sessions; ++s) {
+    Session x;
+    x.id = s;
+    int cur = static_cast<int>(rng.below(static_cast<std::uint64_t>(items)));
+    const int len = 2 + static_cast<int>(rng.below(5));
+    for (int j = 0; j < len; ++j) {
+      x.items.push_back(500 + cur);
+      x.times.push_back(j);
+      x.actions.push_back(0);
+      cur = rng.uniform() < 0.85 ? next[static_cast<std::size_t>(cur)][rng.below(3)]
+                                 : static_cast<int>(rng.below(static_cast<std::uint64_t>(items)));
+    }
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Item-pair body backward matches finite differences", "[item_to_item][gradcheck]") {
+  const Schema s = tiny_schema();
+  const Batch b = tiny_batch(s, 6, 3);
+  const ItemToItem m = item_to_item_model(tiny_options());
+  auto rep = testing::check_gradients(m.body(), s, b.view());
+  INFO(rep.summary());
+  CHECK(rep.ok());
+}
+
+TEST_CASE("Item-to-item two-head loss gradient matches finite differences (double)", "[item_to_item][gradcheck]") {
+  const Schema s = tiny_schema();
+  Batch b = tiny_batch(s, 7, 4);
+  const ItemToItemOptions o = tiny_options();
+  const ItemToItem proto = item_to_item_model(o);
+  BasicModel<double, ItemToItemBody, BinaryHead, GloveHead> m(proto.body(), proto.head<0>(), proto.head<1>());
+  m.build(s, 11);
+  Rng rng(5);
+  for (auto& v : m.params().dense) v = rng.uniform(-0.5, 0.5);
+  for (auto& t : m.params().tables)
+    for (index_t i = 0; i < t.size(); ++i) t.data()[i] = rng.uniform(-0.5, 0.5);
+  const BatchView v = b.view();
+  double norm = 0;
+  for (float w : b.weights) norm += w;
+  decltype(m)::Cache c;
+  auto g = m.make_grads();
+  const double loss = m.forward_backward(cpu_scalar{}, v, c, g, Context{}, norm);
+  auto loss_at = [&] {
+    decltype(m)::Cache c2;
+    m.forward(cpu_scalar{}, v, c2);
+    return m.head_loss(cpu_scalar{}, v, c2, norm);
+  };
+  CHECK(loss_at() == Approx(loss).epsilon(1e-14));
+  double diff = 0.0, sum = 0.0;
+  auto add = [&](double ana, double num) {
+    diff += (ana - num) * (ana - num);
+    sum += (ana + num) * (ana + num);
+  };
+  for (std::size_t k = 0; k < m.params().dense.size(); ++k) {
+    const double x = m.params().dense[k];
+    m.params().dense[k] = x + 1e-6;
+    const double fp = loss_at();
+    m.params().dense[k] = x - 1e-6;
+    const double fm = loss_at();
+    m.params().dense[k] = x;
+    add(g.dense[k], (fp - fm) / 2e-6);
+  }
+  for (std::size_t t = 0; t < m.params().tables.size(); ++t) {
+    auto& tab = m.params().tables[t];
+    for (index_t row = 0; row < tab.rows(); ++row)
+      for (index_t j = 0; j < tab.cols(); ++j) {
+        double& x = tab(row, j);
+        const double x0 = x;
+        x = x0 + 1e-6;
+        const double fp = loss_at();
+        x = x0 - 1e-6;
+        const double fm = loss_at();
+        x = x0;
+        double ana = 0.0;
+        const auto& gr = g.tables[t];
+        for (index_t i = 0; i < gr.size(); ++i)
+          if (gr.id(i) == row) ana = gr.values(i)[j];
+        add(ana, (fp - fm) / 2e-6);
+      }
+  }
+  const double rel = std::sqrt(diff) / std::max(std::sqrt(sum), 1e-12);
+  INFO("relative error " << rel);
+  CHECK(rel < 1e-6);
+  CHECK(sum > 1e-6);
+  // Parameter names: the shared item table, both bias tables, the wide term and the bias.
+  std::vector<std::string> names;
+  m.visit_params([&](const std::string& n, auto) { names.push_back(n); });
+  for (const char* want : {"embedding.item", "glove_bias.context", "glove_bias.item", "pair.bias", "pair.linear", "relevance_bias.item"})
+    CHECK(std::find(names.begin(), names.end(), want) != names.end());
+}
+
+TEST_CASE("Item-to-item model: cpu_simd matches cpu_scalar", "[item_to_item][simd]") {
+  const Schema s = tiny_schema();
+  const Batch b = tiny_batch(s, 37, 8);
+  ItemToItemOptions o = tiny_options();
+  o.activation = Activation::relu;
+  ItemToItem m = make_item_to_item(s, o, 3);
+  Rng rng(1);
+  for (auto& v : m.params().dense) v = static_cast<float>(rng.uniform(-0.5, 0.5));
+  double norm = 0;
+  for (float w : b.weights) norm += w;
+  ItemToItem::Cache cs, cv;
+  auto gs = m.make_grads(), gv = m.make_grads();
+  const double ls = m.forward_backward(cpu_scalar{}, b.view(), cs, gs, Context{}, norm);
+  const double lv = m.forward_backward(cpu_simd{}, b.view(), cv, gv, Context{}, norm);
+  CHECK(lv == Approx(ls).epsilon(1e-5));
+  for (index_t i = 0; i < cs.logits.size(); ++i) CHECK(cv.logits.data()[i] == Approx(cs.logits.data()[i]).margin(1e-5));
+  for (std::size_t k = 0; k < gs.dense.size(); ++k) CHECK(gv.dense[k] == Approx(gs.dense[k]).margin(1e-5));
+}
+
+TEST_CASE("Training positives: next-click pairs within the window, weighted 1/d, plus reverse", "[item_to_item]") {
+  std::vector<Session> ss{{1, {10, 11, 11, 12}, {0, 1, 2, 3}, {0, 0, 0, 0}}};
+  const CooccurrenceTable t = count_cooccurrence(ss);
+  ItemToItemPositiveOptions o;
+  o.window = 2;
+  o.reverse_weight = 0.5;
+  const auto p = item_to_item_positives(ss, t, o);
+  // (10,11) d1, (10,11) d2, (11,12) d2 [11 at 1], (11,12) d1 [11 at 2]; 11→11 skipped.
+  REQUIRE(p.size() == 8);
+  CHECK(p[0].a == t.index_of(10));
+  CHECK(p[0].b == t.index_of(11));
+  CHECK(p[0].weight == 1.0f);
+  CHECK(p[1].a == t.index_of(11));
+  CHECK(p[1].weight == 0.5f);
+  CHECK(p[2].weight == 0.5f);  // 10 → 11 at distance 2
+  CHECK(p[3].weight == 0.25f);
+  CHECK_THROWS_WITH(item_to_item_positives(ss, t, ItemToItemPositiveOptions{0, 0.5}), Catch::Contains("window"));
+}
+
+TEST_CASE("Related items: the exact retrieval trick equals brute-force scoring", "[item_to_item][serve]") {
+  const auto sessions = walk_sessions(120, 30, 2, 9);
+  const CooccurrenceTable t = count_cooccurrence(sessions);
+  const ItemPairFeaturizer fz(t);
+  const index_t N = t.num_items();
+  ItemToItemOptions o;
+  o.embedding_dim = 6;
+  o.output_dim = 6;
+  o.context_hidden = {8};
+  ItemToItem m = make_item_to_item(fz.schema(), o, 4);
+  Rng rng(3);
+  for (auto& v : m.params().dense) v = static_cast<float>(rng.uniform(-0.5, 0.5));
+  for (auto& tab : m.params().tables)
+    for (index_t i = 0; i < tab.size(); ++i) tab.data()[i] = static_cast<float>(rng.uniform(-0.5, 0.5));
+  const index_t K = 7;
+  for (ScoreOutput out : {ScoreOutput::relevance, ScoreOutput::glove}) {
+    RelatedItemsOptions ro;
+    ro.k = K;
+    ro.output = out;
+    ro.block = 8;  // several blocks
+    const RecommendationLists l = related_items(cpu_simd{}, m, fz, ro);
+    REQUIRE(l.num_items() == N);
+    // Brute force: every (A, B ≠ A) through the model with its real pair features.
+    Batch all = fz.make_batch();
+    for (index_t a = 0; a < N; ++a)
+      for (index_t b = 0; b < N; ++b)
+        if (a != b) fz.add(all, a, b, 0.0f, 1.0f);
+    all.set_size(static_cast<index_t>(all.labels.size()));
+    ItemToItem::Cache c;
+    m.forward(cpu_scalar{}, all.view(), c);
+    const index_t col = out == ScoreOutput::glove ? 1 : 0;
+    index_t mismatches = 0;
+    for (index_t a = 0; a < N; ++a) {
+      std::vector<ItemScore> s;
+      for (index_t b = 0, row = a * (N - 1); b < N; ++b)
+        if (b != a) s.push_back({b, c.logits(row++, col)});
+      std::sort(s.begin(), s.end(), [](auto& x, auto& y) { return x.score != y.score ? x.score > y.score : x.item < y.item; });
+      for (index_t j = 0; j < K; ++j) {
+        if (l.list(a)[static_cast<std::size_t>(j)] != s[static_cast<std::size_t>(j)].item) ++mismatches;
+        CHECK(l.list_scores(a)[static_cast<std::size_t>(j)] == Approx(s[static_cast<std::size_t>(j)].score).margin(1e-4));
+        CHECK(l.list(a)[static_cast<std::size_t>(j)] != a);
+      }
+    }
+    CHECK(mismatches == 0);
+  }
+}
+
+TEST_CASE("Related items are written as CSV and JSON lines with raw ids", "[item_to_item][serve]") {
+  std::vector<Session> ss{{1, {7, 8, 9}, {0, 1, 2}, {0, 0, 0}}};
+  const CooccurrenceTable t = count_cooccurrence(ss);
+  RecommendationLists l;
+  l.k = 2;
+  l.items = {1, 2, 0, -1, 1, 0};
+  l.scores = {0.5f, 0.25f, 1.0f, 0.0f, 2.0f, 1.5f};
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string csv = (dir / "ctrnet_test_related.csv").string(), js = (dir / "ctrnet_test_related.jsonl").string();
+  write_related_items(csv, l, t);
+  write_related_items(js, l, t);
+  std::ifstream fc(csv), fj(js);
+  std::stringstream sc, sj;
+  sc << fc.rdbuf();
+  sj << fj.rdbuf();
+  CHECK(sc.str() == "item,rank,related,score\n7,1,8,0.5\n7,2,9,0.25\n8,1,7,1\n9,1,8,2\n9,2,7,1.5\n");
+  CHECK(sj.str() ==
+        "{\"item\":7,\"related\":[8,9],\"scores\":[0.5,0.25]}\n{\"item\":8,\"related\":[7],\"scores\":[1]}\n"
+        "{\"item\":9,\"related\":[8,7],\"scores\":[2,1.5]}\n");
+  std::filesystem::remove(csv);
+  std::filesystem::remove(js);
+  CHECK_THROWS_WITH(write_related_items("/nonexistent-dir/x.csv", l, t), Catch::Contains("cannot open"));
+}
+
+TEST_CASE("A trained item-to-item model predicts next items far better than popularity", "[item_to_item][quality]") {
+  const auto train = walk_sessions(3000, 60, 21, 77);
+  const auto test = walk_sessions(400, 60, 22, 77);
+  const CooccurrenceTable t = count_cooccurrence(train);
+  const ItemPairFeaturizer fz(t);
+  ItemToItemOptions o;
+  o.embedding_dim = 16;
+  o.output_dim = 16;
+  o.context_hidden = {16};
+  ItemToItem m = make_item_to_item(fz.schema(), o, 1);
+  ItemToItemTrainOptions to;
+  to.epochs = 2;
+  to.threads = 1;
+  const auto pos = item_to_item_positives(train, t);
+  const double loss = train_item_to_item(m, fz, pos, to);
+  CHECK(std::isfinite(loss));
+  RelatedItemsOptions ro;
+  ro.k = 5;
+  NextItemOptions eo;
+  eo.k = 5;
+  eo.threads = 1;
+  const auto model = evaluate_next_item(test, t, related_items(cpu_simd{}, m, fz, ro), eo);
+  const auto pop = evaluate_next_item(test, t, PopularityRecommender(t).recommend_all(5, 1), eo);
+  INFO("model HR@5 " << model.hit_rate << ", popularity " << pop.hit_rate);
+  CHECK(model.hit_rate > pop.hit_rate + 0.2);
+}
