@@ -1,0 +1,145 @@
+// Two-tower model with Transformer towers: tokens from the fields (a sequence field becoming
+// position-embedded tokens with a key padding mask), parameter names, finite-difference gradient
+// checks of both towers (every pooling mode), and learning a clustered synthetic problem whose
+// query side only shows its cluster through the sequence of recently seen items.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "ctrnet/models/two_tower_transformer.hpp"
+#include "ctrnet/testing/gradcheck.hpp"
+#include "ctrnet/two_tower.hpp"
+
+using namespace ctrnet;
+
+namespace {
+Field field(const char* name, FieldKind kind, index_t vocab, const char* tower, const char* table = "") {
+  Field f;
+  f.name = name;
+  f.kind = kind;
+  f.vocab_size = vocab;
+  f.tower = tower;
+  f.table = table;
+  if (kind == FieldKind::multi_hot) f.pooling = Pooling::mean;
+  return f;
+}
+// query: user, history (sequence of items, table "item"); candidate: item (table "item"), genre.
+Schema seq_schema(index_t users, index_t items) {
+  Schema s;
+  s.add(field("user", FieldKind::categorical, users, "query"))
+      .add(field("history", FieldKind::sequence, items, "query", "item"))
+      .add(field("item", FieldKind::categorical, items, "candidate", "item"))
+      .add(field("genre", FieldKind::multi_hot, 4, "candidate"));
+  return s;
+}
+TransformerTowerBody::Options body_options(const char* group, TokenPoolingMode pooling, index_t max_len) {
+  TransformerTowerBody::Options o;
+  o.tokens.group = group;
+  o.tokens.embedding_dim = 4;
+  o.tokens.max_len = max_len;
+  o.blocks = 2;
+  o.heads = 2;
+  o.ff_hidden = 5;
+  o.pooling = pooling;
+  o.output_dim = 3;
+  return o;
+}
+TransformerTower tower(const char* name, TokenPoolingMode pooling, index_t max_len = 3) {
+  TransformerTower::Options t;
+  t.name = name;
+  return TransformerTower(t, TransformerTowerBody(body_options(name, pooling, max_len)));
+}
+}  // namespace
+
+TEST_CASE("Transformer towers name their parameters and share the item table", "[two_tower_transformer]") {
+  TwoTowerTransformerOptions o;
+  o.embedding_dim = 8;
+  o.max_len = 5;
+  o.output_dim = 6;
+  auto m = make_two_tower_transformer(seq_schema(4, 9), o, 1);
+  const auto& reg = m.registry();
+  CHECK(reg.find("query.position")->handle.rows == 5);
+  CHECK(reg.find("candidate.position") == nullptr);  // no sequence field in the candidate tower
+  CHECK(reg.find("query.blocks.0.attn.qkv.weight")->handle.cols == 8);
+  CHECK(reg.find("candidate.proj.weight")->handle.rows == 6);
+  std::vector<std::string> tables;
+  for (const auto& t : reg.tables()) tables.push_back(t.name);
+  CHECK(tables == std::vector<std::string>{"embedding.user", "embedding.item", "embedding.genre"});
+  CHECK(m.query_tower().body().tokens().tokens() == 1 + 5);
+  CHECK(m.query_tower().body().tokens().masked());
+  CHECK_FALSE(m.candidate_tower().body().tokens().masked());
+}
+
+TEST_CASE("Transformer towers backward match finite differences", "[two_tower_transformer][gradcheck]") {
+  const Schema s = seq_schema(4, 7);
+  Batch b(s);
+  // histories of length 0, 1, 3 and 5 (max_len 3 keeps the last 3)
+  const std::vector<std::vector<FeatureId>> hist{{}, {2}, {1, 4, 6}, {0, 1, 2, 3, 5}};
+  for (int r = 0; r < 4; ++r) {
+    const std::vector<FeatureId> user{r}, item{(r * 3) % 7}, genre = r % 2 ? std::vector<FeatureId>{1, 3} : std::vector<FeatureId>{2};
+    b.add({}, std::vector<std::span<const FeatureId>>{user, hist[static_cast<std::size_t>(r)], item, genre}, 1.f);
+  }
+  for (TokenPoolingMode pooling : {TokenPoolingMode::mean, TokenPoolingMode::max, TokenPoolingMode::first}) {
+    INFO(to_string(pooling));
+    auto rq = ctrnet::testing::check_gradients(tower("query", pooling), s, b.view());
+    INFO("query\n" << rq.summary());
+    CHECK(rq.ok());
+    auto rc = ctrnet::testing::check_gradients(tower("candidate", pooling), s, b.view());
+    INFO("candidate\n" << rc.summary());
+    CHECK(rc.ok());
+  }
+}
+
+TEST_CASE("A Transformer tower learns a user's cluster from the items it has seen", "[two_tower_transformer][train]") {
+  // 4 clusters; user x interacts with items of cluster x % 4 only, and its history shows 4 of them.
+  const index_t users = 64, items = 48;
+  RetrievalData d;
+  d.schema = seq_schema(users, items);
+  Batch qb(d.schema), ib(d.schema);
+  Rng rng(3);
+  for (index_t x = 0; x < users; ++x) {
+    std::vector<FeatureId> hist;
+    for (int k = 0; k < 4; ++k) hist.push_back(FeatureId(x % 4 + 4 * rng.below(items / 4)));
+    const std::vector<FeatureId> user{x};
+    qb.add({}, std::vector<std::span<const FeatureId>>{user, hist, {}, {}}, 1.f);
+  }
+  for (index_t x = 0; x < items; ++x) {
+    const std::vector<FeatureId> item{x}, genre{x % 4};
+    ib.add({}, std::vector<std::span<const FeatureId>>{{}, {}, item, genre}, 1.f);
+  }
+  d.queries = InMemoryDataset(d.schema, std::move(qb));
+  d.items = InMemoryDataset(d.schema, std::move(ib));
+  Interactions train;
+  std::vector<std::vector<index_t>> held(static_cast<std::size_t>(users));
+  for (index_t x = 0; x < users; ++x)
+    for (index_t it = x % 4; it < items; it += 4) {
+      if (rng.bernoulli(0.2)) held[static_cast<std::size_t>(x)].push_back(it);
+      else train.add(x, it);
+    }
+  const ItemLists test(held);
+  const ItemLists seen = item_lists(d.num_queries(), {&train});
+
+  TwoTowerTransformerOptions mo;
+  mo.embedding_dim = 8;
+  mo.max_len = 4;
+  mo.heads = 2;
+  mo.output_dim = 8;
+  mo.temperature = 0.1;
+  auto m = make_two_tower_transformer(d.schema, mo, 5);
+  TwoTowerTrainerOptions o;
+  o.objective = RetrievalObjective::in_batch;
+  o.epochs = 20;
+  o.batch_size = 64;
+  o.progress = ProgressMode::never;
+  o.optimizer.lr = 0.01;
+  o.embedding_optimizer.lr = 0.1;
+  TwoTowerTrainer<TwoTowerTransformer> tr(m, o);
+  const double before = tr.evaluate(d, test, seen, 5).recall;
+  const auto stats = tr.fit(d, train);
+  const RankingResult r = tr.evaluate(d, test, seen, 5);
+  INFO("recall@5 " << before << " -> " << r.recall << ", loss " << stats.front().train_loss << " -> "
+                   << stats.back().train_loss);
+  CHECK(stats.back().train_loss < stats.front().train_loss);
+  // Ranking the user's cluster first gives recall@5 near 1; random about 0.14.
+  CHECK(r.recall > 0.6);
+}
