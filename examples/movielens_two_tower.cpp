@@ -7,7 +7,8 @@
 //   candidate tower:  item id, genres (multi-hot, mean), release-year bucket
 // Data: $CTRNET_DATA_DIR/ml-100k (or --data); without it a synthetic data set of the same shape
 // is generated so the example always runs.
-//   movielens_two_tower [--data DIR] [--objectives pointwise,in-batch,mixed] [--epochs N] ...
+//   movielens_two_tower [--data DIR] [--objectives pointwise,in-batch,mixed] [--towers mlp,cross,transformer]
+//                       [--epochs N] ...
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -16,8 +17,11 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "ctrnet/models/two_tower_cross.hpp"
+#include "ctrnet/models/two_tower_transformer.hpp"
 #include "ctrnet/two_tower.hpp"
 
 using namespace ctrnet;
@@ -177,6 +181,15 @@ int main(int argc, char** argv) {
   bool synthetic_only = false, verbose = false;
   app.add_option("--data", data_dir, "ml-100k folder (default: $CTRNET_DATA_DIR/ml-100k)");
   app.add_option("--objectives", objectives, "pointwise, in-batch, mixed")->delimiter(',');
+  std::vector<std::string> towers{"mlp"};
+  index_t transformer_blocks = 1, transformer_heads = 2, cross_depth = 1;
+  app.add_option("--towers", towers,
+                 "tower bodies: mlp (MLP towers), cross (DCN-V2 cross + feature interaction + MLP), transformer")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"mlp", "cross", "transformer"}));
+  app.add_option("--cross-depth", cross_depth, "cross layers per tower (cross towers)")->capture_default_str();
+  app.add_option("--transformer-blocks", transformer_blocks, "Transformer blocks per tower")->capture_default_str();
+  app.add_option("--transformer-heads", transformer_heads, "attention heads per block")->capture_default_str();
   app.add_option("--epochs", to.epochs, "training epochs")->capture_default_str();
   app.add_option("--batch", to.batch_size, "positive pairs per step (B)")->capture_default_str();
   app.add_option("--dim", mo.output_dim, "embedding width of both towers")->capture_default_str();
@@ -219,25 +232,56 @@ int main(int argc, char** argv) {
     to.optimizer.lr = lr;
     to.embedding_optimizer = SparseOptimizerOptions::named(embedding_optimizer);
     to.embedding_optimizer.lr = embedding_lr;
-    for (const auto& name : objectives) {
+    // One training + evaluation of a model type; the line starts with the objective and the towers.
+    auto run = [&](const std::string& name, const char* towers, auto&& make) {
       const auto t0 = std::chrono::steady_clock::now();
       TwoTowerTrainerOptions o = to;
       o.objective = parse_retrieval_objective(name);
-      TwoTowerOptions m = mo;
-      if (o.objective == RetrievalObjective::pointwise) m.temperature = pointwise_temperature;
-      auto model = make_two_tower_mlp(sp.data.schema, m, to.seed);
-      TwoTowerTrainer<TwoTowerMLP> trainer(model, o);
+      const double temperature = o.objective == RetrievalObjective::pointwise ? pointwise_temperature : mo.temperature;
+      auto model = make(temperature);
+      TwoTowerTrainer<std::decay_t<decltype(model)>> trainer(model, o);
       const auto stats = trainer.fit(sp.data, sp.train);
       if (verbose)
         for (const auto& s : stats)
           std::printf("  %s epoch %d: loss %.4f, %.0f pairs/s\n", name.c_str(), s.epoch, s.train_loss, s.samples_per_second);
       const RankingResult r = trainer.evaluate(sp.data, relevant, seen, k);
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("%-9s Recall@%lld=%.4f NDCG@%lld=%.4f HitRate@%lld=%.4f coverage=%.4f MRR@%lld=%.4f (%.1f s)\n",
-                  to_string(o.objective), static_cast<long long>(k), r.recall, static_cast<long long>(k), r.ndcg,
+      std::printf("%-9s %-11s Recall@%lld=%.4f NDCG@%lld=%.4f HitRate@%lld=%.4f coverage=%.4f MRR@%lld=%.4f (%.1f s)\n",
+                  to_string(o.objective), towers, static_cast<long long>(k), r.recall, static_cast<long long>(k), r.ndcg,
                   static_cast<long long>(k), r.hit_rate, r.coverage, static_cast<long long>(k), r.mrr, secs);
       std::fflush(stdout);
-    }
+    };
+    for (const auto& tower : towers)
+      for (const auto& name : objectives) {
+        if (tower == "mlp") {
+          run(name, "mlp", [&](double temperature) {
+            TwoTowerOptions m = mo;
+            m.temperature = temperature;
+            return make_two_tower_mlp(sp.data.schema, m, to.seed);
+          });
+        } else if (tower == "cross") {  // DCN-V2 cross stack + MLP over [embeddings | pairwise dots]
+          run(name, "cross", [&](double temperature) {
+            TwoTowerCrossOptions x;
+            x.embedding_dim = mo.embedding_dim;
+            x.output_dim = mo.output_dim;
+            x.query_hidden = mo.query_hidden;
+            x.candidate_hidden = mo.candidate_hidden;
+            x.cross_depth = cross_depth;
+            x.temperature = temperature;
+            return make_two_tower_cross_cosine(sp.data.schema, x, to.seed);
+          });
+        } else {  // "transformer": the fields of each tower are tokens, Transformer blocks, mean pooling
+          run(name, "transformer", [&](double temperature) {
+            TwoTowerTransformerOptions t;
+            t.embedding_dim = mo.embedding_dim;
+            t.output_dim = mo.output_dim;
+            t.blocks = transformer_blocks;
+            t.heads = transformer_heads;
+            t.temperature = temperature;
+            return make_two_tower_transformer(sp.data.schema, t, to.seed);
+          });
+        }
+      }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "movielens_two_tower: %s\n", e.what());
     return 1;

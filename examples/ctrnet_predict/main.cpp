@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "ctrnet/io/architecture_dlrm.hpp"
+#include "ctrnet/io/architecture_tab_transformer.hpp"
 #include "ctrnet/data/preprocess.hpp"
 #include "ctrnet/data/readers/criteo.hpp"
 #include "ctrnet/data/readers/delimited.hpp"
@@ -68,6 +70,8 @@ std::vector<float> dispatch(const std::string& arch, const SafetensorsView& f, c
   if (arch == architecture_name<DCNv2Stacked>) return load_and_score<DCNv2Stacked>(f, data, a);
   if (arch == architecture_name<DCNv2Parallel>) return load_and_score<DCNv2Parallel>(f, data, a);
   if (arch == architecture_name<DCNMix>) return load_and_score<DCNMix>(f, data, a);
+  if (arch == architecture_name<DLRM>) return load_and_score<DLRM>(f, data, a);
+  if (arch == architecture_name<TabTransformer>) return load_and_score<TabTransformer>(f, data, a);
   detail::throw_error(a.model, ": architecture '", arch, "' is not a CTR model ctrnet-predict can score");
 }
 

@@ -44,6 +44,9 @@
 #include "ctrnet/models/logistic_regression.hpp"
 #include "ctrnet/models/wide_deep.hpp"
 #include "ctrnet/two_tower.hpp"
+#include "ctrnet/dlrm.hpp"
+#include "ctrnet/tab_transformer.hpp"
+#include "ctrnet/item_to_item.hpp"
 #include "ctrnet/io/checkpoint.hpp"
 #include "ctrnet/io/model_io.hpp"
 

@@ -10,6 +10,8 @@
 #include "ctrnet/heads/retrieval.hpp"
 #include "ctrnet/layers/similarity.hpp"
 #include "ctrnet/models/two_tower.hpp"
+#include "ctrnet/models/two_tower_cross.hpp"
+#include "ctrnet/models/two_tower_transformer.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/serve/item_index.hpp"
