@@ -2,6 +2,7 @@
 //   ctrnet-vt --train clicks.tsv [--test test.tsv] [--model vt.safetensors] [--lists out.csv|out.jsonl]
 //             [--k 20] [--epochs 3] [--dim 32] [--hidden 0] [--window 5] [--pos-window 3]
 //             [--glove-weight 0.1] [--negatives 8] [--neighbor-negatives 0.8] [--threads 0] [--seed 1]
+//             [--loss bce|softmax] [--decay constant|linear|cosine] [--half-life 0 (time units)]
 //             [--delimiter TAB] [--session-column 0] [--item-column 1] [--time-column 2]
 //             [--action-column -1] [--header detect|yes|no] [--hash-ids] [--skip-bad-lines]
 // Counts co-occurrences (data/cooccurrence.hpp), trains the two-output item-item two-tower model
@@ -12,7 +13,9 @@
 // statistics (train/next_item_metrics.hpp). Errors: a message on stderr and exit code 1.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -24,6 +27,7 @@
 #include "ctrnet/data/schema_json.hpp"
 #include "ctrnet/io/safetensors.hpp"
 #include "ctrnet/models/item_to_item.hpp"
+#include "ctrnet/optim/schedule.hpp"
 #include "ctrnet/serve/related_items.hpp"
 #include "ctrnet/train/item_to_item_trainer.hpp"
 #include "ctrnet/train/next_item_metrics.hpp"
@@ -32,7 +36,8 @@ using namespace ctrnet;
 
 namespace {
 
-void save_item_to_item(const std::string& path, const ItemToItem& m, const CooccurrenceTable& t,
+template <class M>
+void save_item_to_item(const std::string& path, const M& m, const CooccurrenceTable& t,
                        const nlohmann::json& options) {
   std::vector<TensorToWrite> tensors;
   auto bytes = [](const auto* p, std::size_t n) {
@@ -64,6 +69,8 @@ int main(int argc, char** argv) {
   index_t k = 20, dim = 32, hidden = 0, window = 5, pos_window = 3, negatives = 8, batch = 256;
   double glove_weight = 0.1, neighbor_negatives = 0.8, reverse_weight = 0.5, lr = 2e-3, emb_lr = 0.1;
   std::uint64_t seed = 1;
+  std::string loss = "bce", decay = "constant";
+  double half_life = 0.0;
   bool hash_ids = false, skip_bad = false;
   app.add_option("--train", train_path, "training session log (session, item, time[, action])")->required();
   app.add_option("--test", test_path, "test session log: prints HR@K, MRR@K and list statistics");
@@ -83,6 +90,12 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "positives per step")->check(CLI::PositiveNumber);
   app.add_option("--lr", lr, "Adam learning rate of the towers")->check(CLI::PositiveNumber);
   app.add_option("--emb-lr", emb_lr, "row-wise Adagrad learning rate of the tables")->check(CLI::PositiveNumber);
+  app.add_option("--loss", loss, "relevance loss: bce (pointwise) or softmax (sampled softmax per positive)")
+      ->check(CLI::IsMember({"bce", "softmax"}));
+  app.add_option("--decay", decay, "learning-rate decay over all steps: constant, linear or cosine")
+      ->check(CLI::IsMember({"constant", "linear", "cosine"}));
+  app.add_option("--half-life", half_life, "recency weight of training sessions: half-life in the log's time "
+                                           "units (0: off)")->check(CLI::NonNegativeNumber);
   app.add_option("--threads", threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "seed");
   app.add_option("--delimiter", delimiter, "column delimiter (one character; default TAB)");
@@ -119,6 +132,7 @@ int main(int argc, char** argv) {
     ItemToItemPositiveOptions po;
     po.window = pos_window;
     po.reverse_weight = reverse_weight;
+    po.half_life = half_life;
     const auto positives = item_to_item_positives(train, table, po);
     CTRNET_CHECK(!positives.empty(), "ctrnet-vt: '", train_path,
                  "' has no session with two different items: nothing to learn item-to-item relations from");
@@ -130,7 +144,6 @@ int main(int argc, char** argv) {
     mo.output_dim = dim;
     mo.context_hidden = hidden > 0 ? std::vector<index_t>{hidden} : std::vector<index_t>{};
     mo.glove_weight = glove_weight;
-    ItemToItem model = make_item_to_item(fz.schema(), mo, seed);
     ItemToItemTrainOptions to;
     to.epochs = epochs;
     to.negatives = negatives;
@@ -140,29 +153,48 @@ int main(int argc, char** argv) {
     to.seed = seed;
     to.optimizer.lr = lr;
     to.embedding_optimizer.lr = emb_lr;
-    to.on_epoch = [&](int e, double loss, double secs) {
-      std::printf("epoch %d/%d loss=%.5f (%.1f s)\n", e, epochs, loss, secs);
+    to.on_epoch = [&](int e, double epoch_loss, double secs) {
+      std::printf("epoch %d/%d loss=%.5f (%.1f s)\n", e, epochs, epoch_loss, secs);
       std::fflush(stdout);
     };
-    train_item_to_item(model, fz, positives, to);
-
+    if (decay != "constant") {
+      to.schedule.decay = parse_decay_kind(decay);
+      to.schedule.decay_steps = static_cast<std::int64_t>(epochs) *
+                                ((static_cast<std::int64_t>(positives.size()) + batch - 1) / batch);
+    }
     RelatedItemsOptions ro;
     ro.k = k;
-    const RecommendationLists lists = related_items(cpu_simd{}, model, fz, ro);
+    RecommendationLists lists;
+    auto train_and_save = [&](auto& model) {
+      train_item_to_item(model, fz, positives, to);
+      lists = related_items(cpu_simd{}, model, fz, ro);
+      if (!model_path.empty()) {
+        const nlohmann::json opts{{"embedding_dim", dim},        {"output_dim", dim},
+                                  {"context_hidden", mo.context_hidden}, {"glove_weight", glove_weight},
+                                  {"window", window},            {"pos_window", pos_window},
+                                  {"negatives", negatives},      {"neighbor_negatives", neighbor_negatives},
+                                  {"epochs", epochs},            {"seed", seed},
+                                  {"loss", loss},                {"decay", decay},
+                                  {"half_life", half_life}};
+        save_item_to_item(model_path, model, table, opts);
+      }
+    };
+    if (loss == "softmax") {
+      // log-Q correction for k negatives from the uniform base distribution: log(N / k).
+      ItemToItemListwise model = make_item_to_item_listwise(
+          fz.schema(), mo,
+          std::log(static_cast<double>(table.num_items()) / static_cast<double>(std::max<index_t>(negatives, 1))), seed);
+      train_and_save(model);
+    } else {
+      ItemToItem model = make_item_to_item(fz.schema(), mo, seed);
+      train_and_save(model);
+    }
     if (!lists_path.empty()) {
       write_related_items(lists_path, lists, table);
       std::printf("lists: %s (%lld items, K=%lld)\n", lists_path.c_str(), static_cast<long long>(lists.num_items()),
                   static_cast<long long>(k));
     }
-    if (!model_path.empty()) {
-      const nlohmann::json opts{{"embedding_dim", dim},        {"output_dim", dim},
-                                {"context_hidden", mo.context_hidden}, {"glove_weight", glove_weight},
-                                {"window", window},            {"pos_window", pos_window},
-                                {"negatives", negatives},      {"neighbor_negatives", neighbor_negatives},
-                                {"epochs", epochs},            {"seed", seed}};
-      save_item_to_item(model_path, model, table, opts);
-      std::printf("model: %s\n", model_path.c_str());
-    }
+    if (!model_path.empty()) std::printf("model: %s\n", model_path.c_str());
     if (!test_path.empty()) {
       const std::vector<Session> test = read_session_log(test_path, so).sessions();
       NextItemOptions eo;

@@ -4,7 +4,8 @@
 # 1. A small made-up session log (walks on a random item graph, written here by awk): trains,
 #    writes the model (safetensors with item_ids) and the lists as CSV and as JSON lines; checks
 #    the CSV header, K rows per item, ranks 1..K, no item listed as its own related item, and the
-#    test line (HR@K above the popularity level of this made-up data).
+#    test line (HR@K above the popularity level of this made-up data); the same with --loss softmax
+#    --decay linear --half-life (options in the model's metadata).
 # 2. Bad input: a malformed line (exit 1, message names the file and line), a missing file, a
 #    log with no session of two different items, and a bad option value.
 set -euo pipefail
@@ -54,6 +55,17 @@ awk -v h="$hr" 'BEGIN { exit !(h > 0.4) }' || fail "HR@5 = $hr, expected > 0.4 o
 [ "$(wc -l < "$work/lists.jsonl")" -eq 40 ] || fail "expected one JSON line per item"
 head -n 1 "$work/lists.jsonl" | grep -Eq '^\{"item":[0-9]+,"related":\[[0-9]+,[0-9]+,[0-9]+\],"scores":\[' \
   || fail "bad JSON line: $(head -n 1 "$work/lists.jsonl")"
+
+# The listwise loss with a decaying learning rate and a recency weight (times 1.5 apart: the log
+# spans ~8,000 time units, half-life 3,000) also learns the walks.
+"$bin" --train "$work/train.tsv" --test "$work/test.tsv" --epochs 2 --dim 8 --hidden 0 --k 5 --threads 2 \
+  --loss softmax --decay linear --half-life 3000 --model "$work/vt2.safetensors" > "$work/out3.txt" 2>&1 \
+  || { cat "$work/out3.txt"; fail "ctrnet-vt --loss softmax failed"; }
+grep -aq 'loss[\\"]*:[\\"]*softmax' "$work/vt2.safetensors" || fail "model metadata lacks the loss"
+hr=$(sed -n 's/^test: .* HR@5=\([0-9.]*\) .*/\1/p' "$work/out3.txt")
+[ -n "$hr" ] || { cat "$work/out3.txt"; fail "no test line (softmax)"; }
+awk -v h="$hr" 'BEGIN { exit !(h > 0.4) }' || fail "HR@5 = $hr with --loss softmax, expected > 0.4"
+if "$bin" --train "$work/train.tsv" --loss hinge > "$work/err.txt" 2>&1; then fail "accepted --loss hinge"; fi
 
 # --- 2. bad input -----------------------------------------------------------------------------------
 printf 'SessionId\tItemId\tTime\n1\t5\t10.0\n1\tabc\t11.0\n' > "$work/bad.tsv"

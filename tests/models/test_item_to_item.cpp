@@ -2,7 +2,9 @@
 // body and of the whole two-head loss (double, cpu_scalar, every dense parameter and table row),
 // cpu_simd-vs-cpu_scalar parity, training positives from sessions, the exact retrieval trick of
 // serve/related_items.hpp against brute-force scoring of every pair, the list writers, and a
-// small training run on made-up sessions that beats the popularity list.
+// small training run on made-up sessions that beats the popularity list (pointwise BCE and the
+// listwise GroupSoftmaxHead), the GroupSoftmaxHead's loss and gradient, and the featurizer without
+// pair features.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -200,10 +202,13 @@ TEST_CASE("Related items: the exact retrieval trick equals brute-force scoring",
   for (auto& tab : m.params().tables)
     for (index_t i = 0; i < tab.size(); ++i) tab.data()[i] = static_cast<float>(rng.uniform(-0.5, 0.5));
   const index_t K = 7;
-  for (ScoreOutput out : {ScoreOutput::relevance, ScoreOutput::glove}) {
+  for (int variant = 0; variant < 3; ++variant) {  // relevance, GloVe, relevance + 0.7 · GloVe
+    const ScoreOutput out = variant == 1 ? ScoreOutput::glove : ScoreOutput::relevance;
+    const float mix = variant == 2 ? 0.7f : 0.0f;
     RelatedItemsOptions ro;
     ro.k = K;
     ro.output = out;
+    ro.glove_mix = mix;
     ro.block = 8;  // several blocks
     const RecommendationLists l = related_items(cpu_simd{}, m, fz, ro);
     REQUIRE(l.num_items() == N);
@@ -220,7 +225,10 @@ TEST_CASE("Related items: the exact retrieval trick equals brute-force scoring",
     for (index_t a = 0; a < N; ++a) {
       std::vector<ItemScore> s;
       for (index_t b = 0, row = a * (N - 1); b < N; ++b)
-        if (b != a) s.push_back({b, c.logits(row++, col)});
+        if (b != a) {
+          s.push_back({b, c.logits(row, col) + (mix != 0.0f ? mix * c.logits(row, 1) : 0.0f)});
+          ++row;
+        }
       std::sort(s.begin(), s.end(), [](auto& x, auto& y) { return x.score != y.score ? x.score > y.score : x.item < y.item; });
       for (index_t j = 0; j < K; ++j) {
         if (l.list(a)[static_cast<std::size_t>(j)] != s[static_cast<std::size_t>(j)].item) ++mismatches;
@@ -281,4 +289,97 @@ TEST_CASE("A trained item-to-item model predicts next items far better than popu
   const auto pop = evaluate_next_item(test, t, PopularityRecommender(t).recommend_all(5, 1), eo);
   INFO("model HR@5 " << model.hit_rate << ", popularity " << pop.hit_rate);
   CHECK(model.hit_rate > pop.hit_rate + 0.2);
+}
+
+TEST_CASE("GroupSoftmaxHead: sampled softmax per positive with the log-Q correction", "[item_to_item][heads]") {
+  // Two groups (rows 1-3 and 4-5) after a leading negative that is ignored; made-up numbers.
+  const std::vector<float> labels{0, 1, 0, 0, 1, 0};
+  const std::vector<float> weights{1.0f, 2.0f, 1.0f, 4.0f, 0.5f, 0.25f};
+  BatchView b;
+  b.size = 6;
+  b.labels = labels.data();
+  b.weights = weights.data();
+  GroupSoftmaxHead h{HeadOptions{1.5, 0}, 0.3};
+  Matrix<double> z(6, 1, 0.0), dz(6, 1, 0.0);
+  const double zs[6] = {0.9, 0.2, -0.4, 0.7, 1.1, -0.3};
+  for (index_t r = 0; r < 6; ++r) z(r, 0) = zs[r];
+  const double norm = 2.0;
+  const double loss = h.loss(cpu_scalar{}, z.cview(), b, norm, dz.view());
+  // By hand: group 1: z' = (0.2, −0.4 + log(1/2) + 0.3, 0.7 + log(4/2) + 0.3), weight 2;
+  // group 2: z' = (1.1, −0.3 + log(0.25/0.5) + 0.3), weight 0.5.
+  auto lse = [](std::vector<double> v) {
+    double s = 0.0;
+    for (double x : v) s += std::exp(x);
+    return std::log(s);
+  };
+  const std::vector<double> g1{0.2, -0.4 + std::log(0.5) + 0.3, 0.7 + std::log(2.0) + 0.3};
+  const std::vector<double> g2{1.1, -0.3 + std::log(0.5) + 0.3};
+  const double want = 1.5 / norm * (2.0 * (lse(g1) - g1[0]) + 0.5 * (lse(g2) - g2[0]));
+  CHECK(loss == Approx(want).epsilon(1e-12));
+  CHECK(dz(0, 0) == 0.0);
+  // Finite differences on every logit.
+  for (index_t r = 0; r < 6; ++r) {
+    Matrix<double> zp = z, zm = z, none;
+    zp(r, 0) += 1e-6;
+    zm(r, 0) -= 1e-6;
+    const double num = (h.loss(cpu_scalar{}, zp.cview(), b, norm, none.view()) -
+                        h.loss(cpu_scalar{}, zm.cview(), b, norm, none.view())) / 2e-6;
+    CHECK(dz(r, 0) == Approx(num).margin(1e-8));
+  }
+  // Each group's gradient sums to 0 (softmax minus one-hot).
+  CHECK(dz(1, 0) + dz(2, 0) + dz(3, 0) == Approx(0.0).margin(1e-12));
+  CHECK(dz(4, 0) + dz(5, 0) == Approx(0.0).margin(1e-12));
+}
+
+TEST_CASE("The listwise item-to-item model trains and beats popularity", "[item_to_item][quality]") {
+  const auto train = walk_sessions(3000, 60, 21, 77);
+  const auto test = walk_sessions(400, 60, 22, 77);
+  const CooccurrenceTable t = count_cooccurrence(train);
+  const ItemPairFeaturizer fz(t);
+  ItemToItemOptions o;
+  o.embedding_dim = 16;
+  o.output_dim = 16;
+  o.context_hidden = {};
+  ItemToItemTrainOptions to;
+  to.epochs = 2;
+  to.threads = 1;
+  to.negatives = 4;
+  to.batch_size = 64;  // a multiple of the 8 shards: groups never straddle a shard
+  ItemToItemListwise m = make_item_to_item_listwise(fz.schema(), o, std::log(60.0 / 4.0), 1);
+  const auto pos = item_to_item_positives(train, t);
+  const double loss = train_item_to_item(m, fz, pos, to);
+  CHECK(std::isfinite(loss));
+  CHECK(loss > 0.0);
+  RelatedItemsOptions ro;
+  ro.k = 5;
+  NextItemOptions eo;
+  eo.k = 5;
+  eo.threads = 1;
+  const auto model = evaluate_next_item(test, t, related_items(cpu_simd{}, m, fz, ro), eo);
+  const auto pop = evaluate_next_item(test, t, PopularityRecommender(t).recommend_all(5, 1), eo);
+  INFO("listwise model HR@5 " << model.hit_rate << ", popularity " << pop.hit_rate);
+  CHECK(model.hit_rate > pop.hit_rate + 0.2);
+}
+
+TEST_CASE("ItemPairFeaturizer without pair features writes zeros for them", "[item_to_item]") {
+  const auto sessions = walk_sessions(200, 20, 5, 9);
+  const CooccurrenceTable t = count_cooccurrence(sessions);
+  const ItemPairFeaturizer with(t), without(t, PairFeatureOptions{}, false);
+  CHECK(without.uses_pair_features() == false);
+  CHECK(without.schema().size() == with.schema().size());
+  REQUIRE(!t.neighbors(0).empty());
+  const index_t b = t.neighbors(0)[0].item;
+  Batch x = with.make_batch(), y = without.make_batch();
+  with.add(x, 0, b, 1.0f, 1.0f);
+  without.add(y, 0, b, 1.0f, 1.0f);
+  const index_t F = with.num_pair_features();
+  double sum_with = 0.0;
+  for (index_t j = 0; j < F; ++j) {
+    sum_with += std::abs(x.dense_values[static_cast<std::size_t>(j)]);
+    CHECK(y.dense_values[static_cast<std::size_t>(j)] == 0.0f);
+  }
+  CHECK(sum_with > 0.0);
+  for (index_t j = F; j < with.num_dense(); ++j)
+    CHECK(y.dense_values[static_cast<std::size_t>(j)] == x.dense_values[static_cast<std::size_t>(j)]);
+  CHECK(y.targets[0][0] == x.targets[0][0]);
 }

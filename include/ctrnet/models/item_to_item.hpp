@@ -14,12 +14,17 @@
 // retrieval models (Covington et al. 2016; Yi et al. 2019).
 // ItemPairBody is a general sparse layer (any two towers with equal output widths): the model is a
 // plain Model<ItemPairBody, BinaryHead, GloveHead>, trained with the ordinary Trainer. The
-// "one-output" variant is the same model with the GloVe head's weight 0.
+// "one-output" variant is the same model with the GloVe head's weight 0. ItemToItemListwise
+// replaces the BCE of output 0 by GroupSoftmaxHead: a sampled softmax over each positive and its
+// negatives (listwise), with the log-Q correction; the body and retrieval are unchanged.
 // Backward, with g_r = ds_r + dŷ_r:  du_r += g_r v_r,  dv_r += g_r u_r,  dc += Σ_r ds_r,
 //   dw += Σ_r ds_r x_A,r,  dd[B_r] += ds_r,
 //   db[A_r] += dŷ_r,  db̃[B_r] += dŷ_r.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -204,9 +209,70 @@ class ItemPairBody {
 // The alias with MLP towers, its schema and flat options.
 // ------------------------------------------------------------------------------------------------
 
+/// \brief Listwise relevance head: a sampled softmax over groups of rows (Jean et al. 2015,
+/// "On Using Very Large Target Vocabulary for Neural Machine Translation"; Bengio & Senécal 2008).
+/// A group is a row with label 1 (the positive A → B, weight w_p) and the label-0 rows after it
+/// (sampled negatives B_j of the same A, weights w_j = w_p · q0(B_j)/q(B_j|A), the importance
+/// weights of train_item_to_item). The negatives' logits get the log-Q correction
+///   z'_j = z_j + log(w_j / w_p) + log_correction     (= z_j − log(k·q(B_j|A)) with
+///                                                      log_correction = −log(k·q0), uniform q0 = 1/N)
+/// so Σ_j exp(z'_j) estimates Σ_B exp(z_B) over the catalogue, and
+///   ℓ = −w_p (z_p − log(exp z_p + Σ_j exp z'_j)),   ∂ℓ/∂z_i = w_p (softmax(z')_i − [i = p]).
+/// Label-0 rows before the first positive of a shard (a group cut by a shard boundary) are ignored.
+/// Prediction: the logit itself (a ranking score).
+struct GroupSoftmaxHead {
+  static constexpr const char* name = "group_softmax";
+  HeadOptions opt;
+  double log_correction = 0.0;
+
+  index_t width() const { return 1; }
+
+  template <class P, class T>
+  double loss(const P&, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
+    const double scale = opt.weight / normalizer;
+    if (scale == 0.0) return 0.0;
+    CTRNET_CHECK(b.labels != nullptr, "GroupSoftmaxHead: the batch has no labels");
+    double total = 0.0;
+    index_t r = 0;
+    while (r < z.rows && !(b.labels[r] > 0.5f)) ++r;
+    while (r < z.rows) {
+      const index_t p = r;
+      index_t e = p + 1;
+      while (e < z.rows && !(b.labels[e] > 0.5f)) ++e;
+      const double wp = b.weight(p);
+      auto zc = [&](index_t i) {
+        if (i == p) return static_cast<double>(z(i, 0));
+        const double ratio = static_cast<double>(b.weight(i)) / wp;
+        CTRNET_CHECK(ratio > 0.0, "GroupSoftmaxHead: row ", b.first_row + i, " has weight ", b.weight(i),
+                     "; negatives need a positive weight");
+        return static_cast<double>(z(i, 0)) + std::log(ratio) + log_correction;
+      };
+      double mx = zc(p);
+      for (index_t i = p + 1; i < e; ++i) mx = std::max(mx, zc(i));
+      double sum = 0.0;
+      for (index_t i = p; i < e; ++i) sum += std::exp(zc(i) - mx);
+      const double lse = mx + std::log(sum);
+      const double w = wp * scale;
+      total += w * (lse - zc(p));
+      if (!dz.empty())
+        for (index_t i = p; i < e; ++i)
+          dz(i, 0) += static_cast<T>(w * (std::exp(zc(i) - lse) - (i == p ? 1.0 : 0.0)));
+      r = e;
+    }
+    return total;
+  }
+
+  template <class P, class T>
+  void predict(const P& p, ConstMatrixView<T> z, MatrixView<T> out) const {
+    kernels::copy(p, z, out);
+  }
+};
+
 using ItemToItemBody = ItemPairBody<Tower<MLP>, Tower<MLP>>;
 /// Two outputs: relevance (BinaryHead on labels) and GloVe (GloveHead on targets[0] = X_AB).
 using ItemToItem = Model<ItemToItemBody, BinaryHead, GloveHead>;
+/// The same model with the listwise relevance loss (GroupSoftmaxHead) instead of BCE.
+using ItemToItemListwise = Model<ItemToItemBody, GroupSoftmaxHead, GloveHead>;
 
 /// Flat options of the item-to-item model.
 struct ItemToItemOptions {
@@ -281,7 +347,9 @@ inline Tower<MLP> item_to_item_tower(const char* name, const char* group, const 
 }  // namespace detail
 
 /// The item-to-item model, unbuilt (towers "context" / "item" over the groups "query" / "candidate").
-inline ItemToItem item_to_item_model(const ItemToItemOptions& o) {
+/// M = ItemToItem (BCE) or ItemToItemListwise (sampled softmax, log-Q correction `log_correction`).
+template <class M = ItemToItem>
+M item_to_item_model(const ItemToItemOptions& o, double log_correction = 0.0) {
   CTRNET_CHECK(o.relevance_weight >= 0.0 && o.glove_weight >= 0.0, "ItemToItemOptions: head weights must be >= 0");
   ItemToItemBody::Options bo;
   bo.relevance_bias = o.relevance_bias;
@@ -290,14 +358,25 @@ inline ItemToItem item_to_item_model(const ItemToItemOptions& o) {
   bo.item_bias = o.item_bias;
   HeadOptions rel{o.relevance_weight, 0};
   HeadOptions glo{o.glove_weight, 1};
-  return ItemToItem(ItemToItemBody(detail::item_to_item_tower("context", "query", o.context_hidden, o),
-                                   detail::item_to_item_tower("item", "candidate", o.item_hidden, o), bo),
-                    BinaryHead(rel), GloveHead(glo, GloveOptions{o.glove_x_max, o.glove_alpha}));
+  ItemToItemBody body(detail::item_to_item_tower("context", "query", o.context_hidden, o),
+                      detail::item_to_item_tower("item", "candidate", o.item_hidden, o), bo);
+  if constexpr (std::is_same_v<M, ItemToItemListwise>)
+    return M(std::move(body), GroupSoftmaxHead{rel, log_correction}, GloveHead(glo, GloveOptions{o.glove_x_max, o.glove_alpha}));
+  else
+    return M(std::move(body), BinaryHead(rel), GloveHead(glo, GloveOptions{o.glove_x_max, o.glove_alpha}));
 }
 
 /// Builds (and initialises from `seed`) the item-to-item model over `schema` (item_to_item_schema).
 inline ItemToItem make_item_to_item(const Schema& schema, const ItemToItemOptions& o = {}, std::uint64_t seed = 1) {
-  ItemToItem m = item_to_item_model(o);
+  ItemToItem m = item_to_item_model<ItemToItem>(o);
+  m.build(schema, seed);
+  return m;
+}
+
+/// The listwise variant: log_correction = −log(k·q0) for k uniform negatives over N items: log(N / k).
+inline ItemToItemListwise make_item_to_item_listwise(const Schema& schema, const ItemToItemOptions& o,
+                                                     double log_correction, std::uint64_t seed = 1) {
+  ItemToItemListwise m = item_to_item_model<ItemToItemListwise>(o, log_correction);
   m.build(schema, seed);
   return m;
 }

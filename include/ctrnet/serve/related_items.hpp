@@ -11,7 +11,9 @@
 // descending, ties to the lower index) gives exactly the top-K of a full scoring of every B ≠ A.
 // The item vectors get one more column d_B (0 without item_bias) and the context vectors a 1.
 // Ranking by the GloVe output instead (ScoreOutput::glove) uses ŷ = ⟨u, v_B⟩ + b_A + b̃_B: the
-// extra column is then b̃_B.
+// extra column is then b̃_B. A mix of the two (glove_mix = λ > 0, relevance output) ranks by
+//   s + λ·ŷ = (1 + λ)⟨u, v_B⟩ + (d_B + λ b̃_B) + (c + wᵀx_A + λ b_A):
+// the context vectors are scaled by 1 + λ and the extra column is d_B + λ b̃_B — still exact.
 // Writers: CSV `item,rank,related,score` (raw item ids, rank from 1) or JSON lines
 // {"item": id, "related": [ids], "scores": [..]}.
 #pragma once
@@ -35,6 +37,7 @@ struct RelatedItemsOptions {
   index_t k = 20;
   ScoreOutput output = ScoreOutput::relevance;
   index_t block = 512;  ///< query items per block
+  double glove_mix = 0.0;  ///< λ >= 0: rank by s + λ·ŷ (relevance output only; needs glove_biases)
 };
 
 namespace detail {
@@ -58,6 +61,9 @@ RecommendationLists related_items(const P& p, const BasicModel<float, Body, Head
   const index_t N = fz.num_items(), d = body.dim(), K = o.k;
   const bool glove = o.output == ScoreOutput::glove;
   CTRNET_CHECK(!glove || body.options().glove_biases, "related_items: ranking by the GloVe output needs glove_biases");
+  CTRNET_CHECK(o.glove_mix >= 0.0, "related_items: glove_mix must be >= 0, got ", o.glove_mix);
+  const float mix = glove ? 0.0f : static_cast<float>(o.glove_mix);
+  CTRNET_CHECK(mix == 0.0f || body.options().glove_biases, "related_items: glove_mix > 0 needs glove_biases");
   const index_t da = d + 1;  // [v_B | extra_B], [u_A | 1]
 
   // Item vectors.
@@ -76,6 +82,7 @@ RecommendationLists related_items(const P& p, const BasicModel<float, Body, Head
       V(begin + r, d) = glove                         ? w.table(body.item_bias_table())(begin + r, 0)
                         : body.options().item_bias ? w.table(body.relevance_item_bias_table())(begin + r, 0)
                                                    : 0.0f;
+      if (mix != 0.0f) V(begin + r, d) += mix * w.table(body.item_bias_table())(begin + r, 0);
     }
   }
 
@@ -100,11 +107,16 @@ RecommendationLists related_items(const P& p, const BasicModel<float, Body, Head
     offset.resize(static_cast<std::size_t>(n));
     {
       const BatchView bv = batch.view();
-      for (index_t r = 0; r < n; ++r) offset[static_cast<std::size_t>(r)] = body.relevance_offset(w, bv, r);
+      for (index_t r = 0; r < n; ++r) {
+        offset[static_cast<std::size_t>(r)] = body.relevance_offset(w, bv, r);
+        if (mix != 0.0f) offset[static_cast<std::size_t>(r)] += mix * w.table(body.context_bias_table())(begin + r, 0);
+      }
     }
     std::vector<index_t> ex;
     for (index_t r = 0; r < n; ++r) {
       std::copy_n(tmp.view().row(r), d, U.view().row(r));
+      if (mix != 0.0f)
+        for (index_t j = 0; j < d; ++j) U(r, j) *= 1.0f + mix;
       U(r, d) = 1.0f;
       ex.assign(1, begin + r);
       for (const CooccurrencePair& q : t.neighbors(begin + r)) ex.push_back(q.item);
@@ -126,7 +138,8 @@ RecommendationLists related_items(const P& p, const BasicModel<float, Body, Head
       for (index_t j = 0; j < K; ++j)
         if (top.rows(r, j) >= 0) cand.push_back({top.rows(r, j), top.scores(r, j) + ba});
       for (std::size_t q = 0; q < t.neighbors(a).size(); ++q, ++row)
-        cand.push_back({t.neighbors(a)[q].item, mc.logits(row, glove ? 1 : 0)});
+        cand.push_back({t.neighbors(a)[q].item,
+                        glove ? mc.logits(row, 1) : mc.logits(row, 0) + (mix != 0.0f ? mix * mc.logits(row, 1) : 0.0f)});
       const auto m = std::min<std::size_t>(cand.size(), static_cast<std::size_t>(K));
       std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(m), cand.end(),
                         [](const ItemScore& x, const ItemScore& y) {

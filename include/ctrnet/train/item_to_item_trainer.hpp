@@ -16,6 +16,7 @@
 // matter — among A's co-occurring items — get many more samples. A negative that co-occurs with A
 // keeps its real pair features and X_AB (its GloVe term counts once more). The loop uses the
 // ordinary Trainer::train_step: shards, thread independence and optimizers are the Trainer's.
+// With ItemToItemListwise (GroupSoftmaxHead) the same rows form one softmax group per positive.
 #pragma once
 #include <algorithm>
 #include <chrono>
@@ -24,6 +25,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ctrnet/core/rng.hpp"
@@ -38,7 +40,10 @@ namespace ctrnet {
 class ItemPairFeaturizer {
  public:
   ItemPairFeaturizer() = default;
-  explicit ItemPairFeaturizer(const CooccurrenceTable& table, PairFeatureOptions o = {}) : table_(&table), opt_(o) {
+  /// `use_pair_features = false` keeps the schema but writes 0 for every pair feature: a model
+  /// that sees only the two item ids and their popularity (the pointwise baseline).
+  explicit ItemPairFeaturizer(const CooccurrenceTable& table, PairFeatureOptions o = {}, bool use_pair_features = true)
+      : table_(&table), opt_(o), use_pair_(use_pair_features) {
     CTRNET_CHECK(table.num_items() > 0, "ItemPairFeaturizer: the co-occurrence table has no items");
     pair_names_ = pair_feature_names(table, o);
     F_ = static_cast<index_t>(pair_names_.size());
@@ -57,6 +62,7 @@ class ItemPairFeaturizer {
   index_t num_pair_features() const { return F_; }
   index_t num_dense() const { return F_ + 2 * I_; }
   const PairFeatureOptions& options() const { return opt_; }
+  bool uses_pair_features() const { return use_pair_; }
 
   /// A batch shaped for this schema (one extra target column: X_AB).
   Batch make_batch() const {
@@ -70,7 +76,7 @@ class ItemPairFeaturizer {
     const std::size_t at = batch.dense_values.size();
     batch.dense_values.resize(at + static_cast<std::size_t>(num_dense()));
     float* d = batch.dense_values.data() + at;
-    if (zero_pair)
+    if (zero_pair || !use_pair_)
       std::fill(d, d + F_, 0.0f);
     else
       pair_features(*table_, a, b, std::span<float>(d, static_cast<std::size_t>(F_)), opt_);
@@ -88,6 +94,7 @@ class ItemPairFeaturizer {
  private:
   const CooccurrenceTable* table_ = nullptr;
   PairFeatureOptions opt_;
+  bool use_pair_ = true;
   std::vector<std::string> pair_names_;
   index_t F_ = 0, I_ = 0;
   Schema schema_;
@@ -103,6 +110,9 @@ struct ItemPairExample {
 struct ItemToItemPositiveOptions {
   index_t window = 1;           ///< pairs up to this many events apart (1: consecutive clicks)
   double reverse_weight = 0.5;  ///< weight of the backward direction (x_j → x_i); 0: next-click only
+  /// Recency: a session's pairs are weighted 2^(−(t_max − t_s)/half_life), t_s its first click's
+  /// time, t_max the latest click of all sessions (same time unit as Session::times). 0: off.
+  double half_life = 0.0;
 };
 
 /// Positives from sessions (raw item ids, mapped by the table; unknown items skipped).
@@ -111,9 +121,15 @@ inline std::vector<ItemPairExample> item_to_item_positives(const std::vector<Ses
                                                            const ItemToItemPositiveOptions& o = {}) {
   CTRNET_CHECK(o.window >= 1, "item_to_item_positives: window must be >= 1, got ", o.window);
   CTRNET_CHECK(o.reverse_weight >= 0.0, "item_to_item_positives: reverse_weight must be >= 0");
+  CTRNET_CHECK(o.half_life >= 0.0, "item_to_item_positives: half_life must be >= 0, got ", o.half_life);
   std::vector<ItemPairExample> out;
   std::vector<index_t> idx;
+  double t_max = -1e300;
+  if (o.half_life > 0.0)
+    for (const Session& s : sessions)
+      for (double t : s.times) t_max = std::max(t_max, t);
   for (const Session& s : sessions) {
+    const double recency = o.half_life > 0.0 && !s.times.empty() ? std::exp2(-(t_max - s.times.front()) / o.half_life) : 1.0;
     idx.clear();
     for (std::int64_t raw : s.items) idx.push_back(table.index_of(raw));
     const auto n = static_cast<index_t>(idx.size());
@@ -121,7 +137,7 @@ inline std::vector<ItemPairExample> item_to_item_positives(const std::vector<Ses
       for (index_t j = i + 1; j < n && j <= i + o.window; ++j) {
         const index_t a = idx[static_cast<std::size_t>(i)], b = idx[static_cast<std::size_t>(j)];
         if (a < 0 || b < 0 || a == b) continue;
-        const auto w = static_cast<float>(1.0 / static_cast<double>(j - i));
+        const auto w = static_cast<float>(recency / static_cast<double>(j - i));
         out.push_back({a, b, w});
         if (o.reverse_weight > 0.0) out.push_back({b, a, static_cast<float>(w * o.reverse_weight)});
       }
@@ -140,6 +156,7 @@ struct ItemToItemTrainOptions {
   std::uint64_t seed = 1;
   DenseOptimizerOptions optimizer = default_optimizer();                   ///< Adam, lr 2e-3
   SparseOptimizerOptions embedding_optimizer = default_embedding_optimizer();  ///< row-wise Adagrad, lr 0.1
+  ScheduleOptions schedule{};  ///< learning-rate schedule over the steps (optim/schedule.hpp); constant by default
   std::function<void(int epoch, double loss, double seconds)> on_epoch;
 
   static DenseOptimizerOptions default_optimizer() {
@@ -173,6 +190,7 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
   to.seed = o.seed;
   to.optimizer = o.optimizer;
   to.embedding_optimizer = o.embedding_optimizer;
+  to.schedule = o.schedule;
   Trainer<M, Policy> trainer(model, to, policy);
 
   // Alias-free sampler: cumulative weights, binary search.
@@ -217,7 +235,16 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     double loss_sum = 0.0, weight_sum = 0.0;
     for (std::size_t begin = 0; begin < order.size(); begin += static_cast<std::size_t>(o.batch_size)) {
-      const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(o.batch_size));
+      std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(o.batch_size));
+      if constexpr (std::is_same_v<M, ItemToItemListwise>) {
+        // Groups (a positive and its negatives) must not straddle the Trainer's shards: the last,
+        // partial batch keeps a multiple of `shards` positives (the rest are skipped this epoch).
+        const std::size_t S = static_cast<std::size_t>(std::max<index_t>(o.shards, 1));
+        if (o.batch_size % static_cast<index_t>(S) == 0) {
+          end = begin + (end - begin) / S * S;
+          if (end == begin) break;
+        }
+      }
       batch.clear();
       for (std::size_t k = begin; k < end; ++k) {
         const ItemPairExample& e = positives[order[k]];
