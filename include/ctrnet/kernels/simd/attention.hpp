@@ -215,9 +215,13 @@ void layer_norm_backward(const cpu_simd& pol, ConstMatrixView<T> x, const T* gam
   constexpr index_t W = static_cast<index_t>(V::size);
   constexpr index_t kBlock = 64;
   const index_t w = x.cols, blocks = (x.rows + kBlock - 1) / kBlock;
-  AlignedVector<T> part(static_cast<std::size_t>(blocks * 2 * w), T(0));
+  // Per-block partial sums of dγ, dβ (summed in block order: the same result for any thread count),
+  // in the per-thread scratch buffer of element-wise kernels: no allocation per training step.
+  detail::ScratchLease<T> lease(3, blocks * 2 * w);
+  T* const part = lease.data();
+  std::fill(part, part + blocks * 2 * w, T(0));
   auto rows = [&](index_t blk) {
-    T* pg = part.data() + blk * 2 * w;
+    T* pg = part + blk * 2 * w;
     T* pb = pg + w;
     for (index_t r = blk * kBlock; r < std::min(x.rows, (blk + 1) * kBlock); ++r) {
       const T* xr = x.row(r);
@@ -263,7 +267,7 @@ void layer_norm_backward(const cpu_simd& pol, ConstMatrixView<T> x, const T* gam
     for (index_t b = b0; b < b1; ++b) rows(b);
   });
   for (index_t b = 0; b < blocks; ++b) {
-    const T* pg = part.data() + b * 2 * w;
+    const T* pg = part + b * 2 * w;
     for (index_t c = 0; c < w; ++c) {
       dgamma[c] += pg[c];
       dbeta[c] += pg[w + c];
