@@ -243,7 +243,7 @@ int main(int argc, char** argv) {
   app.add_option("--embedding-optimizer", a.embedding_optimizer, "sparse optimizer of the tables")
       ->check(CLI::IsMember({"sgd", "adagrad", "rowwise_adagrad", "lazy_adam", "ftrl"}));
   app.add_option("--embedding-dim", a.embedding_dim, "embedding dimension")->check(CLI::PositiveNumber);
-  app.add_option("--hidden", a.hidden, "hidden widths of the MLP");
+  app.add_option("--hidden", a.hidden, "hidden widths of the MLP (default 256 128; dlrm: 512 256, the reference's top MLP)");
   app.add_option("--cross-depth", a.cross_depth, "cross layers (DCN family)")->check(CLI::PositiveNumber);
   app.add_option("--rank", a.rank, "cross rank (dcn_v2*: 0 = full rank; dcn_mix: expert rank)")
       ->check(CLI::NonNegativeNumber);
@@ -284,6 +284,10 @@ int main(int argc, char** argv) {
     a.embedding_optimizer = "ftrl";
     if (app.count("--embedding-lr") == 0) a.embedding_lr = a.wide_lr;
   }
+  // DLRM's top MLP defaults to the reference implementation's Criteo setting (Naumov et al. 2019,
+  // dlrm_s_pytorch.py --arch-mlp-top 512-256-1): on criteo-8k its 5-seed mean test AUC is 0.706
+  // against 0.697 with 256 128 (docs/models.md).
+  if (a.model == "dlrm" && app.count("--hidden") == 0) a.hidden = {512, 256};
   if (a.format == "csv" && a.schema.empty()) {
     std::fprintf(stderr, "ctrnet-train: --format csv needs --schema FILE (see docs/data.md)\n");
     return 2;
