@@ -5,6 +5,9 @@
 //   ArchitectureTraits<Body>::options(body) the flat options the body was made from
 //   ArchitectureTraits<Body>::make_body(o)  the same body, unbuilt
 //   architecture_name<Model>                the name, from a model type
+// Models whose options are more than their body's (two-tower: the similarity; item-to-item: the
+// heads) have ArchitectureTraits keyed by the model type instead, with options(model),
+// make_model(o) and declare(o, schema, registry); ModelArchitectureTraits<M> picks either.
 #pragma once
 #include <cstdint>
 #include <limits>
@@ -18,6 +21,7 @@
 #include "ctrnet/core/error.hpp"
 #include "ctrnet/data/schema.hpp"
 #include "ctrnet/data/schema_json.hpp"
+#include "ctrnet/heads/binary.hpp"
 #include "ctrnet/models/dcn.hpp"
 #include "ctrnet/models/logistic_regression.hpp"
 #include "ctrnet/models/wide_deep.hpp"
@@ -27,16 +31,51 @@ namespace ctrnet {
 /// The library version written into every saved file (matches the CMake project version).
 inline constexpr std::string_view kVersion = "0.1.0";
 
-/// Specialised for each body type that can be saved and rebuilt; see the header comment.
-template <class Body>
+/// Specialised for each body type that can be saved and rebuilt (see the header comment), or for a
+/// whole model type (keyed by the model: TwoTower, the item-to-item models), then with
+///   options(const M&) / make_model(o) (unbuilt) / declare(o, schema, reg) (registry only)
+/// so that the heads' or the similarity's options are stored too (io/architecture_two_tower.hpp).
+template <class BodyOrModel>
 struct ArchitectureTraits;
+
+namespace detail {
+
+/// ArchitectureTraits keyed by the model type M itself.
+template <class M>
+concept ModelKeyedArchitecture = requires { ArchitectureTraits<M>::name; &ArchitectureTraits<M>::make_model; };
+/// ArchitectureTraits keyed by M's body: a Model<Body, BinaryHead> alias.
+template <class M>
+concept BodyKeyedArchitecture = requires { ArchitectureTraits<typename M::body_type>::name; };
+
+/// The model-level view of body-keyed traits: M = Model<Body, BinaryHead> (default head options).
+template <class M>
+struct BodyArchitecture {
+  using Traits = ArchitectureTraits<typename M::body_type>;
+  static constexpr std::string_view name = Traits::name;
+  using Options = typename Traits::Options;
+  static Options options(const M& m) { return Traits::options(m.body()); }
+  static M make_model(const Options& o) { return M{Traits::make_body(o), BinaryHead{}}; }
+  /// Declares the parameters of the model `o` describes into `reg` (allocates nothing).
+  static void declare(const Options& o, const Schema& schema, ParamRegistry& reg) {
+    auto body = Traits::make_body(o);
+    body.build(schema, reg);
+  }
+};
+
+}  // namespace detail
 
 /// Whether the model type `M` has ArchitectureTraits (so load_model<M> can rebuild it).
 template <class M>
-concept SavableArchitecture = requires { ArchitectureTraits<typename M::body_type>::name; };
+concept SavableArchitecture = detail::ModelKeyedArchitecture<M> || detail::BodyKeyedArchitecture<M>;
 
-template <class M>
-inline constexpr std::string_view architecture_name = ArchitectureTraits<typename M::body_type>::name;
+/// The traits save_model / load_model use for the model type M: ArchitectureTraits<M> when keyed
+/// by the model, else the body's wrapped in detail::BodyArchitecture.
+template <SavableArchitecture M>
+using ModelArchitectureTraits =
+    std::conditional_t<detail::ModelKeyedArchitecture<M>, ArchitectureTraits<M>, detail::BodyArchitecture<M>>;
+
+template <SavableArchitecture M>
+inline constexpr std::string_view architecture_name = ModelArchitectureTraits<M>::name;
 
 namespace detail {
 

@@ -224,8 +224,7 @@ TrainingPosition read_checkpoint(const SafetensorsFile& f, M& model, ModelOptimi
                f.metadata("format"), "'); use load_model for model files");
   check_architecture<M>(f);
   {
-    using Traits = ArchitectureTraits<typename M::body_type>;
-    const nlohmann::json mine = nlohmann::json(Traits::options(model.body()));
+    const nlohmann::json mine = nlohmann::json(ModelArchitectureTraits<M>::options(model));
     const nlohmann::json theirs = parse_metadata_json(f, "options");
     CTRNET_CHECK(mine == theirs, path, ": the checkpoint's model options ", theirs.dump(), " differ from the model's ",
                  mine.dump());

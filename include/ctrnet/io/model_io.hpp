@@ -8,6 +8,10 @@
 //   load_model<M>(path)                 rebuilds M from the file's options and schema and loads it;
 //                                       predictions are bit-identical to the saved model's (except
 //                                       for BF16 tables, which are rounded when saved).
+// The traits of a model type M (ModelArchitectureTraits<M>, io/architecture.hpp) are either keyed by
+// its body (Model<Body, BinaryHead> aliases) or by M itself (two-tower and item-to-item models,
+// io/architecture_two_tower.hpp / io/architecture_item_to_item.hpp), which then also store the
+// similarity's or the heads' options.
 // __metadata__: "format" = "ctrnet.model" (or "ctrnet.checkpoint"), "ctrnet_version",
 // "architecture", "options" (JSON), "schema" (JSON array of fields), "dtype" ("F32"/"F64"),
 // optional "seed", plus any user entries.
@@ -89,14 +93,14 @@ std::vector<TensorToWrite> model_tensors(const M& model, bool bf16_tables, std::
 /// ctrnet's metadata entries of a model file, merged with the user's.
 template <class M>
 SafetensorsMetadata model_metadata(const M& model, const ModelSaveOptions& opts, const char* format) {
-  using Traits = ArchitectureTraits<typename M::body_type>;
+  using Traits = ModelArchitectureTraits<M>;
   SafetensorsMetadata md = opts.metadata;
   for (const char* k : kReservedMetadata)
     CTRNET_CHECK(md.find(k) == md.end(), "save_model: metadata key '", k, "' is reserved for ctrnet");
   md["format"] = format;
   md["ctrnet_version"] = std::string(kVersion);
   md["architecture"] = std::string(Traits::name);
-  md["options"] = nlohmann::json(Traits::options(model.body())).dump();
+  md["options"] = nlohmann::json(Traits::options(model)).dump();
   md["schema"] = schema_to_json(model.schema()).dump();
   md["dtype"] = std::string(to_string(dtype_of<typename M::value_type>()));
   if (opts.seed) md["seed"] = std::to_string(*opts.seed);
@@ -132,6 +136,18 @@ void load_params_from(M& model, const SafetensorsView& f, bool training_state) {
   using T = typename M::value_type;
   CTRNET_CHECK(model.built(), f.source(), ": build the model before loading parameters into it");
   check_architecture<M>(f);
+  if constexpr (ModelKeyedArchitecture<M>) {
+    // One name covers several model types (e.g. "two_tower" for every tower kind): reading the
+    // file's options names a mismatch (tower kind, similarity, head) before the tensors do.
+    const nlohmann::json oj = parse_metadata_json(f, "options");
+    try {
+      static_cast<void>(oj.template get<typename ArchitectureTraits<M>::Options>());
+    } catch (const Error& e) {
+      throw_error(f.source(), ": __metadata__ 'options': ", e.what());
+    } catch (const nlohmann::json::exception& e) {
+      throw_error(f.source(), ": __metadata__ 'options': ", e.what());
+    }
+  }
   const Schema file_schema = schema_from_json(parse_metadata_json(f, "schema"));
   const nlohmann::json mine = schema_to_json(model.schema()), theirs = schema_to_json(file_schema);
   if (mine != theirs) {
@@ -201,7 +217,7 @@ inline void check_option_sizes(const DCNOptions& o, std::uint64_t elements, std:
 /// Rebuilds an unbuilt model of type M from the file's options and schema.
 template <class M>
 M rebuild_model(const SafetensorsView& f) {
-  using Traits = ArchitectureTraits<typename M::body_type>;
+  using Traits = ModelArchitectureTraits<M>;
   check_architecture<M>(f);
   const std::string& dtype = f.metadata("dtype");
   CTRNET_CHECK(dtype == to_string(dtype_of<typename M::value_type>()), f.source(), ": the file holds a ", dtype,
@@ -232,9 +248,8 @@ M rebuild_model(const SafetensorsView& f) {
                      static_cast<std::uint64_t>(fld.rows()) <= elements,
                  f.source(), ": schema field '", fld.name, "' declares more rows or columns than the file stores");
   {
-    auto body = Traits::make_body(o);
     ParamRegistry reg;
-    body.build(schema, reg);
+    Traits::declare(o, schema, reg);
     for (const auto& p : reg.params()) {
       const TensorInfo* t = f.find(p.name);
       CTRNET_CHECK(t != nullptr, f.source(), ": missing tensor '", p.name, "' (", shape_text(stored_shape(p)), ")");
@@ -250,7 +265,7 @@ M rebuild_model(const SafetensorsView& f) {
                    ", the model expects ", shape_text(want));
     }
   }
-  M m{Traits::make_body(o), BinaryHead{}};
+  M m = Traits::make_model(o);
   m.build(schema, 0);
   return m;
 }
