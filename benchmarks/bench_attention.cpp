@@ -4,13 +4,15 @@
 //   mha/<pass>/<impl>/L:L/w:W/batch:B
 //     pass:  forward, backward (the forward ran before the timed loop; its cache is reused),
 //            fwd_bwd (forward then backward: one training step of the layer)
-//     impl:  simd_t1 / simd_t2 (cpu_simd, 1 or 2 oneTBB threads); scalar (cpu_scalar reference,
-//            forward only, L 32, w 128, batch 64)
+//     impl:  simd_t1 / simd_t2 (cpu_simd, 1 or 2 oneTBB threads); simd_t1_whole / simd_t2_whole
+//            (L 32, w 128 only: Options::block_tokens = 0, the whole batch through each step
+//            instead of blocks of 512 tokens); scalar (cpu_scalar reference, forward only, L 32,
+//            w 128, batch 64)
 //   mha_core/<pass>/<variant>_t1/L:L/dh:D/batch:B   the attention core only (no projections), one
-//     thread, H = 4 heads of D: `kernel` is the library's (kernels/simd/attention.hpp: the packed
-//     GEMM per (example, head) on strided views + fused softmax passes), `rows` a hand-written
-//     "row combination" kernel defined here (2 rows × 4 vectors of accumulators, K and V
-//     transposed into a scratch) — the measurement behind the library's choice.
+//     thread, H = 4 heads of D: `kernel` is the library's (kernels/simd/attention.hpp: the
+//     register-blocked small-product kernel on strided views + fused softmax passes), `gemm` the
+//     previous library path defined here (the packed GEMM per (example, head) and each of its six
+//     products) — the measurement behind the library's choice.
 //   Counters: GFLOPS = flops / time with
 //     forward  8 N w² (QKV and output projections, N = B·L) + 4 B L² w (Q Kᵀ and P V)
 //     backward twice that (a weight and an input gradient per GEMM, dP, dV, dQ, dK)
@@ -75,10 +77,12 @@ void timed_loop(benchmark::State& st, F&& step, double flops, int threads) {
 }
 
 template <class P>
-void bench_mha(benchmark::State& st, P policy, int threads, Pass pass, index_t batch, index_t L, index_t w) {
+void bench_mha(benchmark::State& st, P policy, int threads, Pass pass, index_t batch, index_t L, index_t w,
+               bool whole = false) {
   ctrnet::MultiHeadAttention::Options o;
   o.tokens = L;
   o.heads = heads_of(w);
+  if (whole) o.block_tokens = 0;
   ctrnet::MultiHeadAttention layer(o);
   ctrnet::ParamRegistry reg;
   layer.build(L * w, reg);
@@ -106,136 +110,74 @@ void bench_mha(benchmark::State& st, P policy, int threads, Pass pass, index_t b
       flops_of(pass, double(batch), double(L), double(w)), threads);
 }
 
-// ----- the attention core as a hand-written "row combination" kernel (comparison only) ----------
-// Every small product is out_i = α Σ_j a_ij M_j over rows M_j in L1, two output rows × four
-// vectors of accumulators at a time; K and V are transposed once per head into a scratch.
-namespace rows {
+// ----- the previous library core (comparison only): the packed GEMM per (example, head) -------
+// kernels/simd/gemm.hpp called single-threaded on strided views of the QKV matrix for each of the
+// six small products, with the same fused softmax passes; what kernels/simd/attention.hpp did
+// before its register-blocked small-product kernel.
+namespace old_gemm {
+using ctrnet::kernels::Trans;
 using ctrnet::kernels::attn_detail::softmax_row;
 using ctrnet::kernels::attn_detail::softmax_backward_row;
-template <class T>
-using vec = xsimd::batch<T>;
-/// out_r[0:n] = α Σ_{j<m} a_r[j·inca] M[j·ldm + 0:n] for r < R (OVERWRITES out_r).
-template <int R, class T>
-inline void combine_rows(index_t n, index_t m, const T* const* a, index_t inca, const T* M, index_t ldm, T alpha,
-                         T* const* out) {
-  using V = vec<T>;
-  constexpr index_t W = static_cast<index_t>(V::size);
-  constexpr index_t NV = 4;
-  index_t c = 0;
-  for (; c + NV * W <= n; c += NV * W) {
-    V acc[R][NV];
-    for (int r = 0; r < R; ++r)
-      for (index_t v = 0; v < NV; ++v) acc[r][v] = V(T(0));
-    for (index_t j = 0; j < m; ++j) {
-      const T* mj = M + j * ldm + c;
-      V mv[NV];
-      for (index_t v = 0; v < NV; ++v) mv[v] = V::load_unaligned(mj + v * W);
-      for (int r = 0; r < R; ++r) {
-        const V av(a[r][j * inca]);
-        for (index_t v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, mv[v], acc[r][v]);
-      }
-    }
-    const V al(alpha);
-    for (int r = 0; r < R; ++r)
-      for (index_t v = 0; v < NV; ++v) (al * acc[r][v]).store_unaligned(out[r] + c + v * W);
-  }
-  for (; c + W <= n; c += W) {
-    V acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = V(T(0));
-    for (index_t j = 0; j < m; ++j) {
-      const V mv = V::load_unaligned(M + j * ldm + c);
-      for (int r = 0; r < R; ++r) acc[r] = xsimd::fma(V(a[r][j * inca]), mv, acc[r]);
-    }
-    for (int r = 0; r < R; ++r) (V(alpha) * acc[r]).store_unaligned(out[r] + c);
-  }
-  for (; c < n; ++c) {
-    for (int r = 0; r < R; ++r) {
-      T acc = T(0);
-      for (index_t j = 0; j < m; ++j) acc = std::fma(a[r][j * inca], M[j * ldm + c], acc);
-      out[r][c] = alpha * acc;
-    }
-  }
-}
 
-/// Rows i < rows of out (stride ldo) = α Σ_j A[i·lda_row + j·inca] M_j, two rows at a time.
-template <class T>
-inline void combine(index_t rows, index_t n, index_t m, const T* A, index_t lda_row, index_t inca, const T* M,
-                    index_t ldm, T alpha, T* out, index_t ldo) {
-  index_t i = 0;
-  for (; i + 2 <= rows; i += 2) {
-    const T* a[2] = {A + i * lda_row, A + (i + 1) * lda_row};
-    T* o[2] = {out + i * ldo, out + (i + 1) * ldo};
-    combine_rows<2>(n, m, a, inca, M, ldm, alpha, o);
-  }
-  for (; i < rows; ++i) {
-    const T* a[1] = {A + i * lda_row};
-    T* o[1] = {out + i * ldo};
-    combine_rows<1>(n, m, a, inca, M, ldm, alpha, o);
-  }
-}
-
-/// dst[d, j] = src[j·ld + d] for j < n, d < dh (a [n, dh] block transposed to [dh, L]).
-template <class T>
-inline void transpose_block(const T* src, index_t ld, index_t n, index_t dh, T* dst, index_t L) {
-  for (index_t j = 0; j < n; ++j)
-    for (index_t d = 0; d < dh; ++d) dst[d * L + j] = src[j * ld + d];
-}
-
-
-void forward(index_t B, index_t L, index_t H, index_t dh, ConstMatrixView<float> qkv, float* probs, MatrixView<float> ctx,
-             float* kt) {
-  const index_t w = H * dh, ld = qkv.stride;
-  const float scale = 1.f / std::sqrt(float(dh));
-  for (index_t b = 0; b < B; ++b) {
-    const float* base = qkv.row(b * L);
-    for (index_t h = 0; h < H; ++h) {
-      float* P = probs + (b * H + h) * L * L;
-      transpose_block(base + w + h * dh, ld, L, dh, kt, L);
-      combine(L, L, dh, base + h * dh, ld, index_t(1), kt, L, scale, P, L);
-      for (index_t i = 0; i < L; ++i) softmax_row(P + i * L, L, L);
-      combine(L, dh, L, static_cast<const float*>(P), L, index_t(1), base + 2 * w + h * dh, ld, 1.f,
-              ctx.row(b * L) + h * dh, ctx.stride);
+void forward(const ctrnet::kernels::AttentionShape& s, float scale, ConstMatrixView<float> qkv, float* probs,
+             MatrixView<float> ctx) {
+  const index_t L = s.tokens, dh = s.head_dim, w = s.width(), n = L;
+  ctrnet::cpu_simd p1;
+  p1.max_threads = 1;
+  for (index_t b = 0; b < s.batch; ++b)
+    for (index_t h = 0; h < s.heads; ++h) {
+      float* P = probs + (b * s.heads + h) * L * L;
+      const ConstMatrixView<float> Q(qkv.row(b * L) + h * dh, L, dh, qkv.stride);
+      const ConstMatrixView<float> K(qkv.row(b * L) + w + h * dh, n, dh, qkv.stride);
+      const ConstMatrixView<float> V(qkv.row(b * L) + 2 * w + h * dh, n, dh, qkv.stride);
+      const MatrixView<float> S(P, L, n, L);
+      ctrnet::kernels::gemm(p1, Trans::no, Trans::yes, scale, Q, K, 0.f, S);
+      for (index_t i = 0; i < L; ++i) softmax_row(P + i * L, P + i * L, n, L);
+      ctrnet::kernels::gemm(p1, Trans::no, Trans::no, 1.f, ConstMatrixView<float>(S), V, 0.f,
+                            MatrixView<float>(ctx.row(b * L) + h * dh, L, dh, ctx.stride));
     }
-  }
 }
-void backward(index_t B, index_t L, index_t H, index_t dh, ConstMatrixView<float> qkv, const float* probs,
-              ConstMatrixView<float> dctx, MatrixView<float> dqkv, float* vt, float* ds) {
-  const index_t w = H * dh, ld = qkv.stride, ldd = dqkv.stride;
-  const float scale = 1.f / std::sqrt(float(dh));
-  for (index_t b = 0; b < B; ++b) {
-    const float* base = qkv.row(b * L);
-    const float* dc = dctx.row(b * L);
-    float* dbase = dqkv.row(b * L);
-    for (index_t h = 0; h < H; ++h) {
-      const float* P = probs + (b * H + h) * L * L;
-      const float* dch = dc + h * dh;
-      combine(L, dh, L, P, index_t(1), L, dch, dctx.stride, 1.f, dbase + 2 * w + h * dh, ldd);
-      transpose_block(base + 2 * w + h * dh, ld, L, dh, vt, L);
-      combine(L, L, dh, dch, dctx.stride, index_t(1), vt, L, 1.f, ds, L);
-      for (index_t i = 0; i < L; ++i) softmax_backward_row(P + i * L, ds + i * L, L, L, scale);
-      combine(L, dh, L, static_cast<const float*>(ds), L, index_t(1), base + w + h * dh, ld, 1.f, dbase + h * dh, ldd);
-      combine(L, dh, L, static_cast<const float*>(ds), index_t(1), L, base + h * dh, ld, 1.f, dbase + w + h * dh, ldd);
+void backward(const ctrnet::kernels::AttentionShape& s, float scale, ConstMatrixView<float> qkv, const float* probs,
+              ConstMatrixView<float> dctx, MatrixView<float> dqkv, float* ds) {
+  const index_t L = s.tokens, dh = s.head_dim, w = s.width(), n = L;
+  ctrnet::cpu_simd p1;
+  p1.max_threads = 1;
+  for (index_t b = 0; b < s.batch; ++b)
+    for (index_t h = 0; h < s.heads; ++h) {
+      const ConstMatrixView<float> P(probs + (b * s.heads + h) * L * L, L, n, L);
+      const ConstMatrixView<float> Q(qkv.row(b * L) + h * dh, L, dh, qkv.stride);
+      const ConstMatrixView<float> K(qkv.row(b * L) + w + h * dh, n, dh, qkv.stride);
+      const ConstMatrixView<float> V(qkv.row(b * L) + 2 * w + h * dh, n, dh, qkv.stride);
+      const ConstMatrixView<float> dC(dctx.row(b * L) + h * dh, L, dh, dctx.stride);
+      auto part = [&](index_t k, index_t rows) {
+        return MatrixView<float>(dqkv.row(b * L) + k * w + h * dh, rows, dh, dqkv.stride);
+      };
+      const MatrixView<float> dS(ds, L, n, L);
+      ctrnet::kernels::gemm(p1, Trans::yes, Trans::no, 1.f, P, dC, 0.f, part(2, n));
+      ctrnet::kernels::gemm(p1, Trans::no, Trans::yes, 1.f, dC, V, 0.f, dS);
+      for (index_t i = 0; i < L; ++i) softmax_backward_row(P.row(i), ds + i * L, n, L, scale);
+      ctrnet::kernels::gemm(p1, Trans::no, Trans::no, 1.f, ConstMatrixView<float>(dS), K, 0.f, part(0, L));
+      ctrnet::kernels::gemm(p1, Trans::yes, Trans::no, 1.f, ConstMatrixView<float>(dS), Q, 0.f, part(1, n));
     }
-  }
 }
-}  // namespace rows
+}  // namespace old_gemm
 
-void bench_core(benchmark::State& st, bool use_rows, Pass pass, index_t batch, index_t L, index_t dh) {
+void bench_core(benchmark::State& st, bool use_old, Pass pass, index_t batch, index_t L, index_t dh) {
   const index_t H = 4, w = H * dh, N = batch * L;
   ctrnet::cpu_simd p;
   p.max_threads = 1;
-  Matrix<float> qkv(N, 3 * w), ctx(N, w), dctx(N, w), dqkv(N, 3 * w), ds(L, L), kt(dh, L);
+  Matrix<float> qkv(N, 3 * w), ctx(N, w), dctx(N, w), dqkv(N, 3 * w), ds(L, L);
   fill_uniform(qkv, 5);
   fill_uniform(dctx, 6);
   ctrnet::AlignedVector<float> probs(static_cast<std::size_t>(batch * H * L * L));
   const ctrnet::kernels::AttentionShape shape{batch, L, H, dh};
   const float scale = 1.f / std::sqrt(float(dh));
   auto forward = [&] {
-    if (use_rows) rows::forward(batch, L, H, dh, qkv.cview(), probs.data(), ctx.view(), kt.data());
+    if (use_old) old_gemm::forward(shape, scale, qkv.cview(), probs.data(), ctx.view());
     else ctrnet::kernels::attention_forward(p, shape, scale, qkv.cview(), nullptr, probs.data(), ctx.view());
   };
   auto backward = [&] {
-    if (use_rows) rows::backward(batch, L, H, dh, qkv.cview(), probs.data(), dctx.cview(), dqkv.view(), kt.data(), ds.data());
+    if (use_old) old_gemm::backward(shape, scale, qkv.cview(), probs.data(), dctx.cview(), dqkv.view(), ds.data());
     else ctrnet::kernels::attention_backward(p, shape, scale, qkv.cview(), nullptr, probs.data(), dctx.cview(), dqkv.view());
   };
   if (pass == Pass::backward) forward();
@@ -268,15 +210,24 @@ void register_all() {
             bench_mha(st, simd_policy(t), t, pass, batch, L, w);
           })->UseRealTime()->MinTime(0.2)->Unit(benchmark::kMillisecond);
         }
+  for (Pass pass : {Pass::forward, Pass::backward, Pass::fwd_bwd})
+    for (int t : {1, 2}) {
+      const std::string name = std::string("mha/") + pass_name(pass) + "/simd_t" + std::to_string(t) +
+                               "_whole/L:32/w:128/batch:" + std::to_string(batch);
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+        bench_mha(st, simd_policy(t), t, pass, batch, 32, 128, true);
+      })->UseRealTime()->MinTime(0.2)->Unit(benchmark::kMillisecond);
+    }
   benchmark::RegisterBenchmark("mha/forward/scalar/L:32/w:128/batch:64", [](benchmark::State& st) {
     bench_mha(st, ctrnet::cpu_scalar{}, 1, Pass::forward, 64, 32, 128);
   })->UseRealTime()->MinTime(0.1)->Unit(benchmark::kMillisecond);
-  for (index_t dh : {32, 64})
-    for (Pass pass : {Pass::forward, Pass::backward})
-      for (bool g : {false, true}) {
-        const std::string name = std::string("mha_core/") + pass_name(pass) + (g ? "/rows_t1" : "/kernel_t1") +
-                                 "/L:32/dh:" + std::to_string(dh) + "/batch:512";
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { bench_core(st, g, pass, 512, 32, dh); })
+  for (index_t L : {8, 32, 64})
+    for (index_t dh : {32, 64})
+      for (Pass pass : {Pass::forward, Pass::backward, Pass::fwd_bwd})
+        for (bool g : {false, true}) {
+          const std::string name = std::string("mha_core/") + pass_name(pass) + (g ? "/gemm_t1" : "/kernel_t1") +
+                                   "/L:" + std::to_string(L) + "/dh:" + std::to_string(dh) + "/batch:512";
+          benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { bench_core(st, g, pass, 512, L, dh); })
             ->UseRealTime()
             ->MinTime(0.2)
             ->Unit(benchmark::kMillisecond);

@@ -1,7 +1,11 @@
 // MultiHeadAttention and TokenPooling: a hand-computed attention example, gradient checks (with
 // and without the key padding mask), padding keys having no influence, cpu_simd-vs-cpu_scalar
-// parity (head widths with and without SIMD tails) and thread-count invariance.
+// parity (head widths with and without SIMD tails; the attention kernels alone on the edge shapes
+// of their register blocks) and thread-count invariance.
 #include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
 
 #include "attention_test_util.hpp"
 #include "ctrnet/layers/attention.hpp"
@@ -67,6 +71,16 @@ TEST_CASE("MultiHeadAttention with a key padding mask matches finite differences
   CHECK(rep.ok());
 }
 
+TEST_CASE("MultiHeadAttention in several blocks of examples matches finite differences", "[attention][gradcheck]") {
+  // 128 tokens: forward and backward run in blocks of 4 examples (about 512 tokens), so a batch
+  // of 5 is two blocks (4 + 1) whose weight gradients add up.
+  const Matrix<double> x = random_input(5, 128 * 2 + 1, 23, 128);
+  auto rep = gradcheck_on(mha(128, 1, true), x);
+  INFO(rep.summary());
+  CHECK(rep.ok());
+  check_parity(mha(128, 2, true), to_float(random_input(9, 128 * 4 + 1, 24, 128)), false, 2, 5e-4, 5e-5);
+}
+
 TEST_CASE("Padding tokens do not change the outputs of valid tokens", "[attention]") {
   auto layer = mha(4, 2, true);
   ParamRegistry reg;
@@ -91,6 +105,82 @@ TEST_CASE("MultiHeadAttention cpu_simd matches cpu_scalar", "[attention][simd]")
     const Matrix<float> x = to_float(random_input(13, k.tokens * k.width + (k.masked ? 1 : 0), 8, k.masked ? k.tokens : 0));
     check_parity(mha(k.tokens, k.heads, k.masked), x, false, 2, 5e-4, 5e-5);
   }
+}
+
+TEST_CASE("Attention kernels: cpu_simd matches cpu_scalar on the edges of the register blocks", "[attention][simd]") {
+  // The cpu_simd core computes every product in tiles of 6 rows × 2 vectors (8 floats each):
+  // token counts around multiples of 6 and 8 (1, 5, 7, 8, 13, 33, 64), head widths 8, 16, 32, 64
+  // (whole vectors) and 5, 12 (scalar and vector tails), key counts from 1 (one valid key) to L.
+  struct Case { index_t tokens, heads, head_dim; };
+  const Case cases[] = {{1, 1, 8}, {5, 2, 16}, {7, 1, 32}, {8, 3, 8}, {13, 2, 64}, {32, 4, 32},
+                        {33, 1, 16}, {9, 2, 12}, {20, 1, 5}, {64, 2, 32}};
+  for (const Case k : cases)
+    for (bool masked : {false, true}) {
+      INFO("tokens " << k.tokens << ", heads " << k.heads << ", head width " << k.head_dim << ", masked " << masked);
+      const index_t B = 7, L = k.tokens, w = k.heads * k.head_dim;
+      const kernels::AttentionShape shape{B, L, k.heads, k.head_dim};
+      std::vector<index_t> counts(static_cast<std::size_t>(B));
+      for (index_t b = 0; b < B; ++b) counts[static_cast<std::size_t>(b)] = b == 0 ? 1 : b == 1 ? L : 1 + (b * 5 + 2) % L;
+      const index_t* cp = masked ? counts.data() : nullptr;
+      Rng rng(static_cast<std::uint64_t>(L * 100 + k.head_dim));
+      // the QKV and context matrices as column blocks of wider matrices (row strides > widths)
+      Matrix<float> qkv(B * L, 3 * w + 3), dctx(B * L, w + 1);
+      for (index_t i = 0; i < qkv.size(); ++i) qkv.data()[i] = float(rng.uniform(-2.0, 2.0));
+      for (index_t i = 0; i < dctx.size(); ++i) dctx.data()[i] = float(rng.uniform(-1.0, 1.0));
+      const float scale = 1.f / std::sqrt(float(k.head_dim));
+      const auto qv = qkv.cview().col_block(0, 3 * w);
+      const auto dcv = dctx.cview().col_block(0, w);
+      auto run = [&](const auto& pol, std::vector<float>& probs, Matrix<float>& ctx, Matrix<float>& dqkv) {
+        probs.assign(static_cast<std::size_t>(B * k.heads * L * L), -7.f);
+        ctx.resize(B * L, w + 2, -7.f);
+        dqkv.resize(B * L, 3 * w + 1, -7.f);
+        kernels::attention_forward(pol, shape, scale, qv, cp, probs.data(), ctx.view().col_block(0, w));
+        kernels::attention_backward(pol, shape, scale, qv, cp, probs.data(), dcv, dqkv.view().col_block(0, 3 * w));
+      };
+      std::vector<float> ps, pv;
+      Matrix<float> cs, cv, ds, dv;
+      run(cpu_scalar{}, ps, cs, ds);
+      cpu_simd simd;
+      simd.max_threads = 1;
+      run(simd, pv, cv, dv);
+      CHECK(close(pv.data(), ps.data(), index_t(ps.size()), 1e-4, 1e-6, "probabilities"));
+      CHECK(close(cv.data(), cs.data(), cs.size(), 2e-4, 2e-5, "context (and untouched columns)"));
+      CHECK(close(dv.data(), ds.data(), ds.size(), 2e-4, 2e-5, "QKV gradient (and untouched columns)"));
+      if (masked)  // masked keys: probability 0 and no K, V gradient, in both policies
+        for (index_t b = 0; b < B; ++b)
+          for (index_t j = counts[static_cast<std::size_t>(b)]; j < L; ++j) {
+            CHECK(pv[static_cast<std::size_t>(((b * k.heads) * L + 0) * L + j)] == 0.f);
+            CHECK(dv(b * L + j, w) == 0.f);
+            CHECK(dv(b * L + j, 3 * w - 1) == 0.f);
+          }
+    }
+}
+
+TEST_CASE("Attention kernels: cpu_simd matches cpu_scalar in double", "[attention][simd]") {
+  // 4 doubles per vector: tiles of 6 rows × 8 columns; 13 tokens, head width 12 (a 1-vector tail).
+  const index_t B = 3, L = 13, H = 2, dh = 12, w = H * dh;
+  const kernels::AttentionShape shape{B, L, H, dh};
+  const index_t counts[] = {13, 5, 1};
+  Rng rng(77);
+  Matrix<double> qkv(B * L, 3 * w), dctx(B * L, w);
+  for (index_t i = 0; i < qkv.size(); ++i) qkv.data()[i] = rng.uniform(-2.0, 2.0);
+  for (index_t i = 0; i < dctx.size(); ++i) dctx.data()[i] = rng.uniform(-1.0, 1.0);
+  auto run = [&](const auto& pol, std::vector<double>& probs, Matrix<double>& ctx, Matrix<double>& dqkv) {
+    probs.assign(static_cast<std::size_t>(B * H * L * L), -7.0);
+    ctx.resize(B * L, w, -7.0);
+    dqkv.resize(B * L, 3 * w, -7.0);
+    kernels::attention_forward(pol, shape, 0.3, qkv.cview(), counts, probs.data(), ctx.view());
+    kernels::attention_backward(pol, shape, 0.3, qkv.cview(), counts, probs.data(), dctx.cview(), dqkv.view());
+  };
+  std::vector<double> ps, pv;
+  Matrix<double> cs, cv, ds, dv;
+  run(cpu_scalar{}, ps, cs, ds);
+  cpu_simd simd;
+  simd.max_threads = 1;
+  run(simd, pv, cv, dv);
+  for (std::size_t i = 0; i < ps.size(); ++i) REQUIRE(pv[i] == Approx(ps[i]).margin(1e-12));
+  for (index_t i = 0; i < cs.size(); ++i) REQUIRE(cv.data()[i] == Approx(cs.data()[i]).margin(1e-12));
+  for (index_t i = 0; i < ds.size(); ++i) REQUIRE(dv.data()[i] == Approx(ds.data()[i]).margin(1e-12));
 }
 
 TEST_CASE("MultiHeadAttention on cpu_simd is bitwise the same on 1 and 2 threads", "[attention][simd]") {

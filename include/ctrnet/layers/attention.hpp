@@ -1,7 +1,11 @@
 // Multi-head scaled dot-product self-attention (Vaswani et al. 2017, arXiv 1706.03762, §3.2):
-//   [Q | K | V] = X W_inᵀ + b_in                      X: [B·L, w], W_in: [3w, w]  (one GEMM)
+//   [Q | K | V] = X W_inᵀ + b_in                      X: [B·L, w], W_in: [3w, w]  (a GEMM)
 //   head h:  C_h = softmax(Q_h K_hᵀ / √d_h + mask) V_h   per example, d_h = w / H
-//   Y = [C_1 | ... | C_H] W_outᵀ + b_out              W_out: [w, w]               (one GEMM)
+//   Y = [C_1 | ... | C_H] W_outᵀ + b_out              W_out: [w, w]               (a GEMM)
+// Forward and backward run in blocks of about 512 tokens (whole examples; Options::block_tokens):
+// the two projections and the attention core of one block in turn, so the block's QKV, context
+// and gradient rows are read from cache rather than memory (the core is memory-bound at these
+// sizes otherwise); the weight gradients accumulate over the blocks.
 // Token layout: a layer over token sequences reads a dense matrix [B, L·w] (L tokens of width w,
 // row-major per example), so it composes with the dense layers; L is a run-time option, w and
 // the head width follow from the input width. Key padding mask (`masked`): the input has one more
@@ -10,7 +14,9 @@
 // Parameters (PyTorch nn.MultiheadAttention's in_proj / out_proj): qkv.weight [3w, w],
 // qkv.bias [3w], out.weight [w, w], out.bias [w].
 #pragma once
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "ctrnet/core/layer.hpp"
@@ -89,6 +95,10 @@ class MultiHeadAttention {
     bool masked = false;  ///< the input's last column holds the count of valid tokens
     bool bias = true;
     Init init = Init::glorot_uniform();
+    /// Tokens per block of forward / backward (whole examples, at least one; 0: the whole batch
+    /// at once). Speed only: the results depend on it only through the order in which the weight
+    /// gradients of the blocks are added. Not saved with the model.
+    index_t block_tokens = 512;
   };
   template <class T>
   struct Cache {
@@ -97,7 +107,7 @@ class MultiHeadAttention {
     Matrix<T> qkv, ctx;                 // [B·L, 3w], [B·L, w]
     AlignedVector<T> probs;             // [B, H, L, L]
     Linear::Cache<T> in_c, out_c;
-    Matrix<T> dy, dctx, dqkv, dx;       // backward workspaces
+    Matrix<T> dy, dctx, dqkv, dx;       // backward workspaces (dctx, dqkv: one block of examples)
     const index_t* count_ptr = nullptr;
   };
 
@@ -137,29 +147,53 @@ class MultiHeadAttention {
   const Linear& out_projection() const { return out_; }
 
   /// Forward on the token matrix X [B·L, w] (contiguous) into Y [B·L, w]; counts: nullptr or [B].
+  /// Runs in blocks of examples (block_examples()): QKV projection, attention core and output
+  /// projection of a block, so that its QKV and context rows are still in cache when read.
   template <class P, class T>
   void forward_tokens(const P& p, const Weights<T>& w, ConstMatrixView<T> X, const index_t* counts, MatrixView<T> Y,
                       Cache<T>& c) const {
-    const index_t L = opt_.tokens, N = X.rows, B = N / L;
+    const index_t L = opt_.tokens, N = X.rows, B = N / L, H = opt_.heads, E = std::min(block_examples(), B);
     c.count_ptr = counts;
     c.qkv.resize(N, 3 * w_);
-    qkv_.forward(p, w, X, c.qkv.view(), c.in_c);
     c.ctx.resize(N, w_);
-    c.probs.resize(static_cast<std::size_t>(B * opt_.heads * L * L));
-    kernels::attention_forward(p, shape(B), scale<T>(), c.qkv.cview(), counts, c.probs.data(), c.ctx.view());
-    out_.forward(p, w, c.ctx.cview(), Y, c.out_c);
+    c.probs.resize(static_cast<std::size_t>(B * H * L * L));
+    for (index_t b0 = 0; b0 < B; b0 += E) {
+      const index_t nb = std::min(E, B - b0), r0 = b0 * L, r = nb * L;
+      qkv_.forward(p, w, X.row_block(r0, r), c.qkv.view().row_block(r0, r), c.in_c);
+      kernels::attention_forward(p, shape(nb), scale<T>(), c.qkv.cview().row_block(r0, r), counts ? counts + b0 : nullptr,
+                                 c.probs.data() + b0 * H * L * L, c.ctx.view().row_block(r0, r));
+      out_.forward(p, w, c.ctx.cview().row_block(r0, r), Y.row_block(r0, r), c.out_c);
+    }
+    c.in_c.x = X;  // the whole batch, for backward
+    c.in_c.y = c.qkv.cview();
+    c.out_c.x = c.ctx.cview();
+    c.out_c.y = Y;
   }
   /// Backward of forward_tokens: ACCUMULATES into dX [B·L, w] (may be empty) and the gradients.
+  /// In the same blocks of examples as forward: output projection backward, attention core
+  /// backward and QKV projection backward of a block, through block-sized dctx and dqkv
+  /// workspaces that stay in cache.
   template <class P, class T>
   void backward_tokens(const P& p, const Weights<T>& w, Cache<T>& c, ConstMatrixView<T> dY, MatrixView<T> dX,
                        const Gradients<T>& g) const {
-    const index_t N = dY.rows, B = N / opt_.tokens;
-    c.dctx.resize(N, w_, T(0));
-    out_.backward(p, w, c.out_c, dY, c.dctx.view(), g);
-    c.dqkv.resize(N, 3 * w_);
-    kernels::attention_backward(p, shape(B), scale<T>(), c.qkv.cview(), c.count_ptr, c.probs.data(), c.dctx.cview(),
-                                c.dqkv.view());
-    qkv_.backward(p, w, c.in_c, c.dqkv.cview(), dX, g);
+    const index_t L = opt_.tokens, N = dY.rows, B = N / L, H = opt_.heads, E = std::min(block_examples(), B);
+    const ConstMatrixView<T> X = c.in_c.x, ctx = c.out_c.x;
+    c.dctx.resize(E * L, w_);
+    c.dqkv.resize(E * L, 3 * w_);
+    for (index_t b0 = 0; b0 < B; b0 += E) {
+      const index_t nb = std::min(E, B - b0), r0 = b0 * L, r = nb * L;
+      const MatrixView<T> dctx = c.dctx.view().row_block(0, r), dqkv = c.dqkv.view().row_block(0, r);
+      std::fill(dctx.data, dctx.data + r * w_, T(0));  // out_.backward accumulates
+      c.out_c.x = ctx.row_block(r0, r);
+      out_.backward(p, w, c.out_c, dY.row_block(r0, r), dctx, g);
+      kernels::attention_backward(p, shape(nb), scale<T>(), c.qkv.cview().row_block(r0, r),
+                                  c.count_ptr ? c.count_ptr + b0 : nullptr, c.probs.data() + b0 * H * L * L,
+                                  ConstMatrixView<T>(dctx), dqkv);
+      c.in_c.x = X.row_block(r0, r);
+      qkv_.backward(p, w, c.in_c, ConstMatrixView<T>(dqkv), dX.empty() ? dX : dX.row_block(r0, r), g);
+    }
+    c.in_c.x = X;
+    c.out_c.x = ctx;
   }
 
   template <class P, class T>
@@ -183,6 +217,11 @@ class MultiHeadAttention {
   }
 
  private:
+  /// Examples per block of forward_tokens / backward_tokens: about block_tokens tokens.
+  index_t block_examples() const {
+    return opt_.block_tokens > 0 ? std::max<index_t>(1, opt_.block_tokens / opt_.tokens)
+                                 : std::numeric_limits<index_t>::max();
+  }
   kernels::AttentionShape shape(index_t batch) const { return {batch, opt_.tokens, opt_.heads, w_ / opt_.heads}; }
   template <class T>
   T scale() const {
