@@ -3,10 +3,13 @@
 //             [--k 20] [--epochs 3] [--dim 32] [--hidden 0] [--window 5] [--pos-window 3]
 //             [--glove-weight 0.1] [--negatives 8] [--neighbor-negatives 0.8] [--threads 0] [--seed 1]
 //             [--loss bce|softmax] [--decay constant|linear|cosine] [--half-life 0 (time units)]
+//             [--towers mlp|cross|transformer] [--cross-depth 2] [--rank 0] [--self-interaction]
+//             [--blocks 1] [--heads 2] [--ff-hidden 0] [--pooling mean|max|first]
 //             [--delimiter TAB] [--session-column 0] [--item-column 1] [--time-column 2]
 //             [--action-column -1] [--header detect|yes|no] [--hash-ids] [--skip-bad-lines]
 // Counts co-occurrences (data/cooccurrence.hpp), trains the two-output item-item two-tower model
-// (models/item_to_item.hpp, train/item_to_item_trainer.hpp), writes every item's top-K related
+// (models/item_to_item.hpp, train/item_to_item_trainer.hpp) with MLP, DCN-V2 cross or Transformer
+// towers (--towers; each kind is compiled in its own models_<kind>.cpp), writes every item's top-K related
 // items (serve/related_items.hpp) and the model: a safetensors file with every parameter by its
 // registry name, the raw item ids ("item_ids", I64 [N]) and metadata (architecture
 // "item_to_item", options JSON, schema JSON). With --test it prints HR@K, MRR@K and list
@@ -20,47 +23,12 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "ctrnet/data/cooccurrence.hpp"
 #include "ctrnet/data/readers/sessions.hpp"
-#include "ctrnet/data/schema_json.hpp"
-#include "ctrnet/io/safetensors.hpp"
-#include "ctrnet/models/item_to_item.hpp"
 #include "ctrnet/optim/schedule.hpp"
-#include "ctrnet/serve/related_items.hpp"
-#include "ctrnet/train/item_to_item_trainer.hpp"
 #include "ctrnet/train/next_item_metrics.hpp"
+#include "ctrnet_vt.hpp"
 
 using namespace ctrnet;
-
-namespace {
-
-template <class M>
-void save_item_to_item(const std::string& path, const M& m, const CooccurrenceTable& t,
-                       const nlohmann::json& options) {
-  std::vector<TensorToWrite> tensors;
-  auto bytes = [](const auto* p, std::size_t n) {
-    return std::span<const std::byte>(reinterpret_cast<const std::byte*>(p), n * sizeof(*p));
-  };
-  m.visit_params([&](const std::string& name, const auto& v) {
-    if constexpr (requires { v.stride; }) {
-      CTRNET_CHECK(v.contiguous(), "ctrnet-vt: parameter '", name, "' is not contiguous");
-      tensors.push_back({name, Dtype::F32, {v.rows, v.cols}, bytes(v.data, static_cast<std::size_t>(v.rows * v.cols))});
-    } else {
-      tensors.push_back({name, Dtype::F32, {v.rows(), v.cols()}, bytes(v.data(), static_cast<std::size_t>(v.size()))});
-    }
-  });
-  const auto ids = t.item_ids();
-  tensors.push_back({"item_ids", Dtype::I64, {static_cast<std::int64_t>(ids.size())}, bytes(ids.data(), ids.size())});
-  SafetensorsMetadata md{{"format", "ctrnet.model"},
-                         {"architecture", "item_to_item"},
-                         {"options", options.dump()},
-                         {"schema", schema_to_json(m.schema()).dump()}};
-  write_safetensors(path, tensors, md);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ctrnet-vt: item-to-item 'viewed together' lists from session logs"};
@@ -69,7 +37,9 @@ int main(int argc, char** argv) {
   index_t k = 20, dim = 32, hidden = 0, window = 5, pos_window = 3, negatives = 8, batch = 256;
   double glove_weight = 0.1, neighbor_negatives = 0.8, reverse_weight = 0.5, lr = 2e-3, emb_lr = 0.1;
   std::uint64_t seed = 1;
-  std::string loss = "bce", decay = "constant";
+  std::string loss = "bce", decay = "constant", towers = "mlp", pooling = "mean";
+  index_t cross_depth = 2, rank = 0, blocks = 1, heads = 2, ff_hidden = 0;
+  bool self_interaction = false;
   double half_life = 0.0;
   bool hash_ids = false, skip_bad = false;
   app.add_option("--train", train_path, "training session log (session, item, time[, action])")->required();
@@ -79,7 +49,7 @@ int main(int argc, char** argv) {
   app.add_option("--k", k, "list length")->check(CLI::PositiveNumber);
   app.add_option("--epochs", epochs, "training epochs")->check(CLI::PositiveNumber);
   app.add_option("--dim", dim, "item embedding and tower output width")->check(CLI::PositiveNumber);
-  app.add_option("--hidden", hidden, "hidden width of the context tower (0: none)")->check(CLI::NonNegativeNumber);
+  app.add_option("--hidden", hidden, "hidden width of the context tower's MLP (mlp and cross towers; 0: none)")->check(CLI::NonNegativeNumber);
   app.add_option("--window", window, "co-occurrence window in events (0: whole session)")->check(CLI::NonNegativeNumber);
   app.add_option("--pos-window", pos_window, "training positives up to this many events apart")->check(CLI::PositiveNumber);
   app.add_option("--reverse-weight", reverse_weight, "weight of backward positives")->check(CLI::NonNegativeNumber);
@@ -96,6 +66,18 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"constant", "linear", "cosine"}));
   app.add_option("--half-life", half_life, "recency weight of training sessions: half-life in the log's time "
                                            "units (0: off)")->check(CLI::NonNegativeNumber);
+  app.add_option("--towers", towers, "tower kind: mlp, cross (DCN-V2 cross network, then the MLP) or transformer")
+      ->check(CLI::IsMember({"mlp", "cross", "transformer"}));
+  app.add_option("--cross-depth", cross_depth, "cross towers: CrossV2 layers per tower")->check(CLI::NonNegativeNumber);
+  app.add_option("--rank", rank, "cross towers: rank of W_l (0: full rank)")->check(CLI::NonNegativeNumber);
+  app.add_flag("--self-interaction", self_interaction, "cross towers: add the interaction term ||e||^2");
+  app.add_option("--blocks", blocks, "transformer towers: Transformer blocks per tower")->check(CLI::PositiveNumber);
+  app.add_option("--heads", heads, "transformer towers: attention heads (--dim must be a multiple)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--ff-hidden", ff_hidden, "transformer towers: feed-forward width (0: 4 x --dim)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--pooling", pooling, "transformer towers: token pooling: mean, max or first")
+      ->check(CLI::IsMember({"mean", "max", "first"}));
   app.add_option("--threads", threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "seed");
   app.add_option("--delimiter", delimiter, "column delimiter (one character; default TAB)");
@@ -144,6 +126,14 @@ int main(int argc, char** argv) {
     mo.output_dim = dim;
     mo.context_hidden = hidden > 0 ? std::vector<index_t>{hidden} : std::vector<index_t>{};
     mo.glove_weight = glove_weight;
+    mo.cross.depth = cross_depth;
+    mo.cross.rank = rank;
+    mo.cross.self_interaction = self_interaction;
+    mo.transformer.blocks = blocks;
+    mo.transformer.heads = heads;
+    mo.transformer.ff_hidden = ff_hidden;
+    mo.transformer.pooling = pooling == "max" ? TokenPoolingMode::max
+                             : pooling == "first" ? TokenPoolingMode::first : TokenPoolingMode::mean;
     ItemToItemTrainOptions to;
     to.epochs = epochs;
     to.negatives = negatives;
@@ -162,33 +152,30 @@ int main(int argc, char** argv) {
       to.schedule.decay_steps = static_cast<std::int64_t>(epochs) *
                                 ((static_cast<std::int64_t>(positives.size()) + batch - 1) / batch);
     }
-    RelatedItemsOptions ro;
-    ro.k = k;
-    RecommendationLists lists;
-    auto train_and_save = [&](auto& model) {
-      train_item_to_item(model, fz, positives, to);
-      lists = related_items(cpu_simd{}, model, fz, ro);
-      if (!model_path.empty()) {
-        const nlohmann::json opts{{"embedding_dim", dim},        {"output_dim", dim},
-                                  {"context_hidden", mo.context_hidden}, {"glove_weight", glove_weight},
-                                  {"window", window},            {"pos_window", pos_window},
-                                  {"negatives", negatives},      {"neighbor_negatives", neighbor_negatives},
-                                  {"epochs", epochs},            {"seed", seed},
-                                  {"loss", loss},                {"decay", decay},
-                                  {"half_life", half_life}};
-        save_item_to_item(model_path, model, table, opts);
-      }
-    };
-    if (loss == "softmax") {
-      // log-Q correction for k negatives from the uniform base distribution: log(N / k).
-      ItemToItemListwise model = make_item_to_item_listwise(
-          fz.schema(), mo,
-          std::log(static_cast<double>(table.num_items()) / static_cast<double>(std::max<index_t>(negatives, 1))), seed);
-      train_and_save(model);
-    } else {
-      ItemToItem model = make_item_to_item(fz.schema(), mo, seed);
-      train_and_save(model);
-    }
+    ctrnet_vt::Run run;
+    run.table = &table;
+    run.fz = &fz;
+    run.positives = &positives;
+    run.model = mo;
+    run.train = to;
+    run.related.k = k;
+    run.listwise = loss == "softmax";
+    run.seed = seed;
+    run.model_path = model_path;
+    run.options = {{"towers", towers},         {"embedding_dim", dim},
+                   {"output_dim", dim},        {"context_hidden", mo.context_hidden},
+                   {"glove_weight", glove_weight}, {"window", window},
+                   {"pos_window", pos_window}, {"negatives", negatives},
+                   {"neighbor_negatives", neighbor_negatives}, {"epochs", epochs},
+                   {"seed", seed},             {"loss", loss},
+                   {"decay", decay},           {"half_life", half_life}};
+    if (towers == "cross")
+      run.options["cross"] = {{"depth", cross_depth}, {"rank", rank}, {"self_interaction", self_interaction}};
+    if (towers == "transformer")
+      run.options["transformer"] = {{"blocks", blocks}, {"heads", heads}, {"ff_hidden", ff_hidden}, {"pooling", pooling}};
+    const RecommendationLists lists = towers == "cross"         ? ctrnet_vt::train_cross_towers(run)
+                                      : towers == "transformer" ? ctrnet_vt::train_transformer_towers(run)
+                                                                : ctrnet_vt::train_mlp_towers(run);
     if (!lists_path.empty()) {
       write_related_items(lists_path, lists, table);
       std::printf("lists: %s (%lld items, K=%lld)\n", lists_path.c_str(), static_cast<long long>(lists.num_items()),

@@ -1,6 +1,7 @@
 // Two-tower retrieval, everything a user needs: towers, similarities, the model types and
 // aliases, the objectives (pointwise, in-batch softmax with logQ, mixed negatives), the trainer,
-// the item index with exact top-K, ranking metrics and the MovieLens reader.
+// the item index with exact top-K, ranking metrics, the MovieLens reader and save/load
+// (save_model / load_model<M>, io/architecture_two_tower.hpp).
 //   #include <ctrnet/two_tower.hpp>
 // See docs/two_tower.md and docs/custom_tower.md.
 #pragma once
@@ -8,6 +9,7 @@
 #include "ctrnet/compose/two_tower.hpp"
 #include "ctrnet/data/readers/movielens.hpp"
 #include "ctrnet/heads/retrieval.hpp"
+#include "ctrnet/io/architecture_two_tower.hpp"
 #include "ctrnet/layers/similarity.hpp"
 #include "ctrnet/models/two_tower.hpp"
 #include "ctrnet/models/two_tower_cross.hpp"

@@ -5,9 +5,10 @@
 #    writes the model (safetensors with item_ids) and the lists as CSV and as JSON lines; checks
 #    the CSV header, K rows per item, ranks 1..K, no item listed as its own related item, and the
 #    test line (HR@K above the popularity level of this made-up data); the same with --loss softmax
-#    --decay linear --half-life (options in the model's metadata).
+#    --decay linear --half-life (options in the model's metadata); --towers cross and
+#    --towers transformer (tower settings in the metadata).
 # 2. Bad input: a malformed line (exit 1, message names the file and line), a missing file, a
-#    log with no session of two different items, and a bad option value.
+#    log with no session of two different items, and bad option values.
 set -euo pipefail
 bin="$1"
 work="$(mktemp -d)"
@@ -66,6 +67,27 @@ hr=$(sed -n 's/^test: .* HR@5=\([0-9.]*\) .*/\1/p' "$work/out3.txt")
 [ -n "$hr" ] || { cat "$work/out3.txt"; fail "no test line (softmax)"; }
 awk -v h="$hr" 'BEGIN { exit !(h > 0.4) }' || fail "HR@5 = $hr with --loss softmax, expected > 0.4"
 if "$bin" --train "$work/train.tsv" --loss hinge > "$work/err.txt" 2>&1; then fail "accepted --loss hinge"; fi
+
+# The cross and Transformer towers (--towers) learn the walks too; the tower settings are in the
+# model's metadata.
+"$bin" --train "$work/train.tsv" --test "$work/test.tsv" --epochs 2 --dim 8 --hidden 8 --k 5 --threads 2 \
+  --towers cross --cross-depth 2 --rank 4 --model "$work/vt_cross.safetensors" > "$work/out4.txt" 2>&1 \
+  || { cat "$work/out4.txt"; fail "ctrnet-vt --towers cross failed"; }
+grep -aq '"context.cross.1.u"' "$work/vt_cross.safetensors" || fail "cross model file lacks context.cross.1.u"
+grep -aq 'towers[\\"]*:[\\"]*cross' "$work/vt_cross.safetensors" || fail "model metadata lacks the tower kind"
+"$bin" --train "$work/train.tsv" --test "$work/test.tsv" --epochs 2 --dim 8 --k 5 --threads 2 \
+  --towers transformer --blocks 1 --heads 2 --ff-hidden 16 --loss softmax > "$work/out5.txt" 2>&1 \
+  || { cat "$work/out5.txt"; fail "ctrnet-vt --towers transformer failed"; }
+for f in out4 out5; do
+  hr=$(sed -n 's/^test: .* HR@5=\([0-9.]*\) .*/\1/p' "$work/$f.txt")
+  [ -n "$hr" ] || { cat "$work/$f.txt"; fail "no test line ($f)"; }
+  awk -v h="$hr" 'BEGIN { exit !(h > 0.4) }' || fail "HR@5 = $hr ($f), expected > 0.4"
+done
+if "$bin" --train "$work/train.tsv" --towers transformer --dim 8 --heads 3 > "$work/err.txt" 2>&1; then
+  fail "accepted --heads 3 with --dim 8"
+fi
+grep -q "multiple of transformer.heads" "$work/err.txt" || { cat "$work/err.txt"; fail "unclear error for --heads"; }
+if "$bin" --train "$work/train.tsv" --towers rnn > "$work/err.txt" 2>&1; then fail "accepted --towers rnn"; fi
 
 # --- 2. bad input -----------------------------------------------------------------------------------
 printf 'SessionId\tItemId\tTime\n1\t5\t10.0\n1\tabc\t11.0\n' > "$work/bad.tsv"

@@ -17,6 +17,18 @@
 // "one-output" variant is the same model with the GloVe head's weight 0. ItemToItemListwise
 // replaces the BCE of output 0 by GroupSoftmaxHead: a sampled softmax over each positive and its
 // negatives (listwise), with the log-Q correction; the body and retrieval are unchanged.
+// Tower kinds (aliases below; ItemPairBody takes any towers of equal output width):
+//   MLP          u = MLP([x_A | e_A])                                        (ItemToItem)
+//   cross        h0 = [x_A | e_A | z],  h = CrossV2^L(h0),  u = MLP(h)       (ItemToItemCross;
+//                h_{l+1} = h0 ⊙ (W_l h_l + b_l) + h_l, Wang et al. 2021; z the dot interaction of
+//                the tower's embeddings, models/two_tower_cross.hpp: with the single item field
+//                per tower z is empty, or ‖e_A‖² with self_interaction) — every pair feature is
+//                crossed with every coordinate of e_A
+//   Transformer  tokens [e_A | W_d x_A + b_d],  u = W Pool(TransformerBlock^N(tokens)) + b
+//                (ItemToItemTransformer; models/two_tower_transformer.hpp, the dense token)
+// and the same for the item tower over [x_B | e_B]. Each is a row-wise function of the row's own
+// fields, so u(A, 0) is one vector for every B that never co-occurs with A and the exact
+// retrieval of serve/related_items.hpp holds for all three.
 // Backward, with g_r = ds_r + dŷ_r:  du_r += g_r v_r,  dv_r += g_r u_r,  dc += Σ_r ds_r,
 //   dw += Σ_r ds_r x_A,r,  dd[B_r] += ds_r,
 //   db[A_r] += dŷ_r,  db̃[B_r] += dŷ_r.
@@ -35,6 +47,8 @@
 #include "ctrnet/kernels/embedding.hpp"
 #include "ctrnet/kernels/retrieval.hpp"
 #include "ctrnet/layers/mlp.hpp"
+#include "ctrnet/models/two_tower_cross.hpp"
+#include "ctrnet/models/two_tower_transformer.hpp"
 
 namespace ctrnet {
 
@@ -274,6 +288,44 @@ using ItemToItem = Model<ItemToItemBody, BinaryHead, GloveHead>;
 /// The same model with the listwise relevance loss (GroupSoftmaxHead) instead of BCE.
 using ItemToItemListwise = Model<ItemToItemBody, GroupSoftmaxHead, GloveHead>;
 
+/// DCN-V2 cross towers (models/two_tower_cross.hpp): the pair features cross e_A.
+using ItemToItemCrossBody = ItemPairBody<CrossTower, CrossTower>;
+using ItemToItemCross = Model<ItemToItemCrossBody, BinaryHead, GloveHead>;
+using ItemToItemCrossListwise = Model<ItemToItemCrossBody, GroupSoftmaxHead, GloveHead>;
+
+/// Transformer towers (models/two_tower_transformer.hpp): tokens e_A and the dense token of x_A.
+using ItemToItemTransformerBody = ItemPairBody<TransformerTower, TransformerTower>;
+using ItemToItemTransformer = Model<ItemToItemTransformerBody, BinaryHead, GloveHead>;
+using ItemToItemTransformerListwise = Model<ItemToItemTransformerBody, GroupSoftmaxHead, GloveHead>;
+
+/// True when M's relevance head (head 0) is the listwise GroupSoftmaxHead.
+template <class M>
+struct is_listwise_item_to_item : std::false_type {};
+template <class T, class Body, class... Rest>
+struct is_listwise_item_to_item<BasicModel<T, Body, GroupSoftmaxHead, Rest...>> : std::true_type {};
+template <class M>
+inline constexpr bool is_listwise_item_to_item_v = is_listwise_item_to_item<M>::value;
+
+/// The cross towers' settings (ItemToItemCross*): h = CrossV2^depth([x | e | z]), then the MLP of
+/// the tower's hidden widths (context_hidden / item_hidden) and a linear layer to output_dim.
+struct ItemToItemCrossSettings {
+  index_t depth = 2;              ///< CrossV2 layers per tower
+  index_t rank = 0;               ///< 0: full-rank W_l; r > 0: W_l = U_l V_l
+  bool self_interaction = false;  ///< add ‖e‖² (the only interaction term with one item field per tower)
+};
+
+/// The Transformer towers' settings (ItemToItemTransformer*): tokens [e | dense token], blocks,
+/// pooling, a linear projection to output_dim (the hidden widths are not used). embedding_dim is
+/// the token width and must be a multiple of heads.
+struct ItemToItemTransformerSettings {
+  index_t blocks = 1;
+  index_t heads = 2;
+  index_t ff_hidden = 0;  ///< 0 = 4 · embedding_dim
+  double dropout = 0.0;
+  bool norm_first = true;
+  TokenPoolingMode pooling = TokenPoolingMode::mean;
+};
+
 /// Flat options of the item-to-item model.
 struct ItemToItemOptions {
   index_t embedding_dim = 32;             ///< the shared item-id embedding (and other fields)
@@ -289,6 +341,8 @@ struct ItemToItemOptions {
   double glove_weight = 0.1;              ///< weight of the GloVe head; 0: the one-output model
   double glove_x_max = 100.0;
   double glove_alpha = 0.75;
+  ItemToItemCrossSettings cross{};              ///< used by the cross-tower variants only
+  ItemToItemTransformerSettings transformer{};  ///< used by the Transformer-tower variants only
 };
 
 /// Names of the schema built by item_to_item_schema.
@@ -344,23 +398,89 @@ inline Tower<MLP> item_to_item_tower(const char* name, const char* group, const 
   t.embedding_dim = o.embedding_dim;
   return Tower<MLP>(t, MLP(m));
 }
+
+inline CrossTower item_to_item_cross_tower(const char* name, const char* group, const std::vector<index_t>& hidden,
+                                           const ItemToItemOptions& o) {
+  CTRNET_CHECK(o.output_dim > 0, "ItemToItemOptions: output_dim must be positive, got ", o.output_dim);
+  CTRNET_CHECK(o.cross.depth >= 0, "ItemToItemOptions: cross.depth must be >= 0, got ", o.cross.depth);
+  CTRNET_CHECK(o.cross.rank >= 0, "ItemToItemOptions: cross.rank must be >= 0, got ", o.cross.rank);
+  FieldInteractionInput::Options in;
+  in.group = group;
+  in.embedding_dim = o.embedding_dim;
+  in.self_interaction = o.cross.self_interaction;
+  CrossNet<CrossV2>::Options cross;
+  cross.depth = o.cross.depth;
+  cross.layer.rank = o.cross.rank;
+  MLP::Options m;
+  m.widths = hidden;
+  m.widths.push_back(o.output_dim);
+  m.activation = o.activation;
+  m.last_activation = Activation::identity;
+  CrossTower::Options t;
+  t.name = name;
+  t.group = group;
+  t.embedding_dim = o.embedding_dim;
+  return CrossTower(t, CrossTowerBody(Named<FieldInteractionInput>("", FieldInteractionInput(in)),
+                                      Named<CrossNet<CrossV2>>("cross", CrossNet<CrossV2>(cross)),
+                                      Named<MLP>("deep", MLP(m))));
+}
+
+inline TransformerTower item_to_item_transformer_tower(const char* name, const char* group, const ItemToItemOptions& o) {
+  CTRNET_CHECK(o.output_dim > 0, "ItemToItemOptions: output_dim must be positive, got ", o.output_dim);
+  const ItemToItemTransformerSettings& s = o.transformer;
+  CTRNET_CHECK(s.heads > 0 && o.embedding_dim % s.heads == 0, "ItemToItemOptions: embedding_dim ", o.embedding_dim,
+               " must be a positive multiple of transformer.heads = ", s.heads);
+  TransformerTowerBody::Options b;
+  b.tokens.group = group;
+  b.tokens.embedding_dim = o.embedding_dim;
+  b.blocks = s.blocks;
+  b.heads = s.heads;
+  b.ff_hidden = s.ff_hidden;
+  b.dropout = s.dropout;
+  b.norm_first = s.norm_first;
+  b.pooling = s.pooling;
+  b.output_dim = o.output_dim;
+  TransformerTower::Options t;
+  t.name = name;
+  t.group = group;
+  return TransformerTower(t, TransformerTowerBody(b));
+}
+
+// The towers of each kind, by type.
+template <class Tw>
+Tw item_to_item_tower_of(const char* name, const char* group, const std::vector<index_t>& hidden,
+                         const ItemToItemOptions& o) {
+  if constexpr (std::is_same_v<Tw, Tower<MLP>>)
+    return item_to_item_tower(name, group, hidden, o);
+  else if constexpr (std::is_same_v<Tw, CrossTower>)
+    return item_to_item_cross_tower(name, group, hidden, o);
+  else {
+    static_assert(std::is_same_v<Tw, TransformerTower>,
+                  "item_to_item_model: towers must be Tower<MLP>, CrossTower or TransformerTower");
+    return item_to_item_transformer_tower(name, group, o);
+  }
+}
 }  // namespace detail
 
 /// The item-to-item model, unbuilt (towers "context" / "item" over the groups "query" / "candidate").
-/// M = ItemToItem (BCE) or ItemToItemListwise (sampled softmax, log-Q correction `log_correction`).
+/// M = ItemToItem (BCE) or ItemToItemListwise (sampled softmax, log-Q correction `log_correction`),
+/// or their cross / Transformer variants (ItemToItemCross[Listwise], ItemToItemTransformer[Listwise]).
 template <class M = ItemToItem>
 M item_to_item_model(const ItemToItemOptions& o, double log_correction = 0.0) {
+  using Body = typename M::body_type;
+  using CT = typename Body::context_tower_type;
+  using IT = typename Body::item_tower_type;
   CTRNET_CHECK(o.relevance_weight >= 0.0 && o.glove_weight >= 0.0, "ItemToItemOptions: head weights must be >= 0");
-  ItemToItemBody::Options bo;
+  typename Body::Options bo;
   bo.relevance_bias = o.relevance_bias;
   bo.glove_biases = o.glove_biases;
   bo.context_linear = o.context_linear;
   bo.item_bias = o.item_bias;
   HeadOptions rel{o.relevance_weight, 0};
   HeadOptions glo{o.glove_weight, 1};
-  ItemToItemBody body(detail::item_to_item_tower("context", "query", o.context_hidden, o),
-                      detail::item_to_item_tower("item", "candidate", o.item_hidden, o), bo);
-  if constexpr (std::is_same_v<M, ItemToItemListwise>)
+  Body body(detail::item_to_item_tower_of<CT>("context", "query", o.context_hidden, o),
+            detail::item_to_item_tower_of<IT>("item", "candidate", o.item_hidden, o), bo);
+  if constexpr (is_listwise_item_to_item_v<M>)
     return M(std::move(body), GroupSoftmaxHead{rel, log_correction}, GloveHead(glo, GloveOptions{o.glove_x_max, o.glove_alpha}));
   else
     return M(std::move(body), BinaryHead(rel), GloveHead(glo, GloveOptions{o.glove_x_max, o.glove_alpha}));
@@ -379,6 +499,39 @@ inline ItemToItemListwise make_item_to_item_listwise(const Schema& schema, const
   ItemToItemListwise m = item_to_item_model<ItemToItemListwise>(o, log_correction);
   m.build(schema, seed);
   return m;
+}
+
+/// Builds any item-to-item model type M (see item_to_item_model); log_correction is used by the
+/// listwise variants only.
+template <class M>
+M make_item_to_item_as(const Schema& schema, const ItemToItemOptions& o, double log_correction = 0.0,
+                       std::uint64_t seed = 1) {
+  M m = item_to_item_model<M>(o, log_correction);
+  m.build(schema, seed);
+  return m;
+}
+
+/// Cross towers, BCE relevance head.
+inline ItemToItemCross make_item_to_item_cross(const Schema& schema, const ItemToItemOptions& o = {},
+                                               std::uint64_t seed = 1) {
+  return make_item_to_item_as<ItemToItemCross>(schema, o, 0.0, seed);
+}
+/// Cross towers, listwise head (log_correction as in make_item_to_item_listwise).
+inline ItemToItemCrossListwise make_item_to_item_cross_listwise(const Schema& schema, const ItemToItemOptions& o,
+                                                                double log_correction, std::uint64_t seed = 1) {
+  return make_item_to_item_as<ItemToItemCrossListwise>(schema, o, log_correction, seed);
+}
+/// Transformer towers, BCE relevance head.
+inline ItemToItemTransformer make_item_to_item_transformer(const Schema& schema, const ItemToItemOptions& o = {},
+                                                           std::uint64_t seed = 1) {
+  return make_item_to_item_as<ItemToItemTransformer>(schema, o, 0.0, seed);
+}
+/// Transformer towers, listwise head.
+inline ItemToItemTransformerListwise make_item_to_item_transformer_listwise(const Schema& schema,
+                                                                            const ItemToItemOptions& o,
+                                                                            double log_correction,
+                                                                            std::uint64_t seed = 1) {
+  return make_item_to_item_as<ItemToItemTransformerListwise>(schema, o, log_correction, seed);
 }
 
 }  // namespace ctrnet

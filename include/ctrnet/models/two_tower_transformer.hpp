@@ -1,15 +1,18 @@
 // Two-tower retrieval with Transformer towers. Each tower turns its fields into tokens, runs
 // Transformer blocks over them and pools:
 //   tokens  one per categorical / multi-hot field of the tower (its embedding, pooled as the
-//           field says), then, for a sequence field (at most one per tower; e.g. a user's recent
-//           items, oldest first), its last `max_len` ids as tokens e(id_t) + p_t (a learned
-//           position embedding), padded to max_len; the count of valid tokens rides along as
+//           field says), then, when the tower has dense fields x_d (e.g. an item-to-item context
+//           tower's pair features), ONE dense token W_d x_d + b_d (a linear projection of all of
+//           them to the token width), then, for a sequence field (at most one per tower; e.g. a
+//           user's recent items, oldest first), its last `max_len` ids as tokens e(id_t) + p_t
+//           (a learned position embedding), padded to max_len; the count of valid tokens rides along as
 //           the key padding mask (layers/attention.hpp)
 //   h       = TransformerBlock^N(tokens)             (layers/transformer.hpp)
 //   z       = W Pool(h) + b                          (mean, max or first token; a linear
 //                                                     projection to output_dim)
 //   score   = sim(u, v) / τ                          (compose/two_tower.hpp)
 // Parameter names (tower "query"): query.position [max_len, d] (with a sequence field),
+// query.dense.weight [d, n_dense] / .bias (with dense fields),
 // query.blocks.<n>.*, query.proj.weight / .bias; tables embedding.<table> (shared across towers
 // by Field::table, as in the MLP towers).
 #pragma once
@@ -32,6 +35,9 @@
 namespace ctrnet {
 
 /// \brief The fields of one group → tokens [B, L·d] (+ the count column with a sequence field).
+/// Token order: one per categorical / multi-hot field, the dense token (if the group has dense
+/// fields), the sequence tokens (valid ones first, so the count n_b masks the padding).
+/// Dense token backward: dW_d += dtᵀ x_d, db_d += Σ dt (layers/linear.hpp).
 class FieldTokens {
  public:
   using input_kind = Sparse;
@@ -45,6 +51,8 @@ class FieldTokens {
   template <class T>
   struct Cache {
     std::vector<Embedding::Cache<T>> emb;
+    Matrix<T> xd;  // the dense fields [B, n_dense]
+    Linear::Cache<T> dense;
     const BatchView* x = nullptr;
   };
 
@@ -60,11 +68,18 @@ class FieldTokens {
         if (f.tower == opt_.group) names.push_back(f.name);
     CTRNET_CHECK(!names.empty(), "FieldTokens: no field of the schema has tower == '", opt_.group, "'");
     singles_.clear();
+    dense_cols_.clear();
     seq_index_ = -1;
     for (const auto& n : names) {
       const index_t fi = schema.categorical_index(n);
-      CTRNET_CHECK(fi >= 0, "FieldTokens: field '", n, "' is not a categorical field of the schema (a Transformer "
-                   "tower reads categorical, multi-hot and sequence fields)");
+      if (fi < 0) {
+        index_t di = -1;
+        for (index_t i = 0; i < schema.num_dense(); ++i)
+          if (schema.dense(i).name == n) di = i;
+        CTRNET_CHECK(di >= 0, "FieldTokens: the schema has no field named '", n, "'");
+        dense_cols_.push_back(di);
+        continue;
+      }
       const Field& f = schema.categorical(fi);
       CTRNET_CHECK(f.embedding_dim == 0 || f.embedding_dim == d, "FieldTokens: field '", n, "' asks for embedding_dim ",
                    f.embedding_dim, " but every token is ", d, " wide");
@@ -83,6 +98,14 @@ class FieldTokens {
       }
     }
     L_ = static_cast<index_t>(singles_.size());
+    if (!dense_cols_.empty()) {
+      Linear::Options lo;
+      lo.units = d;
+      dense_ = Linear(lo);
+      auto s = reg.scope("dense");
+      dense_.build(static_cast<index_t>(dense_cols_.size()), reg);
+      ++L_;
+    }
     if (seq_index_ >= 0) {
       CTRNET_CHECK(opt_.max_len > 0, "FieldTokens: max_len must be positive, got ", opt_.max_len);
       seq_table_ = reg.add_table("embedding." + seq_field_.table_name(), seq_field_.rows(), d, opt_.init);
@@ -94,6 +117,8 @@ class FieldTokens {
   index_t out_dim() const { return out_; }
   index_t tokens() const { return L_; }
   bool masked() const { return seq_index_ >= 0; }
+  /// Number of dense fields (0: no dense token).
+  index_t num_dense() const { return static_cast<index_t>(dense_cols_.size()); }
   const Options& options() const { return opt_; }
 
   template <class P, class T>
@@ -104,6 +129,13 @@ class FieldTokens {
     c.emb.resize(singles_.size());
     for (index_t e = 0; e < S; ++e)
       singles_[static_cast<std::size_t>(e)].forward(p, w, x, y.col_block(e * d, d), c.emb[static_cast<std::size_t>(e)], ctx);
+    const index_t nd = num_dense(), D = nd > 0 ? 1 : 0;
+    if (nd > 0) {
+      c.xd.resize(x.size, nd);
+      for (index_t j = 0; j < nd; ++j)
+        kernels::convert(p, x.dense.col_block(dense_cols_[static_cast<std::size_t>(j)], 1), c.xd.view().col_block(j, 1));
+      dense_.forward(p, w, c.xd.cview(), y.col_block(S * d, d), c.dense, ctx);
+    }
     if (!masked()) return;
     const IdMapper map(seq_field_);
     const FieldIds& ids = x.fields[static_cast<std::size_t>(seq_index_)];
@@ -112,7 +144,7 @@ class FieldTokens {
     for (index_t b = 0; b < x.size; ++b) {
       const auto seq = ids.of(b);
       const index_t len = static_cast<index_t>(seq.size()), n = std::min(len, opt_.max_len);
-      T* row = y.row(b) + S * d;
+      T* row = y.row(b) + (S + D) * d;
       for (index_t t = 0; t < opt_.max_len; ++t) {
         T* tok = row + t * d;
         if (t < n) {
@@ -122,7 +154,7 @@ class FieldTokens {
           std::fill(tok, tok + d, T(0));
         }
       }
-      y(b, L_ * d) = T(std::max<index_t>(1, S + n));
+      y(b, L_ * d) = T(std::max<index_t>(1, S + D + n));
     }
   }
 
@@ -134,6 +166,8 @@ class FieldTokens {
     for (index_t e = 0; e < S; ++e)
       singles_[static_cast<std::size_t>(e)].backward(p, w, c.emb[static_cast<std::size_t>(e)], dy.col_block(e * d, d),
                                                      NoInputGrad{}, g);
+    const index_t D = num_dense() > 0 ? 1 : 0;
+    if (D > 0) dense_.backward(p, w, c.dense, dy.col_block(S * d, d), MatrixView<T>{}, g);
     if (!masked()) return;
     const IdMapper map(seq_field_);
     const FieldIds& ids = x.fields[static_cast<std::size_t>(seq_index_)];
@@ -142,7 +176,7 @@ class FieldTokens {
     for (index_t b = 0; b < dy.rows; ++b) {
       const auto seq = ids.of(b);
       const index_t len = static_cast<index_t>(seq.size()), n = std::min(len, opt_.max_len);
-      const T* row = dy.row(b) + S * d;
+      const T* row = dy.row(b) + (S + D) * d;
       for (index_t t = 0; t < n; ++t) {
         const T* gt = row + t * d;
         T* de = dt.row(map(seq[static_cast<std::size_t>(len - n + t)], x.first_row + b));
@@ -157,6 +191,8 @@ class FieldTokens {
  private:
   Options opt_;
   std::vector<Embedding> singles_;
+  std::vector<index_t> dense_cols_;  // dense columns of the batch, in the order of the tower's fields
+  Linear dense_;
   Field seq_field_;
   index_t seq_index_ = -1;
   TableHandle seq_table_;

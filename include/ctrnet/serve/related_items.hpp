@@ -7,7 +7,10 @@
 //   s(A, B) = ⟨u(A, 0), v_B⟩ + d_B + c + wᵀx_A(0)      B ∉ N(A) ∪ {A}    (one top-K, serve/topk.hpp,
 //                                                                        N(A) ∪ {A} excluded)
 //   s(A, B) = ⟨u(A, pf(A, B)), v_B⟩ + d_B + c + wᵀx_A(pf)  B ∈ N(A)        (one context row per pair)
-// where N(A) = table.neighbors(A). The two candidate sets are disjoint; merging them (score
+// where N(A) = table.neighbors(A). This needs u to be a function of the row's own fields only,
+// which holds for every tower kind of models/item_to_item.hpp: the MLP tower, the DCN-V2 cross
+// tower (FieldInteractionInput, CrossNet and MLP are row-wise) and the Transformer tower
+// (attention runs over one row's tokens; LayerNorm is per token; dropout is off at inference). The two candidate sets are disjoint; merging them (score
 // descending, ties to the lower index) gives exactly the top-K of a full scoring of every B ≠ A.
 // The item vectors get one more column d_B (0 without item_bias) and the context vectors a 1.
 // Ranking by the GloVe output instead (ScoreOutput::glove) uses ŷ = ⟨u, v_B⟩ + b_A + b̃_B: the

@@ -236,7 +236,7 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
     double loss_sum = 0.0, weight_sum = 0.0;
     for (std::size_t begin = 0; begin < order.size(); begin += static_cast<std::size_t>(o.batch_size)) {
       std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(o.batch_size));
-      if constexpr (std::is_same_v<M, ItemToItemListwise>) {
+      if constexpr (is_listwise_item_to_item_v<M>) {
         // Groups (a positive and its negatives) must not straddle the Trainer's shards: the last,
         // partial batch keeps a multiple of `shards` positives (the rest are skipped this epoch).
         const std::size_t S = static_cast<std::size_t>(std::max<index_t>(o.shards, 1));

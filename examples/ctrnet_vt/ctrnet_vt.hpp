@@ -1,0 +1,87 @@
+// ctrnet-vt internals shared by its translation units: main.cpp parses the command line, reads the
+// session log and counts co-occurrences; models_mlp.cpp, models_cross.cpp and models_transformer.cpp
+// each instantiate one tower kind's models (BCE and listwise heads), train them and compute the
+// lists, so the compile work splits over several compiler processes.
+#pragma once
+#include <cmath>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctrnet/data/cooccurrence.hpp"
+#include "ctrnet/data/schema_json.hpp"
+#include "ctrnet/io/safetensors.hpp"
+#include "ctrnet/models/item_to_item.hpp"
+#include "ctrnet/serve/related_items.hpp"
+#include "ctrnet/train/item_to_item_trainer.hpp"
+
+namespace ctrnet_vt {
+
+using namespace ctrnet;
+
+/// What a tower kind's training needs (built by main.cpp).
+struct Run {
+  const CooccurrenceTable* table = nullptr;
+  const ItemPairFeaturizer* fz = nullptr;
+  const std::vector<ItemPairExample>* positives = nullptr;
+  ItemToItemOptions model;
+  ItemToItemTrainOptions train;
+  RelatedItemsOptions related;
+  bool listwise = false;    ///< --loss softmax
+  std::uint64_t seed = 1;
+  std::string model_path;   ///< write the model here (empty: no)
+  nlohmann::json options;   ///< the model file's "options" metadata
+};
+
+/// Writes every parameter by its registry name, the raw item ids ("item_ids", I64 [N]) and
+/// metadata (architecture "item_to_item", options JSON, schema JSON) as safetensors.
+template <class M>
+void save_item_to_item(const std::string& path, const M& m, const CooccurrenceTable& t,
+                       const nlohmann::json& options) {
+  std::vector<TensorToWrite> tensors;
+  auto bytes = [](const auto* p, std::size_t n) {
+    return std::span<const std::byte>(reinterpret_cast<const std::byte*>(p), n * sizeof(*p));
+  };
+  m.visit_params([&](const std::string& name, const auto& v) {
+    if constexpr (requires { v.stride; }) {
+      CTRNET_CHECK(v.contiguous(), "ctrnet-vt: parameter '", name, "' is not contiguous");
+      tensors.push_back({name, Dtype::F32, {v.rows, v.cols}, bytes(v.data, static_cast<std::size_t>(v.rows * v.cols))});
+    } else {
+      tensors.push_back({name, Dtype::F32, {v.rows(), v.cols()}, bytes(v.data(), static_cast<std::size_t>(v.size()))});
+    }
+  });
+  const auto ids = t.item_ids();
+  tensors.push_back({"item_ids", Dtype::I64, {static_cast<std::int64_t>(ids.size())}, bytes(ids.data(), ids.size())});
+  SafetensorsMetadata md{{"format", "ctrnet.model"},
+                         {"architecture", "item_to_item"},
+                         {"options", options.dump()},
+                         {"schema", schema_to_json(m.schema()).dump()}};
+  write_safetensors(path, tensors, md);
+}
+
+/// Builds model M (an item-to-item alias), trains it, saves it (run.model_path) and returns its lists.
+template <class M>
+RecommendationLists train_model(const Run& run) {
+  // log-Q correction of the listwise head for k negatives from the uniform base distribution: log(N / k).
+  const double log_q = std::log(static_cast<double>(run.table->num_items()) /
+                                static_cast<double>(std::max<index_t>(run.train.negatives, 1)));
+  M model = make_item_to_item_as<M>(run.fz->schema(), run.model, log_q, run.seed);
+  long long dense = 0, tables = 0;
+  for (const auto& q : model.registry().params()) dense += static_cast<long long>(q.handle.size());
+  for (const auto& t : model.params().tables) tables += static_cast<long long>(t.size());
+  std::printf("parameters: %lld in the towers and biases, %lld in the tables\n", dense, tables);
+  train_item_to_item(model, *run.fz, *run.positives, run.train);
+  RecommendationLists lists = related_items(cpu_simd{}, model, *run.fz, run.related);
+  if (!run.model_path.empty()) save_item_to_item(run.model_path, model, *run.table, run.options);
+  return lists;
+}
+
+/// One per tower kind and TU (--towers mlp / cross / transformer).
+RecommendationLists train_mlp_towers(const Run& run);
+RecommendationLists train_cross_towers(const Run& run);
+RecommendationLists train_transformer_towers(const Run& run);
+
+}  // namespace ctrnet_vt

@@ -1,0 +1,134 @@
+// save_model / load_model of the item-to-item models (io/architecture_item_to_item.hpp): ItemToItem,
+// ItemToItemListwise and ItemToItemTransformer round-trip bit for bit (both outputs), with the pair
+// body's and both heads' options restored; a file of another variant or tower kind, or with bad
+// head options, is an error.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "ctrnet/io/architecture_item_to_item.hpp"
+#include "io_test_util.hpp"
+
+using namespace ctrnet;
+using namespace ctrnet::io_test;
+
+namespace {
+
+Schema pair_schema() { return item_to_item_schema(5, {"cooccurs", "log_count"}, {"log_pop"}); }
+
+// Made-up rows: pair features, popularities, items A and B, label and count X_AB.
+Batch pair_batch(const Schema& s, int n, std::uint64_t seed) {
+  Batch b;
+  b.reset(s, 1);
+  Rng rng(seed);
+  for (int i = 0; i < n; ++i) {
+    const double cnt = std::floor(rng.uniform(0.0, 9.0));
+    const std::vector<float> d{cnt > 0 ? 1.f : 0.f, static_cast<float>(std::log1p(cnt)),
+                               static_cast<float>(rng.uniform(0, 3)), static_cast<float>(rng.uniform(0, 3))};
+    const std::vector<FeatureId> ids{FeatureId(rng.below(5)), FeatureId(rng.below(5))};
+    b.add_one_hot(d, ids, i % 3 == 0 ? 1.f : 0.f, static_cast<float>(0.5 + rng.uniform()));
+    b.targets[0].push_back(static_cast<float>(cnt));
+  }
+  return b;
+}
+
+ItemToItemOptions small_options() {
+  ItemToItemOptions o;
+  o.embedding_dim = 3;
+  o.context_hidden = {5};
+  o.item_hidden = {4};
+  o.output_dim = 3;
+  o.activation = Activation::tanh;
+  o.relevance_weight = 0.7;
+  o.glove_weight = 0.3;
+  o.glove_x_max = 5.0;
+  o.glove_alpha = 0.6;
+  o.item_bias = true;
+  o.context_linear = true;
+  return o;
+}
+
+template <class M>
+nlohmann::json options_json(const M& m) {
+  return nlohmann::json(ArchitectureTraits<M>::options(m));
+}
+
+template <class M>
+void check_round_trip(M m, const std::string& tag, const std::string& arch) {
+  INFO(tag);
+  TempDir dir;
+  randomize(m, 13);
+  const std::string path = dir.file(tag + ".safetensors");
+  save_model(m, path);
+  const M loaded = load_model<M>(path);
+  const Batch b = pair_batch(pair_schema(), 11, 2);
+  const auto p0 = predict(m, b), p1 = predict(loaded, b);
+  REQUIRE(p0.cols() == 2);
+  CHECK(bit_identical(p0, p1));
+  CHECK(same_dense(m, loaded));
+  for (std::size_t t = 0; t < m.params().tables.size(); ++t)
+    CHECK(bit_identical(m.params().tables[t], loaded.params().tables[t]));
+  CHECK(options_json(loaded) == options_json(m));
+  CHECK(loaded.template head<0>().opt.weight == 0.7);
+  CHECK(loaded.template head<1>().opt.weight == 0.3);
+  CHECK(loaded.template head<1>().opt.target == 1);
+  CHECK(loaded.template head<1>().glove.x_max == 5.0);
+  CHECK(loaded.template head<1>().glove.alpha == 0.6);
+  CHECK(loaded.body().options().item_bias);
+  CHECK(loaded.body().context_tower().options().group == "query");
+  const SafetensorsFile f(path);
+  CHECK(f.metadata("architecture") == arch);
+  CHECK(f.find("relevance_bias.item") != nullptr);
+  CHECK(f.find("pair.linear") != nullptr);
+}
+
+}  // namespace
+
+TEST_CASE("item-to-item models: save -> load -> predict is bit-identical", "[io][model][item_to_item]") {
+  check_round_trip(make_item_to_item(pair_schema(), small_options(), 3), "item_to_item", "item_to_item");
+  auto listwise = make_item_to_item_listwise(pair_schema(), small_options(), 1.25, 4);
+  check_round_trip(listwise, "item_to_item_listwise", "item_to_item_listwise");
+  // Other towers (here Transformer towers with the dense token) use the same traits.
+  auto tf = small_options();
+  tf.embedding_dim = 4;
+  tf.transformer.heads = 2;
+  tf.transformer.ff_hidden = 6;
+  tf.transformer.pooling = TokenPoolingMode::max;
+  check_round_trip(make_item_to_item_transformer(pair_schema(), tf, 5), "item_to_item_transformer", "item_to_item");
+  TempDir dir;
+  save_model(listwise, dir.file("l.safetensors"));
+  const auto o = nlohmann::json::parse(SafetensorsFile(dir.file("l.safetensors")).metadata("options"));
+  CHECK(o.at("relevance") ==
+        nlohmann::json({{"kind", "group_softmax"}, {"weight", 0.7}, {"target", 0}, {"log_correction", 1.25}}));
+  CHECK(o.at("context").at("kind") == "mlp");
+  CHECK(load_model<ItemToItemListwise>(dir.file("l.safetensors")).head<0>().log_correction == 1.25);
+}
+
+TEST_CASE("item-to-item loading names the mismatch", "[io][model][item_to_item]") {
+  TempDir dir;
+  const auto m = make_item_to_item(pair_schema(), small_options(), 3);
+  save_model(m, dir.file("m.safetensors"));
+  CHECK_THROWS_WITH(load_model<ItemToItemListwise>(dir.file("m.safetensors")),
+                    Catch::Contains("holds a 'item_to_item' model, expected 'item_to_item_listwise'"));
+  auto tf = small_options();
+  tf.embedding_dim = 4;
+  save_model(make_item_to_item_transformer(pair_schema(), tf, 1), dir.file("tf.safetensors"));
+  CHECK_THROWS_WITH(load_model<ItemToItem>(dir.file("tf.safetensors")),
+                    Catch::Contains("'context': the file holds a 'transformer' tower, the model type has a 'mlp' tower"));
+  std::vector<std::vector<std::uint16_t>> scratch;
+  const auto tensors = detail::model_tensors(m, false, scratch);
+  auto md = detail::model_metadata(m, {}, "ctrnet.model");
+  auto o = nlohmann::json::parse(md.at("options"));
+  o["glove"]["x_max"] = -1.0;
+  md["options"] = o.dump();
+  write_safetensors(dir.file("bad.safetensors"), tensors, md);
+  CHECK_THROWS_WITH(load_model<ItemToItem>(dir.file("bad.safetensors")), Catch::Contains("x_max must be positive"));
+  o["glove"]["x_max"] = 5.0;
+  o["relevance"]["kind"] = "group_softmax";
+  md["options"] = o.dump();
+  write_safetensors(dir.file("kind.safetensors"), tensors, md);
+  CHECK_THROWS_WITH(load_model<ItemToItem>(dir.file("kind.safetensors")),
+                    Catch::Contains("the file holds a 'group_softmax' head, the model type has a 'binary' head"));
+}
