@@ -212,6 +212,9 @@ int main(int argc, char** argv) {
                "mixed: no logQ on the B' sampled columns (higher catalogue coverage, see docs/two_tower.md)");
   app.add_flag("--synthetic", synthetic_only, "use the synthetic data even when ml-100k is present");
   app.add_flag("-v,--verbose", verbose, "print the loss of every epoch");
+  std::string save_dir;
+  app.add_option("--save", save_dir,
+                 "write each trained model to DIR/<objective>_<towers>.safetensors (load_model<M> rebuilds it)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -245,6 +248,14 @@ int main(int argc, char** argv) {
         for (const auto& s : stats)
           std::printf("  %s epoch %d: loss %.4f, %.0f pairs/s\n", name.c_str(), s.epoch, s.train_loss, s.samples_per_second);
       const RankingResult r = trainer.evaluate(sp.data, relevant, seen, k);
+      if (!save_dir.empty()) {
+        std::filesystem::create_directories(save_dir);
+        const std::string path = save_dir + "/" + name + "_" + towers + ".safetensors";
+        ModelSaveOptions so;
+        so.seed = o.seed;
+        save_model(model, path, so);
+        std::printf("saved %s\n", path.c_str());
+      }
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::printf("%-9s %-11s Recall@%lld=%.4f NDCG@%lld=%.4f HitRate@%lld=%.4f coverage=%.4f MRR@%lld=%.4f (%.1f s)\n",
                   to_string(o.objective), towers, static_cast<long long>(k), r.recall, static_cast<long long>(k), r.ndcg,

@@ -13,7 +13,7 @@
 
 #include "ctrnet/data/cooccurrence.hpp"
 #include "ctrnet/data/schema_json.hpp"
-#include "ctrnet/io/safetensors.hpp"
+#include "ctrnet/io/architecture_item_to_item.hpp"
 #include "ctrnet/models/item_to_item.hpp"
 #include "ctrnet/serve/related_items.hpp"
 #include "ctrnet/train/item_to_item_trainer.hpp"
@@ -36,30 +36,18 @@ struct Run {
   nlohmann::json options;   ///< the model file's "options" metadata
 };
 
-/// Writes every parameter by its registry name, the raw item ids ("item_ids", I64 [N]) and
-/// metadata (architecture "item_to_item", options JSON, schema JSON) as safetensors.
+/// Writes the model with save_model (architecture item_to_item / item_to_item_listwise; load_model<M>
+/// rebuilds it), the raw item id of each catalogue row as the tensor "extra.item_ids" (I64 [N]) and
+/// the command line's settings as the metadata entry "ctrnet_vt" (JSON).
 template <class M>
 void save_item_to_item(const std::string& path, const M& m, const CooccurrenceTable& t,
                        const nlohmann::json& options) {
-  std::vector<TensorToWrite> tensors;
-  auto bytes = [](const auto* p, std::size_t n) {
-    return std::span<const std::byte>(reinterpret_cast<const std::byte*>(p), n * sizeof(*p));
-  };
-  m.visit_params([&](const std::string& name, const auto& v) {
-    if constexpr (requires { v.stride; }) {
-      CTRNET_CHECK(v.contiguous(), "ctrnet-vt: parameter '", name, "' is not contiguous");
-      tensors.push_back({name, Dtype::F32, {v.rows, v.cols}, bytes(v.data, static_cast<std::size_t>(v.rows * v.cols))});
-    } else {
-      tensors.push_back({name, Dtype::F32, {v.rows(), v.cols()}, bytes(v.data(), static_cast<std::size_t>(v.size()))});
-    }
-  });
   const auto ids = t.item_ids();
-  tensors.push_back({"item_ids", Dtype::I64, {static_cast<std::int64_t>(ids.size())}, bytes(ids.data(), ids.size())});
-  SafetensorsMetadata md{{"format", "ctrnet.model"},
-                         {"architecture", "item_to_item"},
-                         {"options", options.dump()},
-                         {"schema", schema_to_json(m.schema()).dump()}};
-  write_safetensors(path, tensors, md);
+  ModelSaveOptions so;
+  so.metadata["ctrnet_vt"] = options.dump();
+  so.extra_tensors.push_back({"extra.item_ids", Dtype::I64, {static_cast<std::int64_t>(ids.size())},
+                              std::as_bytes(std::span<const std::int64_t>(ids.data(), ids.size()))});
+  save_model(m, path, so);
 }
 
 /// Builds model M (an item-to-item alias), trains it, saves it (run.model_path) and returns its lists.

@@ -40,7 +40,8 @@ gen 2 300 100000 > "$work/test.tsv"
   || { cat "$work/out.txt"; fail "ctrnet-vt failed on a valid session log"; }
 grep -q "^train: 1500 sessions, 40 items" "$work/out.txt" || { cat "$work/out.txt"; fail "no train summary"; }
 [ -s "$work/vt.safetensors" ] || fail "no model file"
-grep -aq '"item_ids"' "$work/vt.safetensors" || fail "model file lacks item_ids"
+grep -aq '"extra.item_ids"' "$work/vt.safetensors" || fail "model file lacks extra.item_ids"
+grep -aq '"architecture":"item_to_item"' "$work/vt.safetensors" || fail "model file lacks the architecture item_to_item"
 grep -aq '"embedding.item"' "$work/vt.safetensors" || fail "model file lacks the item embedding table"
 [ "$(head -n 1 "$work/lists.csv")" = "item,rank,related,score" ] || fail "bad CSV header"
 rows=$(($(wc -l < "$work/lists.csv") - 1))

@@ -80,3 +80,22 @@ TEST_CASE("double models are saved as F64 and round-trip bit for bit", "[io][mod
   CHECK_THROWS_WITH(load_model_params(f, dir.file("d.safetensors")),
                     Catch::Contains("tensor 'cross.0.weight' is stored as F64, expected F32"));
 }
+
+TEST_CASE("extra.* tensors travel with the model and are skipped when loading", "[io][model]") {
+  TempDir dir;
+  auto m = make_dcn_v2_stacked(small_schema(), small_dcn(), 5);
+  randomize(m, 11);
+  const std::vector<std::int64_t> ids{1001, 1002, 4000000000LL};
+  ModelSaveOptions so;
+  so.extra_tensors.push_back({"extra.item_ids", Dtype::I64, {3}, std::as_bytes(std::span<const std::int64_t>(ids))});
+  save_model(m, dir.file("x.safetensors"), so);
+  const SafetensorsFile f(dir.file("x.safetensors"));
+  std::vector<std::int64_t> back(3);
+  f.read("extra.item_ids", std::span<std::int64_t>(back));
+  CHECK(back == ids);
+  const auto loaded = load_model<DCNv2Stacked>(dir.file("x.safetensors"));
+  const Batch b = small_batch(small_schema(), 6, 2);
+  CHECK(bit_identical(predict(m, b), predict(loaded, b)));
+  so.extra_tensors[0].name = "item_ids";
+  CHECK_THROWS_WITH(save_model(m, dir.file("y.safetensors"), so), Catch::Contains("must be named extra.<name>"));
+}

@@ -93,9 +93,9 @@ TEST_CASE("loading names the mismatch: architecture, schema, tensors, shapes", "
 
   const std::vector<float> one{1.f};
   auto extra = tensors;
-  extra.push_back({"extra.weight", Dtype::F32, {1}, std::as_bytes(std::span<const float>(one))});
+  extra.push_back({"spare.weight", Dtype::F32, {1}, std::as_bytes(std::span<const float>(one))});
   write_safetensors(dir.file("extra.safetensors"), extra, md);
-  CHECK_THROWS_WITH(load_model<DCN>(dir.file("extra.safetensors")), Catch::Contains("unexpected tensor 'extra.weight'"));
+  CHECK_THROWS_WITH(load_model<DCN>(dir.file("extra.safetensors")), Catch::Contains("unexpected tensor 'spare.weight'"));
 
   auto bad_md = md;
   bad_md["options"] = "{\"embedding_dim\": 4";

@@ -14,7 +14,9 @@
 // similarity's or the heads' options.
 // __metadata__: "format" = "ctrnet.model" (or "ctrnet.checkpoint"), "ctrnet_version",
 // "architecture", "options" (JSON), "schema" (JSON array of fields), "dtype" ("F32"/"F64"),
-// optional "seed", plus any user entries.
+// optional "seed", plus any user entries. Tensors named "extra.*" (ModelSaveOptions::extra_tensors:
+// data that travels with the model, e.g. the raw item ids of the catalogue rows) are written as
+// given and skipped by the loaders.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -39,7 +41,13 @@ struct ModelSaveOptions {
   std::optional<std::uint64_t> seed;
   /// Extra metadata entries; they must not use a key ctrnet writes itself.
   SafetensorsMetadata metadata;
+  /// Extra tensors written after the model's (the data must outlive the call); each name must
+  /// start with "extra." (is_extra_tensor), and load_model / load_model_params skip them.
+  std::vector<TensorToWrite> extra_tensors;
 };
+
+/// Whether a tensor name is one of ModelSaveOptions::extra_tensors' (not a model parameter).
+inline bool is_extra_tensor(std::string_view name) { return name.starts_with("extra."); }
 
 namespace detail {
 
@@ -182,7 +190,7 @@ void load_params_from(M& model, const SafetensorsView& f, bool training_state) {
     f.read(tb.name, std::span<T>(m.data(), static_cast<std::size_t>(m.size())), {dtype_of<T>(), Dtype::BF16});
   }
   for (const auto& t : f.tensors()) {
-    if (training_state && is_training_state(t.name)) continue;
+    if ((training_state && is_training_state(t.name)) || is_extra_tensor(t.name)) continue;
     CTRNET_CHECK(reg.find(t.name) != nullptr || reg.find_table(t.name) != nullptr, f.source(), ": unexpected tensor '",
                  t.name, "': the model has no parameter of that name");
   }
@@ -277,7 +285,11 @@ template <SavableArchitecture M>
 void save_model(const M& model, const std::string& path, const ModelSaveOptions& opts = {}) {
   CTRNET_CHECK(model.built(), "save_model: the model is not built");
   std::vector<std::vector<std::uint16_t>> bf16;
-  const auto tensors = detail::model_tensors(model, opts.bf16_tables, bf16);
+  auto tensors = detail::model_tensors(model, opts.bf16_tables, bf16);
+  for (const auto& t : opts.extra_tensors) {
+    CTRNET_CHECK(is_extra_tensor(t.name), "save_model: extra tensor '", t.name, "' must be named extra.<name>");
+    tensors.push_back(t);
+  }
   write_safetensors(path, tensors, detail::model_metadata(model, opts, "ctrnet.model"));
 }
 
