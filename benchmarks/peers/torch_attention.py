@@ -94,6 +94,9 @@ def load_ctrnet(path):
         data = json.load(fh)
     for bm in data.get("benchmarks", []):
         m = re.match(r"mha/([^/]+)/simd_t(\d)/(L:\d+/w:\d+/batch:\d+)", bm["name"])
+        # With --benchmark_repetitions, take the median (not the mean, stddev or cv rows).
+        if bm.get("run_type") == "aggregate" and bm.get("aggregate_name") != "median":
+            continue
         if m and "GFLOPS" in bm:
             out[(m.group(1), int(m.group(2)), m.group(3))] = bm["GFLOPS"]
     return out
