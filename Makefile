@@ -17,15 +17,19 @@ configure: deps
 build: configure
 	cmake --build --preset release -j $(JOBS)
 
-test: build
+# The unit tests and the command-line tools the CLI tests run (target ctrnet_tests); `make build`
+# builds everything, the other examples included.
+test: configure
+	cmake --build --preset release -j $(JOBS) --target ctrnet_tests
 	ctest --preset release
 
-demo: build
+demo: configure
+	cmake --build --preset release -j $(JOBS) --target quickstart
 	./$(RELEASE_DIR)/examples/quickstart
 
 asan-test: deps
 	cmake --preset asan
-	cmake --build --preset asan -j $(JOBS)
+	cmake --build --preset asan -j $(JOBS) --target ctrnet_tests
 	ctest --preset asan
 
 bench: build
