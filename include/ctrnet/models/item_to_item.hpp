@@ -399,51 +399,37 @@ inline Tower<MLP> item_to_item_tower(const char* name, const char* group, const 
   return Tower<MLP>(t, MLP(m));
 }
 
+/// The cross tower of the item-to-item model: the two-tower model's (detail::make_cross_tower)
+/// with the item-to-item options.
 inline CrossTower item_to_item_cross_tower(const char* name, const char* group, const std::vector<index_t>& hidden,
                                            const ItemToItemOptions& o) {
-  CTRNET_CHECK(o.output_dim > 0, "ItemToItemOptions: output_dim must be positive, got ", o.output_dim);
-  CTRNET_CHECK(o.cross.depth >= 0, "ItemToItemOptions: cross.depth must be >= 0, got ", o.cross.depth);
-  CTRNET_CHECK(o.cross.rank >= 0, "ItemToItemOptions: cross.rank must be >= 0, got ", o.cross.rank);
-  FieldInteractionInput::Options in;
-  in.group = group;
-  in.embedding_dim = o.embedding_dim;
-  in.self_interaction = o.cross.self_interaction;
-  CrossNet<CrossV2>::Options cross;
-  cross.depth = o.cross.depth;
-  cross.layer.rank = o.cross.rank;
-  MLP::Options m;
-  m.widths = hidden;
-  m.widths.push_back(o.output_dim);
-  m.activation = o.activation;
-  m.last_activation = Activation::identity;
-  CrossTower::Options t;
-  t.name = name;
-  t.group = group;
-  t.embedding_dim = o.embedding_dim;
-  return CrossTower(t, CrossTowerBody(Named<FieldInteractionInput>("", FieldInteractionInput(in)),
-                                      Named<CrossNet<CrossV2>>("cross", CrossNet<CrossV2>(cross)),
-                                      Named<MLP>("deep", MLP(m))));
+  TwoTowerCrossOptions x;
+  x.embedding_dim = o.embedding_dim;
+  x.cross_depth = o.cross.depth;
+  x.rank = o.cross.rank;
+  x.output_dim = o.output_dim;
+  x.activation = o.activation;
+  x.self_interaction = o.cross.self_interaction;
+  return make_cross_tower(name, hidden, x, group);
 }
 
+/// The Transformer tower of the item-to-item model: the two-tower model's
+/// (detail::make_transformer_tower) with the item-to-item options.
 inline TransformerTower item_to_item_transformer_tower(const char* name, const char* group, const ItemToItemOptions& o) {
-  CTRNET_CHECK(o.output_dim > 0, "ItemToItemOptions: output_dim must be positive, got ", o.output_dim);
   const ItemToItemTransformerSettings& s = o.transformer;
+  CTRNET_CHECK(o.output_dim > 0, "ItemToItemOptions: output_dim must be positive, got ", o.output_dim);
   CTRNET_CHECK(s.heads > 0 && o.embedding_dim % s.heads == 0, "ItemToItemOptions: embedding_dim ", o.embedding_dim,
                " must be a positive multiple of transformer.heads = ", s.heads);
-  TransformerTowerBody::Options b;
-  b.tokens.group = group;
-  b.tokens.embedding_dim = o.embedding_dim;
-  b.blocks = s.blocks;
-  b.heads = s.heads;
-  b.ff_hidden = s.ff_hidden;
-  b.dropout = s.dropout;
-  b.norm_first = s.norm_first;
-  b.pooling = s.pooling;
-  b.output_dim = o.output_dim;
-  TransformerTower::Options t;
-  t.name = name;
-  t.group = group;
-  return TransformerTower(t, TransformerTowerBody(b));
+  TwoTowerTransformerOptions x;
+  x.embedding_dim = o.embedding_dim;
+  x.blocks = s.blocks;
+  x.heads = s.heads;
+  x.ff_hidden = s.ff_hidden;
+  x.dropout = s.dropout;
+  x.norm_first = s.norm_first;
+  x.pooling = s.pooling;
+  x.output_dim = o.output_dim;
+  return make_transformer_tower(name, x, group);
 }
 
 // The towers of each kind, by type.

@@ -129,10 +129,14 @@ struct TwoTowerCrossOptions {
 };
 
 namespace detail {
-inline CrossTower make_cross_tower(const char* name, const std::vector<index_t>& hidden, const TwoTowerCrossOptions& o) {
+/// A cross tower named `name` over the fields of `group` (nullptr: the group named `name`).
+inline CrossTower make_cross_tower(const char* name, const std::vector<index_t>& hidden, const TwoTowerCrossOptions& o,
+                                   const char* group = nullptr) {
   CTRNET_CHECK(o.output_dim > 0, "TwoTowerCrossOptions: output_dim must be positive, got ", o.output_dim);
+  CTRNET_CHECK(o.cross_depth >= 0, "TwoTowerCrossOptions: cross_depth must be >= 0, got ", o.cross_depth);
+  CTRNET_CHECK(o.rank >= 0, "TwoTowerCrossOptions: rank must be >= 0, got ", o.rank);
   FieldInteractionInput::Options in;
-  in.group = name;
+  in.group = group != nullptr ? group : name;
   in.embedding_dim = o.embedding_dim;
   in.self_interaction = o.self_interaction;
   CrossNet<CrossV2>::Options cross;
@@ -146,6 +150,7 @@ inline CrossTower make_cross_tower(const char* name, const std::vector<index_t>&
   m.dropout = o.dropout;
   CrossTower::Options t;
   t.name = name;
+  if (group != nullptr) t.group = group;
   t.embedding_dim = o.embedding_dim;
   t.normalize = o.normalize;
   return CrossTower(t, CrossTowerBody(Named<FieldInteractionInput>("", FieldInteractionInput(in)),

@@ -73,9 +73,7 @@ class FieldTokens {
     for (const auto& n : names) {
       const index_t fi = schema.categorical_index(n);
       if (fi < 0) {
-        index_t di = -1;
-        for (index_t i = 0; i < schema.num_dense(); ++i)
-          if (schema.dense(i).name == n) di = i;
+        const index_t di = schema.dense_index(n);
         CTRNET_CHECK(di >= 0, "FieldTokens: the schema has no field named '", n, "'");
         dense_cols_.push_back(di);
         continue;
@@ -310,9 +308,11 @@ struct TwoTowerTransformerOptions {
 };
 
 namespace detail {
-inline TransformerTower make_transformer_tower(const char* name, const TwoTowerTransformerOptions& o) {
+/// A Transformer tower named `name` over the fields of `group` (nullptr: the group named `name`).
+inline TransformerTower make_transformer_tower(const char* name, const TwoTowerTransformerOptions& o,
+                                               const char* group = nullptr) {
   TransformerTowerBody::Options b;
-  b.tokens.group = name;
+  b.tokens.group = group != nullptr ? group : name;
   b.tokens.embedding_dim = o.embedding_dim;
   b.tokens.max_len = o.max_len;
   b.blocks = o.blocks;
@@ -324,6 +324,7 @@ inline TransformerTower make_transformer_tower(const char* name, const TwoTowerT
   b.output_dim = o.output_dim;
   TransformerTower::Options t;
   t.name = name;
+  if (group != nullptr) t.group = group;
   return TransformerTower(t, TransformerTowerBody(b));
 }
 }  // namespace detail
