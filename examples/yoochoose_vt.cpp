@@ -207,9 +207,9 @@ void print_line(const char* name, const NextItemResult& r, const ListStats& s, d
 int main(int argc, char** argv) {
   CLI::App app{"Item-to-item 'viewed together' lists: two-output model vs baselines on yoochoose-100k"};
   std::string data_dir;
-  int epochs = 4, threads = 0;
-  index_t dim = 32, hidden = 0, window = 5, pos_window = 3, negatives = 8, batch = 256;
-  double glove_weight = 0.1, reverse_weight = 0.5, negative_power = 0.0, neighbor_negatives = 0.8, lr = 4e-3, emb_lr = 0.2;
+  int epochs = 6, threads = 0;
+  index_t dim = 64, hidden = 0, window = 5, pos_window = 3, negatives = 8, batch = 256;
+  double glove_weight = 0.3, reverse_weight = 0.5, negative_power = 0.0, neighbor_negatives = 0.8, lr = 4e-3, emb_lr = 0.2;
   std::uint64_t seed = 1;
   bool context_linear = true, item_bias = true;
   std::string score = "relevance", decay = "linear", split = "test", loss = "softmax";
@@ -218,6 +218,8 @@ int main(int argc, char** argv) {
   WideDeepBaseline wd;
   int ensemble = 1;
   double recent_days = 0.0;
+  std::string lists_dir;
+  double pair_dropout = 0.7;
   app.add_option("--data", data_dir, "folder with yoochoose-clicks-100k_{train_full,test}.txt (default: "
                                      "$CTRNET_DATA_DIR/yoochoose-100k, else synthetic)");
   app.add_option("--epochs", epochs, "training epochs")->check(CLI::PositiveNumber);
@@ -257,6 +259,8 @@ int main(int argc, char** argv) {
                                          "seed + 100, ...)")->check(CLI::PositiveNumber);
   app.add_option("--recent-days", recent_days, "pair features: raw co-occurrence counts of the training sessions of "
                                                "the last R days and of the older ones, separately (0: off)")->check(CLI::NonNegativeNumber);
+  app.add_option("--pair-dropout", pair_dropout, "two-/one-output: share of training groups with the pair features set to 0");
+  app.add_option("--lists-dir", lists_dir, "also write each method's lists to DIR/<method>.csv (item,rank,related,score)");
   app.add_option("--wd-epochs", wd.epochs, "wide-deep: epochs")->check(CLI::PositiveNumber);
   app.add_option("--wd-negatives", wd.negatives, "wide-deep: sampled negatives per positive")->check(CLI::NonNegativeNumber);
   app.add_option("--wd-negative-power", wd.negative_power, "wide-deep: negatives ~ events^power (0: uniform)");
@@ -319,6 +323,10 @@ int main(int argc, char** argv) {
   auto has = [&](const std::string& m) { return ("," + methods + ",").find("," + m + ",") != std::string::npos; };
   auto report = [&](const char* name, const RecommendationLists& l, double secs) {
     print_line(name, evaluate_next_item(test, table, l, eo), list_statistics(l, table, eo), secs);
+    if (!lists_dir.empty()) {
+      std::filesystem::create_directories(lists_dir);
+      write_related_items(lists_dir + "/" + name + ".csv", l, table);
+    }
   };
 
   const ItemPairFeaturizer fz(table);
@@ -348,6 +356,7 @@ int main(int argc, char** argv) {
     to.negatives = negatives;
     to.negative_power = pointwise ? pointwise_power : negative_power;
     to.neighbor_negatives = pointwise ? 0.0 : neighbor_negatives;
+    to.pair_dropout = pointwise ? 0.0 : pair_dropout;
     to.batch_size = batch;
     to.threads = threads;
     to.seed = seed;

@@ -5,7 +5,8 @@
 #    writes the model (safetensors with item_ids) and the lists as CSV and as JSON lines; checks
 #    the CSV header, K rows per item, ranks 1..K, no item listed as its own related item, and the
 #    test line (HR@K above the popularity level of this made-up data); the same with --loss softmax
-#    --decay linear --half-life (options in the model's metadata); --towers cross and
+#    --decay linear --half-life (the defaults' loss and pair dropout, options in the model's
+#    metadata); --towers cross and
 #    --towers transformer (tower settings in the metadata).
 # 2. Bad input: a malformed line (exit 1, message names the file and line), a missing file, a
 #    log with no session of two different items, and bad option values.
@@ -36,7 +37,7 @@ gen 1 1500 1 > "$work/train.tsv"
 gen 2 300 100000 > "$work/test.tsv"
 
 "$bin" --train "$work/train.tsv" --test "$work/test.tsv" --epochs 2 --dim 8 --hidden 16 --k 5 --threads 2 \
-  --model "$work/vt.safetensors" --lists "$work/lists.csv" > "$work/out.txt" 2>&1 \
+  --loss bce --decay constant --pair-dropout 0 --model "$work/vt.safetensors" --lists "$work/lists.csv" > "$work/out.txt" 2>&1 \
   || { cat "$work/out.txt"; fail "ctrnet-vt failed on a valid session log"; }
 grep -q "^train: 1500 sessions, 40 items" "$work/out.txt" || { cat "$work/out.txt"; fail "no train summary"; }
 [ -s "$work/vt.safetensors" ] || fail "no model file"
@@ -58,12 +59,13 @@ awk -v h="$hr" 'BEGIN { exit !(h > 0.4) }' || fail "HR@5 = $hr, expected > 0.4 o
 head -n 1 "$work/lists.jsonl" | grep -Eq '^\{"item":[0-9]+,"related":\[[0-9]+,[0-9]+,[0-9]+\],"scores":\[' \
   || fail "bad JSON line: $(head -n 1 "$work/lists.jsonl")"
 
-# The listwise loss with a decaying learning rate and a recency weight (times 1.5 apart: the log
+# The listwise loss (the default, as are the linear decay and pair dropout 0.7) with a recency weight (times 1.5 apart: the log
 # spans ~8,000 time units, half-life 3,000) also learns the walks.
 "$bin" --train "$work/train.tsv" --test "$work/test.tsv" --epochs 2 --dim 8 --hidden 0 --k 5 --threads 2 \
   --loss softmax --decay linear --half-life 3000 --model "$work/vt2.safetensors" > "$work/out3.txt" 2>&1 \
   || { cat "$work/out3.txt"; fail "ctrnet-vt --loss softmax failed"; }
 grep -aq 'loss[\\"]*:[\\"]*softmax' "$work/vt2.safetensors" || fail "model metadata lacks the loss"
+grep -aq 'pair_dropout[\\"]*:0.7' "$work/vt2.safetensors" || fail "model metadata lacks the default pair_dropout 0.7"
 hr=$(sed -n 's/^test: .* HR@5=\([0-9.]*\) .*/\1/p' "$work/out3.txt")
 [ -n "$hr" ] || { cat "$work/out3.txt"; fail "no test line (softmax)"; }
 awk -v h="$hr" 'BEGIN { exit !(h > 0.4) }' || fail "HR@5 = $hr with --loss softmax, expected > 0.4"
@@ -105,4 +107,6 @@ grep -q "no session with two different items" "$work/err.txt" || { cat "$work/er
 if "$bin" --train "$work/train.tsv" --neighbor-negatives 1.5 > "$work/err.txt" 2>&1; then
   fail "accepted --neighbor-negatives 1.5"
 fi
+if "$bin" --train "$work/train.tsv" --pair-dropout 1 > "$work/err.txt" 2>&1; then fail "accepted --pair-dropout 1"; fi
+grep -q "pair-dropout" "$work/err.txt" || { cat "$work/err.txt"; fail "unclear error for --pair-dropout 1"; }
 echo "ctrnet-vt CLI test passed"

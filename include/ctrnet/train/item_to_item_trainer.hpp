@@ -17,6 +17,13 @@
 // keeps its real pair features and X_AB (its GloVe term counts once more). The loop uses the
 // ordinary Trainer::train_step: shards, thread independence and optimizers are the Trainer's.
 // With ItemToItemListwise (GroupSoftmaxHead) the same rows form one softmax group per positive.
+// Pair-feature dropout (pair_dropout = p): a share p of the groups is featurized with every pair
+// feature 0 (the GloVe target X_AB kept). Without it the model sees pair features 0 only on
+// negatives, so its ranking of the items B that never co-occur with A — the ones that fill the
+// lists of rarely seen items, all scored through the one context row u(A, 0) — is untrained and
+// much the same for every A. Dropped groups train that ranking from the ids alone (a softmax over
+// the group, so the offset between the two regimes still comes from the ordinary groups), and
+// their GloVe term is plain GloVe on the ids.
 #pragma once
 #include <algorithm>
 #include <chrono>
@@ -90,6 +97,12 @@ class ItemPairFeaturizer {
     batch.weights.push_back(weight);
     batch.targets[0].push_back(zero_pair ? 0.0f : static_cast<float>(table_->count(a, b)));
   }
+  /// Appends row (a, b) with the pair features set to 0 but the GloVe target X_AB kept: the row
+  /// of a training group whose pair features are dropped (ItemToItemTrainOptions::pair_dropout).
+  void add_without_pair_features(Batch& batch, index_t a, index_t b, float label, float weight) const {
+    add(batch, a, b, label, weight, /*zero_pair=*/true);
+    batch.targets[0].back() = static_cast<float>(table_->count(a, b));
+  }
 
  private:
   const CooccurrenceTable* table_ = nullptr;
@@ -151,6 +164,10 @@ struct ItemToItemTrainOptions {
   index_t negatives = 4;
   double negative_power = 0.0;   ///< base negatives q0 ∝ events^β; 0: uniform (ranks by P(B|A))
   double neighbor_negatives = 0.5;  ///< λ: share of negatives drawn among A's co-occurring items
+  /// Share of positives whose whole group (the positive and its negatives) is trained with the pair
+  /// features set to 0 (X_AB, the GloVe target, kept): teaches the ids-only part of the model, which
+  /// ranks the items B that never co-occur with A (see the header comment). 0: off.
+  double pair_dropout = 0.0;
   int threads = 0;
   index_t shards = 8;
   std::uint64_t seed = 1;
@@ -183,6 +200,8 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
   CTRNET_CHECK(o.neighbor_negatives >= 0.0 && o.neighbor_negatives < 1.0,
                "train_item_to_item: neighbor_negatives must be in [0, 1), got ", o.neighbor_negatives);
   CTRNET_CHECK(o.batch_size > 0, "train_item_to_item: batch_size must be positive, got ", o.batch_size);
+  CTRNET_CHECK(o.pair_dropout >= 0.0 && o.pair_dropout < 1.0,
+               "train_item_to_item: pair_dropout must be in [0, 1), got ", o.pair_dropout);
   TrainerOptions to;
   to.batch_size = o.batch_size * (1 + o.negatives);
   to.shards = o.shards;
@@ -248,12 +267,21 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
       batch.clear();
       for (std::size_t k = begin; k < end; ++k) {
         const ItemPairExample& e = positives[order[k]];
-        fz.add(batch, e.a, e.b, 1.0f, e.weight);
+        // The group's pair features are dropped with probability pair_dropout (no draw when 0, so
+        // the random stream, and the result, are those of a run without the option).
+        const bool drop = o.pair_dropout > 0.0 && rng.uniform() < o.pair_dropout;
+        auto add = [&](index_t b, float label, float weight) {
+          if (drop)
+            fz.add_without_pair_features(batch, e.a, b, label, weight);
+          else
+            fz.add(batch, e.a, b, label, weight);
+        };
+        add(e.b, 1.0f, e.weight);
         for (index_t n = 0; n < o.negatives; ++n) {
           double iw = 1.0;
           index_t b = draw_negative(rng, e.a, iw);
           if (b == e.a) b = draw_negative(rng, e.a, iw);
-          fz.add(batch, e.a, b, 0.0f, static_cast<float>(e.weight * iw));
+          add(b, 0.0f, static_cast<float>(e.weight * iw));
         }
       }
       batch.set_size(static_cast<index_t>(batch.labels.size()));
