@@ -10,6 +10,7 @@
 #include "ctrnet/heads/glove.hpp"
 #include "ctrnet/models/dcn.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
+#include "ctrnet/testing/model_gradcheck.hpp"
 #include "ctrnet/train/trainer.hpp"
 
 using namespace ctrnet;
@@ -106,57 +107,11 @@ TEST_CASE("Two-head model loss gradient matches finite differences (double)", "[
   BasicModel<double, DCNv2StackedBody, BinaryHead, GloveHead> m(
       two_output_dcn_v2<double>(o), BinaryHead(HeadOptions{0.7, 0}), GloveHead(HeadOptions{1.3, 1}, GloveOptions{5.0, 0.75}));
   m.build(s, 11);
-  Rng rng(5);
-  for (auto& v : m.params().dense) v = rng.uniform(-0.5, 0.5);
-  for (auto& t : m.params().tables)
-    for (index_t i = 0; i < t.size(); ++i) t.data()[i] = rng.uniform(-0.5, 0.5);
-  const BatchView v = b.view();
-  double norm = 0;
-  for (float w : b.weights) norm += w;
-  decltype(m)::Cache c;
-  auto g = m.make_grads();
-  const double loss = m.forward_backward(cpu_scalar{}, v, c, g, Context{}, norm);
-  CHECK(std::isfinite(loss));
-  auto loss_at = [&] {
-    decltype(m)::Cache c2;
-    m.forward(cpu_scalar{}, v, c2);
-    return m.head_loss(cpu_scalar{}, v, c2, norm);
-  };
-  CHECK(loss_at() == Approx(loss).epsilon(1e-14));
-  double diff = 0.0, sum = 0.0;
-  auto add = [&](double ana, double num) {
-    diff += (ana - num) * (ana - num);
-    sum += (ana + num) * (ana + num);
-  };
-  for (std::size_t k = 0; k < m.params().dense.size(); ++k) {
-    const double x = m.params().dense[k];
-    m.params().dense[k] = x + 1e-6;
-    const double fp = loss_at();
-    m.params().dense[k] = x - 1e-6;
-    const double fm = loss_at();
-    m.params().dense[k] = x;
-    add(g.dense[k], (fp - fm) / 2e-6);
-  }
-  for (std::size_t t = 0; t < m.params().tables.size(); ++t) {
-    auto& tab = m.params().tables[t];
-    for (index_t row = 0; row < tab.rows(); ++row)
-      for (index_t j = 0; j < tab.cols(); ++j) {
-        double& x = tab(row, j);
-        const double x0 = x;
-        x = x0 + 1e-6;
-        const double fp = loss_at();
-        x = x0 - 1e-6;
-        const double fm = loss_at();
-        x = x0;
-        const auto& gr = g.tables[t];
-        double ana = 0.0;
-        for (index_t i = 0; i < gr.size(); ++i)
-          if (gr.id(i) == row) ana = gr.values(i)[j];
-        add(ana, (fp - fm) / 2e-6);
-      }
-  }
-  const double rel = std::sqrt(diff) / std::max(std::sqrt(sum), 1e-12);
-  INFO("relative error " << rel);
-  CHECK(rel < 1e-6);
-  CHECK(sum > 1e-6);  // the check saw non-zero gradients
+  testing::randomize_params(m, 5);
+  const auto check = testing::check_model_loss_gradient(m, b.view());
+  CHECK(std::isfinite(check.loss));
+  CHECK(check.loss_recomputed == Approx(check.loss).epsilon(1e-14));
+  INFO("relative error " << check.error);
+  CHECK(check.error < 1e-6);
+  CHECK(check.norm > 1e-6);  // the check saw non-zero gradients
 }

@@ -7,6 +7,7 @@
 #include "ctrnet/models/logistic_regression.hpp"
 #include "ctrnet/models/wide_deep.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
+#include "ctrnet/testing/model_gradcheck.hpp"
 
 using namespace ctrnet;
 
@@ -109,30 +110,13 @@ TEST_CASE("Model loss gradient matches finite differences of the mean loss", "[m
   o.activation = Activation::tanh;
   BasicModel<double, WideDeepBody, BinaryHead> m(make_wide_deep_body(o), BinaryHead{});
   m.build(s, 11);
-  Rng rng(5);
-  for (auto& v : m.params().dense) v = rng.uniform(-0.5, 0.5);
-  auto v = b.view();
-  double norm = 0;
-  for (float w : b.weights) norm += w;
-  decltype(m)::Cache c;
-  auto g = m.make_grads();
-  const double loss = m.forward_backward(cpu_scalar{}, v, c, g, Context{}, norm);
-  CHECK(std::isfinite(loss));
-  auto loss_at = [&] {
-    decltype(m)::Cache c2;
-    m.forward(cpu_scalar{}, v, c2);
-    return m.head_loss(cpu_scalar{}, v, c2, norm);
-  };
-  CHECK(loss_at() == Approx(loss).epsilon(1e-14));
-  for (std::size_t k = 0; k < m.params().dense.size(); k += 3) {
-    const double x = m.params().dense[k];
-    m.params().dense[k] = x + 1e-6;
-    const double fp = loss_at();
-    m.params().dense[k] = x - 1e-6;
-    const double fm = loss_at();
-    m.params().dense[k] = x;
-    CHECK(g.dense[k] == Approx((fp - fm) / 2e-6).margin(1e-7));
-  }
+  testing::randomize_params(m, 5);  // every dense parameter and table entry
+  const auto check = testing::check_model_loss_gradient(m, b.view());
+  CHECK(std::isfinite(check.loss));
+  CHECK(check.loss_recomputed == Approx(check.loss).epsilon(1e-14));
+  INFO("relative error " << check.error << " over " << check.entries << " entries");
+  CHECK(check.error < 1e-6);
+  CHECK(check.norm > 1e-6);
 }
 
 TEST_CASE("Logistic regression predicts σ of its linear score", "[logistic_regression]") {
