@@ -10,7 +10,10 @@
 // Dense:  Shape = index_t,       Input = ConstMatrixView<T> x: [batch, in],  InputGrad = MatrixView<T>
 // Sparse: Shape = const Schema&, Input = const BatchView&,                   InputGrad = NoInputGrad
 // y: [batch, out_dim()]. backward ACCUMULATES into dx and into the gradients; an empty dx view
-// means "input gradient not needed". The input x (and y) must stay alive until backward.
+// means "input gradient not needed". The input x (and y) must stay alive until backward: a
+// cache may keep views into them. For Sparse layers that includes the BatchView itself (a cache
+// may keep a pointer to it), so pass a named view, never `batch.view()` of a temporary:
+//   BatchView v = batch.view(); model.forward(p, v, cache); ...; model.backward(..., cache, ...);
 #pragma once
 #include <concepts>
 #include <cstdint>
