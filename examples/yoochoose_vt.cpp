@@ -325,8 +325,15 @@ int main(int argc, char** argv) {
   auto report = [&](const char* name, const RecommendationLists& l, double secs) {
     print_line(name, evaluate_next_item(test, table, l, eo), list_statistics(l, table, eo), secs);
     if (!lists_dir.empty()) {
-      std::filesystem::create_directories(lists_dir);
-      write_related_items(lists_dir + "/" + name + ".csv", l, table);
+      try {
+        std::error_code ec;
+        std::filesystem::create_directories(lists_dir, ec);
+        CTRNET_CHECK(!ec, "cannot create the folder '", lists_dir, "': ", ec.message());
+        write_related_items(lists_dir + "/" + name + ".csv", l, table);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "yoochoose_vt: --lists-dir: %s\n", e.what());
+        std::exit(1);
+      }
     }
   };
 
