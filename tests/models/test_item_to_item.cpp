@@ -316,7 +316,7 @@ TEST_CASE("The listwise item-to-item model trains and beats popularity", "[item_
   CHECK(model.hit_rate > pop.hit_rate + 0.2);
 }
 
-TEST_CASE("ItemPairFeaturizer without pair features writes zeros for them", "[item_to_item]") {
+TEST_CASE("ItemPairFeaturizer without pair features, and add_without_pair_features", "[item_to_item]") {
   const auto sessions = walk_sessions(200, 20, 5, 9);
   const CooccurrenceTable t = count_cooccurrence(sessions);
   const ItemPairFeaturizer with(t), without(t, PairFeatureOptions{}, false);
@@ -324,40 +324,31 @@ TEST_CASE("ItemPairFeaturizer without pair features writes zeros for them", "[it
   CHECK(without.schema().size() == with.schema().size());
   REQUIRE(!t.neighbors(0).empty());
   const index_t b = t.neighbors(0)[0].item;
-  Batch x = with.make_batch(), y = without.make_batch();
-  with.add(x, 0, b, 1.0f, 1.0f);
-  without.add(y, 0, b, 1.0f, 1.0f);
   const index_t F = with.num_pair_features();
+  Batch x = with.make_batch();
+  with.add(x, 0, b, 1.0f, 0.5f);
   double sum_with = 0.0;
-  for (index_t j = 0; j < F; ++j) {
-    sum_with += std::abs(x.dense_values[static_cast<std::size_t>(j)]);
-    CHECK(y.dense_values[static_cast<std::size_t>(j)] == 0.0f);
-  }
+  for (index_t j = 0; j < F; ++j) sum_with += std::abs(x.dense_values[static_cast<std::size_t>(j)]);
   CHECK(sum_with > 0.0);
-  for (index_t j = F; j < with.num_dense(); ++j)
-    CHECK(y.dense_values[static_cast<std::size_t>(j)] == x.dense_values[static_cast<std::size_t>(j)]);
-  CHECK(y.targets[0][0] == x.targets[0][0]);
-}
-
-TEST_CASE("add_without_pair_features: pair features 0, item features and the GloVe target X_AB kept", "[item_to_item]") {
-  const auto sessions = walk_sessions(200, 20, 5, 9);
-  const CooccurrenceTable t = count_cooccurrence(sessions);
-  const ItemPairFeaturizer fz(t);
-  REQUIRE(!t.neighbors(0).empty());
-  const index_t b = t.neighbors(0)[0].item;
-  Batch x = fz.make_batch(), y = fz.make_batch();
-  fz.add(x, 0, b, 1.0f, 0.5f);
-  fz.add_without_pair_features(y, 0, b, 1.0f, 0.5f);
-  const index_t F = fz.num_pair_features();
-  for (index_t j = 0; j < F; ++j) CHECK(y.dense_values[static_cast<std::size_t>(j)] == 0.0f);
-  for (index_t j = F; j < fz.num_dense(); ++j)
-    CHECK(y.dense_values[static_cast<std::size_t>(j)] == x.dense_values[static_cast<std::size_t>(j)]);
-  CHECK(y.targets[0][0] == static_cast<float>(t.count(0, b)));
-  CHECK(y.targets[0][0] > 0.0f);
-  CHECK(y.ids[0][0] == 0);
-  CHECK(y.ids[1][0] == b);
-  CHECK(y.labels[0] == 1.0f);
-  CHECK(y.weights[0] == 0.5f);
+  // Pair features 0, item features equal; `without` writes X_AB as the target (its rows still
+  // train GloVe), and so does add_without_pair_features (the rows of a dropped group).
+  auto check_row = [&](const Batch& y) {
+    for (index_t j = 0; j < F; ++j) CHECK(y.dense_values[static_cast<std::size_t>(j)] == 0.0f);
+    for (index_t j = F; j < with.num_dense(); ++j)
+      CHECK(y.dense_values[static_cast<std::size_t>(j)] == x.dense_values[static_cast<std::size_t>(j)]);
+    CHECK(y.targets[0][0] == x.targets[0][0]);
+    CHECK(y.targets[0][0] == static_cast<float>(t.count(0, b)));
+    CHECK(y.ids[0][0] == 0);
+    CHECK(y.ids[1][0] == b);
+    CHECK(y.labels[0] == 1.0f);
+    CHECK(y.weights[0] == 0.5f);
+  };
+  Batch y = without.make_batch(), z = with.make_batch();
+  without.add(y, 0, b, 1.0f, 0.5f);
+  with.add_without_pair_features(z, 0, b, 1.0f, 0.5f);
+  check_row(y);
+  check_row(z);
+  CHECK(x.targets[0][0] > 0.0f);
 }
 
 TEST_CASE("Pair-feature dropout trains the ids-only ranking (the lists' fill-in)", "[item_to_item][quality]") {
