@@ -1,4 +1,4 @@
-// Shared checks of the item-to-item tower variants (tests/models/test_item_to_item_towers*.cpp):
+// Shared checks of the item-to-item models (tests/models/test_item_to_item*.cpp):
 // made-up rows over a 5-item schema, the finite-difference check of the whole two-head loss, the
 // cpu_simd-vs-cpu_scalar parity and the exact related_items lists against brute force, each a
 // template over the model type.

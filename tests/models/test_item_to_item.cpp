@@ -12,68 +12,11 @@
 #include <sstream>
 #include <vector>
 
-#include "ctrnet/serve/related_items.hpp"
-#include "ctrnet/testing/gradcheck.hpp"
-#include "ctrnet/testing/model_gradcheck.hpp"
 #include "ctrnet/train/next_item_metrics.hpp"
+#include "item_to_item_towers_checks.hpp"
 
 using namespace ctrnet;
-
-namespace {
-ItemToItemOptions tiny_options() {
-  ItemToItemOptions o;
-  o.embedding_dim = 3;
-  o.output_dim = 3;
-  o.context_hidden = {4};
-  o.item_hidden = {};
-  o.activation = Activation::tanh;
-  o.glove_weight = 0.8;
-  o.glove_x_max = 5.0;
-  return o;
-}
-// Rows (a, b, pair features, pops, label, count) of a 5-item schema, made up.
-Batch tiny_batch(const Schema& s, int n, std::uint64_t seed) {
-  Batch b;
-  b.reset(s, 1);
-  Rng rng(seed);
-  for (int i = 0; i < n; ++i) {
-    const bool co = i % 3 != 0;
-    const double cnt = co ? 1.0 + std::floor(rng.uniform(0.0, 9.0)) : 0.0;
-    const std::vector<float> d{co ? 1.0f : 0.0f, static_cast<float>(std::log1p(cnt)),
-                               static_cast<float>(rng.uniform(0, 3)), static_cast<float>(rng.uniform(0, 3))};
-    const std::vector<FeatureId> ids{static_cast<FeatureId>(rng.below(5)), static_cast<FeatureId>(rng.below(5))};
-    b.add_one_hot(d, ids, co && rng.bernoulli(0.7) ? 1.f : 0.f, static_cast<float>(0.5 + rng.uniform()));
-    b.targets[0].push_back(static_cast<float>(cnt));
-  }
-  return b;
-}
-Schema tiny_schema() { return item_to_item_schema(5, {"cooccurs", "log_count"}, {"log_pop"}); }
-
-// Made-up sessions over `items` items: walks on a fixed random graph (each item has 3 likely
-// successors), raw ids 500 + i.
-std::vector<Session> walk_sessions(int sessions, int items, std::uint64_t seed, std::uint64_t graph_seed) {
-  Rng g(graph_seed), rng(seed);
-  std::vector<std::vector<int>> next(static_cast<std::size_t>(items));
-  for (auto& v : next)
-    for (int k = 0; k < 3; ++k) v.push_back(static_cast<int>(g.below(static_cast<std::uint64_t>(items))));
-  std::vector<Session> out;
-  for (int s = 0; s < sessions; ++s) {
-    Session x;
-    x.id = s;
-    int cur = static_cast<int>(rng.below(static_cast<std::uint64_t>(items)));
-    const int len = 2 + static_cast<int>(rng.below(5));
-    for (int j = 0; j < len; ++j) {
-      x.items.push_back(500 + cur);
-      x.times.push_back(j);
-      x.actions.push_back(0);
-      cur = rng.uniform() < 0.85 ? next[static_cast<std::size_t>(cur)][rng.below(3)]
-                                 : static_cast<int>(rng.below(static_cast<std::uint64_t>(items)));
-    }
-    out.push_back(std::move(x));
-  }
-  return out;
-}
-}  // namespace
+using namespace ctrnet::i2i_test;  // tiny_options / tiny_schema / tiny_batch, walk_sessions, check_simd_parity
 
 TEST_CASE("Item-pair body backward matches finite differences", "[item_to_item][gradcheck]") {
   const Schema s = tiny_schema();
@@ -105,22 +48,9 @@ TEST_CASE("Item-to-item two-head loss gradient matches finite differences (doubl
 }
 
 TEST_CASE("Item-to-item model: cpu_simd matches cpu_scalar", "[item_to_item][simd]") {
-  const Schema s = tiny_schema();
-  const Batch b = tiny_batch(s, 37, 8);
   ItemToItemOptions o = tiny_options();
   o.activation = Activation::relu;
-  ItemToItem m = make_item_to_item(s, o, 3);
-  Rng rng(1);
-  for (auto& v : m.params().dense) v = static_cast<float>(rng.uniform(-0.5, 0.5));
-  double norm = 0;
-  for (float w : b.weights) norm += w;
-  ItemToItem::Cache cs, cv;
-  auto gs = m.make_grads(), gv = m.make_grads();
-  const double ls = m.forward_backward(cpu_scalar{}, b.view(), cs, gs, Context{}, norm);
-  const double lv = m.forward_backward(cpu_simd{}, b.view(), cv, gv, Context{}, norm);
-  CHECK(lv == Approx(ls).epsilon(1e-5));
-  for (index_t i = 0; i < cs.logits.size(); ++i) CHECK(cv.logits.data()[i] == Approx(cs.logits.data()[i]).margin(1e-5));
-  for (std::size_t k = 0; k < gs.dense.size(); ++k) CHECK(gv.dense[k] == Approx(gs.dense[k]).margin(1e-5));
+  check_simd_parity(make_item_to_item(tiny_schema(), o, 3));
 }
 
 TEST_CASE("Training positives: next-click pairs within the window, weighted 1/d, plus reverse", "[item_to_item]") {
