@@ -4,8 +4,8 @@
 // state names), and "trainer.best.<parameter>" (early stopping's copy of the best epoch's
 // parameters, when Trainer::fit keeps one); __metadata__ adds "format" = "ctrnet.checkpoint",
 // "optimizer" (JSON: kinds and step counts) and "position" (JSON: epoch, batch, step, optional RNG
-// state, optional "fit": Trainer::fit's FitState). Writes are atomic, so a crash mid-save leaves the
-// previous checkpoint intact.
+// state, optional "fit": Trainer::fit's FitState). Writes are atomic (io/output_file.hpp), so a crash
+// mid-save leaves the previous checkpoint intact, and the next save removes a killed run's temporary.
 //
 //   Trainer<M> trainer(model, opts);                      // opts.on_checkpoint = [&](auto& p) {
 //   auto pos = load_checkpoint(path, trainer);            //   save_checkpoint(path, trainer, p); }

@@ -2,7 +2,9 @@
 //   save_model(model, path, opts)       one tensor per dense parameter view (registry name; a
 //                                       [1, d] bias as [d] like PyTorch; weights [out, in]) and per
 //                                       embedding table ([rows, dim]); F32 for float models, F64
-//                                       for double ones, BF16 tables on request.
+//                                       for double ones, BF16 tables on request. Written
+//                                       atomically (io/output_file.hpp); save_model(model, out,
+//                                       opts) writes into an open OutputFile the caller commits.
 //   load_model_params(model, path)      checks architecture, schema, names, shapes and dtypes, then
 //                                       overwrites every parameter of an already built model.
 //   load_model<M>(path)                 rebuilds M from the file's options and schema and loads it;
@@ -280,9 +282,10 @@ M rebuild_model(const SafetensorsView& f) {
 
 }  // namespace detail
 
-/// \brief Writes `model` to `path` (atomically) as a safetensors file; see the header comment.
+/// \brief Writes `model` as a safetensors file into an open output (io/output_file.hpp), which the
+/// caller commits, e.g. together with other outputs (OutputFiles).
 template <SavableArchitecture M>
-void save_model(const M& model, const std::string& path, const ModelSaveOptions& opts = {}) {
+void save_model(const M& model, OutputFile& out, const ModelSaveOptions& opts = {}) {
   CTRNET_CHECK(model.built(), "save_model: the model is not built");
   std::vector<std::vector<std::uint16_t>> bf16;
   auto tensors = detail::model_tensors(model, opts.bf16_tables, bf16);
@@ -290,7 +293,16 @@ void save_model(const M& model, const std::string& path, const ModelSaveOptions&
     CTRNET_CHECK(is_extra_tensor(t.name), "save_model: extra tensor '", t.name, "' must be named extra.<name>");
     tensors.push_back(t);
   }
-  write_safetensors(path, tensors, detail::model_metadata(model, opts, "ctrnet.model"));
+  write_safetensors(out, tensors, detail::model_metadata(model, opts, "ctrnet.model"));
+}
+
+/// \brief Writes `model` to `path` (atomically: OutputFile) as a safetensors file; see the header
+/// comment.
+template <SavableArchitecture M>
+void save_model(const M& model, const std::string& path, const ModelSaveOptions& opts = {}) {
+  OutputFile out(path);
+  save_model(model, out, opts);
+  out.commit();
 }
 
 /// \brief Loads the parameters stored in `f` into the built `model` (same architecture, schema,

@@ -3,8 +3,8 @@
 // "__metadata__": {string: string}}, then the tensors' bytes (offsets relative to the end of the
 // header). The writer pads the header with spaces to a multiple of 8 bytes and lays tensors out
 // contiguously (largest item size first, then by name), as the reference implementation does; it
-// writes atomically (PATH.tmp-<pid>, fsync, rename, fsync of the directory). The reader memory-maps
-// the file and validates every byte of the header before any tensor is touched.
+// writes atomically (io/output_file.hpp: PATH.tmp-<pid>, fsync, rename, fsync of the folder). The
+// reader memory-maps the file and validates every byte of the header before any tensor is touched.
 #pragma once
 #include <algorithm>
 #include <bit>
@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ctrnet/core/error.hpp"
+#include "ctrnet/io/output_file.hpp"
 
 namespace ctrnet {
 
@@ -150,19 +151,6 @@ struct Fd {
   }
 };
 
-inline void write_all(int fd, const void* p, std::size_t n, const std::string& path) {
-  const char* c = static_cast<const char*>(p);
-  while (n > 0) {
-    const ::ssize_t w = ::write(fd, c, std::min<std::size_t>(n, std::size_t(1) << 30));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw_error(path, ": write failed: ", errno_text(errno));
-    }
-    c += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
 /// Deepest nesting of [ and { outside strings; lets the reader refuse pathological headers before
 /// handing them to the JSON parser. A valid safetensors header nests 3 deep.
 inline std::size_t json_depth(std::string_view s) {
@@ -196,12 +184,12 @@ inline std::optional<std::uint64_t> json_uint(const nlohmann::json& j) {
 
 }  // namespace detail
 
-/// \brief Writes `tensors` and `metadata` to `path` as a safetensors file, atomically: the bytes go
-/// to `path.tmp-<pid>`, which is fsync'ed and renamed over `path`, then the directory is fsync'ed;
-/// a crash leaves either the old file or the new one. Throws ctrnet::Error on a bad tensor (size
-/// not matching its shape, duplicate or empty or reserved name) or an I/O failure.
-inline void write_safetensors(const std::string& path, std::span<const TensorToWrite> tensors,
+/// \brief Writes `tensors` and `metadata` as a safetensors file into `out` (io/output_file.hpp),
+/// which the caller commits. Throws ctrnet::Error on a bad tensor (size not matching its shape,
+/// duplicate or empty or reserved name) or an I/O failure.
+inline void write_safetensors(OutputFile& out, std::span<const TensorToWrite> tensors,
                               const SafetensorsMetadata& metadata = {}) {
+  const std::string& path = out.path();
   // Layout: largest item size first, then by name (the reference implementation's order), so every
   // tensor starts at a multiple of its item size from the 8-byte aligned data section.
   std::vector<const TensorToWrite*> order;
@@ -244,28 +232,19 @@ inline void write_safetensors(const std::string& path, std::span<const TensorToW
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
 
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  try {
-    detail::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    CTRNET_CHECK(fd.fd >= 0, tmp, ": cannot create: ", detail::errno_text(errno));
-    detail::write_all(fd.fd, len, 8, tmp);
-    detail::write_all(fd.fd, text.data(), text.size(), tmp);
-    for (const TensorToWrite* t : order) detail::write_all(fd.fd, t->data.data(), t->data.size(), tmp);
-    CTRNET_CHECK(::fsync(fd.fd) == 0, tmp, ": fsync failed: ", detail::errno_text(errno));
-    const int fdc = fd.fd;
-    fd.fd = -1;
-    CTRNET_CHECK(::close(fdc) == 0, tmp, ": close failed: ", detail::errno_text(errno));
-    CTRNET_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp, " to it: ",
-                 detail::errno_text(errno));
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  const auto slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  detail::Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  CTRNET_CHECK(dfd.fd >= 0, dir, ": cannot open the directory to fsync it: ", detail::errno_text(errno));
-  CTRNET_CHECK(::fsync(dfd.fd) == 0, dir, ": fsync of the directory failed: ", detail::errno_text(errno));
+  out.write(len, 8);
+  out.write(text);
+  for (const TensorToWrite* t : order) out.write(t->data.data(), t->data.size());
+}
+
+/// \brief Writes `tensors` and `metadata` to `path` as a safetensors file, atomically (OutputFile:
+/// the bytes go to `path.tmp-<pid>`, which is fsync'ed and renamed over `path`, then the folder is
+/// fsync'ed); a crash leaves either the old file or the new one.
+inline void write_safetensors(const std::string& path, std::span<const TensorToWrite> tensors,
+                              const SafetensorsMetadata& metadata = {}) {
+  OutputFile out(path);
+  write_safetensors(out, tensors, metadata);
+  out.commit();
 }
 
 /// \brief A validated, non-owning view of safetensors bytes (a mapped file or a buffer).

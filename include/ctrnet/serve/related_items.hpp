@@ -22,12 +22,12 @@
 #pragma once
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "ctrnet/data/cooccurrence.hpp"
+#include "ctrnet/io/output_file.hpp"
 #include "ctrnet/serve/item_cf.hpp"
 #include "ctrnet/serve/topk.hpp"
 #include "ctrnet/train/item_to_item_trainer.hpp"
@@ -157,46 +157,57 @@ RecommendationLists related_items(const P& p, const BasicModel<float, Body, Head
   return out;
 }
 
-/// \brief Writes lists as CSV (`item,rank,related,score`, raw ids) or JSON lines, chosen by the
-/// file name's extension (.jsonl / .json: JSON lines, anything else: CSV).
-inline void write_related_items(const std::string& path, const RecommendationLists& lists,
-                                const CooccurrenceTable& table) {
-  std::ofstream f(path);
-  CTRNET_CHECK(f.good(), "write_related_items: cannot open '", path, "' for writing");
-  const bool json = path.size() >= 5 && (path.ends_with(".jsonl") || path.ends_with(".json"));
-  if (!json) f << "item,rank,related,score\n";
+/// \brief Writes lists as CSV (`item,rank,related,score`, raw ids) or JSON lines into an open output
+/// (io/output_file.hpp), which the caller commits; the format is chosen by the output path's
+/// extension (.jsonl / .json: JSON lines, anything else: CSV).
+inline void write_related_items(OutputFile& out, const RecommendationLists& lists, const CooccurrenceTable& table) {
+  const std::string& path = out.path();
+  const bool json = path.ends_with(".jsonl") || path.ends_with(".json");
+  if (!json) out.write("item,rank,related,score\n");
+  std::string line;
   char buf[64];
   for (index_t i = 0; i < lists.num_items(); ++i) {
     const auto items = lists.list(i);
     const auto scores = lists.list_scores(i);
-    const std::int64_t id = table.item_id(i);
+    const std::string id = std::to_string(table.item_id(i));
+    line.clear();
     if (json) {
-      f << "{\"item\":" << id << ",\"related\":[";
+      line += "{\"item\":" + id + ",\"related\":[";
       bool first = true;
       for (index_t j = 0; j < lists.k; ++j)
         if (items[static_cast<std::size_t>(j)] >= 0) {
-          f << (first ? "" : ",") << table.item_id(items[static_cast<std::size_t>(j)]);
+          line += (first ? "" : ",") + std::to_string(table.item_id(items[static_cast<std::size_t>(j)]));
           first = false;
         }
-      f << "],\"scores\":[";
+      line += "],\"scores\":[";
       first = true;
       for (index_t j = 0; j < lists.k; ++j)
         if (items[static_cast<std::size_t>(j)] >= 0) {
           std::snprintf(buf, sizeof buf, "%.6g", static_cast<double>(scores[static_cast<std::size_t>(j)]));
-          f << (first ? "" : ",") << buf;
+          line += (first ? "" : ",");
+          line += buf;
           first = false;
         }
-      f << "]}\n";
+      line += "]}\n";
     } else {
       for (index_t j = 0; j < lists.k; ++j) {
         const index_t b = items[static_cast<std::size_t>(j)];
         if (b < 0) continue;
         std::snprintf(buf, sizeof buf, "%.6g", static_cast<double>(scores[static_cast<std::size_t>(j)]));
-        f << id << ',' << (j + 1) << ',' << table.item_id(b) << ',' << buf << '\n';
+        line += id + ',' + std::to_string(j + 1) + ',' + std::to_string(table.item_id(b)) + ',' + buf + '\n';
       }
     }
+    out.write(line);
   }
-  CTRNET_CHECK(f.good(), "write_related_items: writing '", path, "' failed");
+}
+
+/// \brief Writes lists to `path` atomically (OutputFile: a failed write leaves the old file, or
+/// none); CSV or JSON lines as above.
+inline void write_related_items(const std::string& path, const RecommendationLists& lists,
+                                const CooccurrenceTable& table) {
+  OutputFile out(path);
+  write_related_items(out, lists, table);
+  out.commit();
 }
 
 }  // namespace ctrnet
