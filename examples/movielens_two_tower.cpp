@@ -218,6 +218,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    if (!save_dir.empty()) {  // an unwritable --save folder fails before any training
+      std::error_code ec;
+      std::filesystem::create_directories(save_dir, ec);
+      CTRNET_CHECK(!ec, "--save: cannot create the folder '", save_dir, "': ", ec.message());
+      if (!objectives.empty() && !towers.empty())
+        check_can_write(save_dir + "/" + objectives.front() + "_" + towers.front() + ".safetensors");
+    }
     if (data_dir.empty()) {
       const char* env = std::getenv("CTRNET_DATA_DIR");
       if (env != nullptr) data_dir = std::string(env) + "/ml-100k";
@@ -248,8 +255,7 @@ int main(int argc, char** argv) {
         for (const auto& s : stats)
           std::printf("  %s epoch %d: loss %.4f, %.0f pairs/s\n", name.c_str(), s.epoch, s.train_loss, s.samples_per_second);
       const RankingResult r = trainer.evaluate(sp.data, relevant, seen, k);
-      if (!save_dir.empty()) {
-        std::filesystem::create_directories(save_dir);
+      if (!save_dir.empty()) {  // atomically (save_model: io/output_file.hpp)
         const std::string path = save_dir + "/" + name + "_" + towers + ".safetensors";
         ModelSaveOptions so;
         so.seed = o.seed;

@@ -272,6 +272,17 @@ int main(int argc, char** argv) {
   app.add_option("--wd-cross", wd.cross, "wide-deep: wide cross-product feature item_a x item_b (1/0)");
   CLI11_PARSE(app, argc, argv);
 
+  if (!lists_dir.empty()) {  // an unwritable --lists-dir fails before any work; each list is written atomically
+    try {
+      std::error_code ec;
+      std::filesystem::create_directories(lists_dir, ec);
+      CTRNET_CHECK(!ec, "cannot create the folder '", lists_dir, "': ", ec.message());
+      check_can_write(lists_dir + "/" + methods.substr(0, methods.find(',')) + ".csv");
+    } catch (const Error& e) {
+      std::fprintf(stderr, "yoochoose_vt: --lists-dir: %s\n", e.what());
+      return 1;
+    }
+  }
   std::vector<Session> train, test;
   std::string source;
   if (data_dir.empty())

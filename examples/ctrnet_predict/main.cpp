@@ -7,7 +7,8 @@
 // and its options, the schema, the preprocessing fitted on the training split (metadata
 // "preprocessing") and the input format ("input_format"). The input is read with that format's
 // reader, transformed with the SAME preprocessing, and scored; one probability per line goes to
-// --output (default: standard output). When the input has labels of both classes, the AUC and
+// --output (default: standard output), written atomically (io/output_file.hpp: a write error is
+// exit code 1, never a truncated file). When the input has labels of both classes, the AUC and
 // log loss are printed to standard error.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -83,6 +84,9 @@ std::string metadata_of(const SafetensorsView& f, const std::string& key, const 
 }
 
 int run(Args a) {
+  // The output first: one that is an input, or cannot be created, fails before any work.
+  check_outputs_not_inputs({{"--output", a.output}}, {{"--model", a.model}, {"--input", a.input}, {"--schema", a.schema}});
+  OutputFile out = a.output.empty() ? OutputFile::to_descriptor(1, "standard output") : OutputFile(a.output);
   const SafetensorsFile f(a.model);
   const std::string arch = metadata_of(f, "architecture", a.model);
   Preprocessor pre = [&] {
@@ -111,13 +115,8 @@ int run(Args a) {
   const InMemoryDataset data = pre.transform(raw.dataset);
   const std::vector<float> probs = dispatch(arch, f, data, a);
 
-  std::FILE* out = stdout;
-  if (!a.output.empty()) {
-    out = std::fopen(a.output.c_str(), "w");
-    CTRNET_CHECK(out != nullptr, "cannot write --output file '", a.output, "'");
-  }
-  for (float p : probs) std::fprintf(out, "%.9g\n", static_cast<double>(p));
-  if (out != stdout) std::fclose(out);
+  for (float p : probs) out.printf("%.9g\n", static_cast<double>(p));
+  out.commit();  // checked writes; a file appears complete or not at all
 
   const auto& labels = data.data().labels;
   const bool both = std::find(labels.begin(), labels.end(), 0.0f) != labels.end() &&

@@ -10,7 +10,9 @@
 // build the model alias on the preprocessed schema, train with the Trainer (validation after each
 // epoch, the best epoch kept when --patience is set), then evaluate on the test split.
 // --metrics-json writes one JSON object per line: {"epoch", "split", "auc", "logloss",
-// "examples_per_second", ...} per epoch for "valid", and one for "test" at the end.
+// "examples_per_second", ...} per epoch for "valid", and one for "test" at the end. Every output
+// (--save, --checkpoint, --metrics-json) is written atomically (io/output_file.hpp) and checked
+// before any work: not one of the input files, and writable.
 //
 // Checkpoints: --checkpoint PATH writes the model, the optimizer state and the trainer's position
 // (io/checkpoint.hpp) every --checkpoint-every N steps and after every epoch; --resume PATH
@@ -33,7 +35,8 @@
 namespace ctrnet_train {
 
 namespace {
-std::FILE* g_metrics = nullptr;
+// --metrics-json: rewritten atomically after each line (io/output_file.hpp), appended to with --resume.
+OutputLog g_metrics;
 
 ReadResult read_split(const Args& a, const std::string& path) {
   ReaderOptions ro;
@@ -53,19 +56,13 @@ ReadResult read_split(const Args& a, const std::string& path) {
 }  // namespace
 
 void write_metrics(const nlohmann::json& j) {
-  if (!g_metrics) return;
-  const std::string s = j.dump() + "\n";
-  std::fwrite(s.data(), 1, s.size(), g_metrics);
-  std::fflush(g_metrics);
+  if (g_metrics.is_open()) g_metrics.append(j.dump() + "\n");
 }
 
-void open_metrics(const std::string& path, bool append) {
-  g_metrics = std::fopen(path.c_str(), append ? "a" : "w");
-  CTRNET_CHECK(g_metrics != nullptr, "cannot write --metrics-json file '", path, "'");
-}
+void open_metrics(const std::string& path, bool append) { g_metrics = OutputLog(path, append); }
 void close_metrics() {
-  if (g_metrics) std::fclose(g_metrics);
-  g_metrics = nullptr;
+  g_metrics.commit();  // this run's lines, also when there are none
+  g_metrics = OutputLog();
 }
 
 namespace {
@@ -293,6 +290,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    // Outputs that would overwrite an input (or each other) are refused, and unwritable ones fail,
+    // before any work. --checkpoint and --resume may be the same file (the resume flow).
+    check_outputs_not_inputs({{"--save", a.save}, {"--checkpoint", a.checkpoint}, {"--metrics-json", a.metrics_json}},
+                             {{"--train", a.train}, {"--valid", a.valid}, {"--test", a.test}, {"--schema", a.schema}});
+    check_outputs_not_inputs({{"--save", a.save}, {"--metrics-json", a.metrics_json}}, {{"--resume", a.resume}});
+    if (!a.save.empty()) check_can_write(a.save);
+    if (!a.checkpoint.empty()) check_can_write(a.checkpoint);
     if (!a.metrics_json.empty()) open_metrics(a.metrics_json, !a.resume.empty());
     const int rc = run(a);
     close_metrics();

@@ -32,7 +32,7 @@ struct Run {
   RelatedItemsOptions related;
   bool listwise = false;    ///< --loss softmax
   std::uint64_t seed = 1;
-  std::string model_path;   ///< write the model here (empty: no)
+  OutputFile* model_out = nullptr;  ///< write the model here (null: no); main.cpp commits it
   nlohmann::json options;   ///< the model file's "options" metadata
 };
 
@@ -40,17 +40,16 @@ struct Run {
 /// rebuilds it), the raw item id of each catalogue row as the tensor "extra.item_ids" (I64 [N]) and
 /// the command line's settings as the metadata entry "ctrnet_vt" (JSON).
 template <class M>
-void save_item_to_item(const std::string& path, const M& m, const CooccurrenceTable& t,
-                       const nlohmann::json& options) {
+void save_item_to_item(OutputFile& out, const M& m, const CooccurrenceTable& t, const nlohmann::json& options) {
   const auto ids = t.item_ids();
   ModelSaveOptions so;
   so.metadata["ctrnet_vt"] = options.dump();
   so.extra_tensors.push_back({"extra.item_ids", Dtype::I64, {static_cast<std::int64_t>(ids.size())},
                               std::as_bytes(std::span<const std::int64_t>(ids.data(), ids.size()))});
-  save_model(m, path, so);
+  save_model(m, out, so);
 }
 
-/// Builds model M (an item-to-item alias), trains it, saves it (run.model_path) and returns its lists.
+/// Builds model M (an item-to-item alias), trains it, writes it (run.model_out) and returns its lists.
 template <class M>
 RecommendationLists train_model(const Run& run) {
   // log-Q correction of the listwise head for k negatives from the uniform base distribution: log(N / k).
@@ -63,7 +62,7 @@ RecommendationLists train_model(const Run& run) {
   std::printf("parameters: %lld in the towers and biases, %lld in the tables\n", dense, tables);
   train_item_to_item(model, *run.fz, *run.positives, run.train);
   RecommendationLists lists = related_items(cpu_simd{}, model, *run.fz, run.related);
-  if (!run.model_path.empty()) save_item_to_item(run.model_path, model, *run.table, run.options);
+  if (run.model_out) save_item_to_item(*run.model_out, model, *run.table, run.options);
   return lists;
 }
 

@@ -14,7 +14,9 @@
 // items (serve/related_items.hpp) and the model: a safetensors file with every parameter by its
 // registry name, the raw item ids ("item_ids", I64 [N]) and metadata (architecture
 // "item_to_item", options JSON, schema JSON). With --test it prints HR@K, MRR@K and list
-// statistics (train/next_item_metrics.hpp). Errors: a message on stderr and exit code 1.
+// statistics (train/next_item_metrics.hpp). The outputs are opened (and --test read) before
+// training and committed together at the end (io/output_file.hpp): a failed run leaves neither
+// a partial lists file nor a model. Errors: a message on stderr and exit code 1.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -108,8 +110,19 @@ int main(int argc, char** argv) {
     so.hash_ids = hash_ids;
     so.bad_lines = skip_bad ? BadLines::skip : BadLines::error;
 
+    // The outputs first: one that is an input, or cannot be created, fails before any work; both
+    // are committed together at the end, only when everything succeeded (io/output_file.hpp).
+    check_outputs_not_inputs({{"--model", model_path}, {"--lists", lists_path}},
+                             {{"--train", train_path}, {"--test", test_path}});
+    OutputFiles outputs;
+    OutputFile* lists_out = lists_path.empty() ? nullptr : &outputs.open(lists_path);
+    OutputFile* model_out = model_path.empty() ? nullptr : &outputs.open(model_path);
+
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<Session> train = read_session_log(train_path, so).sessions();
+    // --test is read (and its errors reported) before training.
+    const std::vector<Session> test =
+        test_path.empty() ? std::vector<Session>{} : read_session_log(test_path, so).sessions();
     CTRNET_CHECK(!train.empty(), "ctrnet-vt: '", train_path, "' holds no sessions");
     CooccurrenceOptions co;
     co.window = window;
@@ -167,7 +180,7 @@ int main(int argc, char** argv) {
     run.related.k = k;
     run.listwise = loss == "softmax";
     run.seed = seed;
-    run.model_path = model_path;
+    run.model_out = model_out;
     run.options = {{"towers", towers},         {"embedding_dim", dim},
                    {"output_dim", dim},        {"context_hidden", mo.context_hidden},
                    {"glove_weight", glove_weight}, {"window", window},
@@ -183,14 +196,8 @@ int main(int argc, char** argv) {
     const RecommendationLists lists = towers == "cross"         ? ctrnet_vt::train_cross_towers(run)
                                       : towers == "transformer" ? ctrnet_vt::train_transformer_towers(run)
                                                                 : ctrnet_vt::train_mlp_towers(run);
-    if (!lists_path.empty()) {
-      write_related_items(lists_path, lists, table);
-      std::printf("lists: %s (%lld items, K=%lld)\n", lists_path.c_str(), static_cast<long long>(lists.num_items()),
-                  static_cast<long long>(k));
-    }
-    if (!model_path.empty()) std::printf("model: %s\n", model_path.c_str());
+    if (lists_out) write_related_items(*lists_out, lists, table);
     if (!test_path.empty()) {
-      const std::vector<Session> test = read_session_log(test_path, so).sessions();
       NextItemOptions eo;
       eo.k = k;
       eo.threads = threads;
@@ -201,6 +208,11 @@ int main(int argc, char** argv) {
                   static_cast<long long>(r.queries), static_cast<long long>(k), r.hit_rate,
                   static_cast<long long>(k), r.mrr, s.coverage, s.distinct, s.overlap, s.popularity);
     }
+    outputs.commit();
+    if (!lists_path.empty())
+      std::printf("lists: %s (%lld items, K=%lld)\n", lists_path.c_str(), static_cast<long long>(lists.num_items()),
+                  static_cast<long long>(k));
+    if (!model_path.empty()) std::printf("model: %s\n", model_path.c_str());
     std::printf("done in %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ctrnet-vt: error: %s\n", e.what());

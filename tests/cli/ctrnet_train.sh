@@ -5,6 +5,10 @@
 #    required keys, and prints the test AUC.
 #    Checkpoints: an interrupted (--max-steps) and resumed (--resume) run saves the same bytes as
 #    an uninterrupted one; a resume with another model, options or data is a clear error.
+#    Outputs: ctrnet-predict --output /dev/full (and a full standard output) and ctrnet-train
+#    --save / --metrics-json /dev/full exit 1 naming /dev/full; an output equal to an input is
+#    refused (the input unchanged); a missing output folder fails before reading; a killed run's
+#    checkpoint temporary is removed; --metrics-json appends on --resume; no temporary is left.
 # 2. Malformed input: exit code 1 and an error naming the file, the line and the column.
 # 3. With CTRNET_DATA_DIR: criteo-8k and avazu-9k (train/dev/test as given) with dcn_v2 must
 #    reach test AUC >= 0.70 and >= 0.69 (issue 4); skipped, with a message, when it is unset.
@@ -64,7 +68,64 @@ if [ -n "$predict" ]; then
     fail "ctrnet-predict accepted a text file as a model"
   fi
   grep -q "ctrnet-predict: " "$work/notmodel.txt" || fail "no ctrnet::Error message for a bad model file"
+  # Outputs: a write error (a full device) is exit code 1 with a message naming it, never a silent
+  # truncated file; an --output that is the --input is refused and the input left unchanged.
+  if [ -e /dev/full ]; then
+    if "$predict" --model "$work/model.safetensors" --input "$work/test.tsv" --output /dev/full 2> "$work/full.txt"; then
+      fail "ctrnet-predict --output /dev/full exited 0"
+    fi
+    grep -q "ctrnet-predict: /dev/full: .*No space left on device" "$work/full.txt" \
+      || { cat "$work/full.txt"; fail "no error naming /dev/full"; }
+    if "$predict" --model "$work/model.safetensors" --input "$work/test.tsv" > /dev/full 2> "$work/full.txt"; then
+      fail "ctrnet-predict to a full standard output exited 0"
+    fi
+    grep -q "ctrnet-predict: standard output: .*No space left on device" "$work/full.txt" \
+      || { cat "$work/full.txt"; fail "no error for a full standard output"; }
+  fi
+  cp "$work/test.tsv" "$work/test.orig"
+  if "$predict" --model "$work/model.safetensors" --input "$work/test.tsv" --output "$work/test.tsv" 2> "$work/same.txt"; then
+    fail "ctrnet-predict accepted --output equal to --input"
+  fi
+  grep -q "ctrnet-predict: --output .*test.tsv is the same file as --input" "$work/same.txt" \
+    || { cat "$work/same.txt"; fail "no clear error for --output = --input"; }
+  cmp -s "$work/test.tsv" "$work/test.orig" || fail "ctrnet-predict changed its --input"
+  if "$predict" --model "$work/model.safetensors" --input "$work/test.tsv" --output "$work/no/such/dir/s.txt" \
+    2> "$work/nodir.txt"; then fail "ctrnet-predict accepted an --output in a missing folder"; fi
+  grep -q "no/such/dir/s.txt: cannot open for writing" "$work/nodir.txt" || { cat "$work/nodir.txt"; fail "unclear error for a missing folder"; }
+  echo "ctrnet-predict: write errors and --output = --input are errors"
 fi
+
+# --- 1a. outputs: refused when they are inputs, unwritable ones fail before training, checked writes
+cp "$work/train.tsv" "$work/train.orig"
+small=(--model lr --format criteo --epochs 1 --batch 256 --threads 1)
+if "$bin" "${small[@]}" --train "$work/train.tsv" --save "$work/train.tsv" > "$work/err.txt" 2>&1; then
+  fail "ctrnet-train accepted --save equal to --train"
+fi
+grep -q "ctrnet-train: --save .*train.tsv is the same file as --train" "$work/err.txt" \
+  || { cat "$work/err.txt"; fail "no clear error for --save = --train"; }
+cmp -s "$work/train.tsv" "$work/train.orig" || fail "ctrnet-train overwrote its --train file"
+if "$bin" "${small[@]}" --train "$work/train.tsv" --valid "$work/valid.tsv" --metrics-json "$work/valid.tsv" \
+  > "$work/err.txt" 2>&1; then fail "ctrnet-train accepted --metrics-json equal to --valid"; fi
+grep -q "is the same file as --valid" "$work/err.txt" || { cat "$work/err.txt"; fail "no clear error for --metrics-json = --valid"; }
+for out in --save --checkpoint --metrics-json; do
+  if "$bin" "${small[@]}" --train "$work/train.tsv" "$out" "$work/no/such/dir/x" > "$work/err.txt" 2>&1; then
+    fail "ctrnet-train accepted $out in a missing folder"
+  fi
+  grep -q "ctrnet-train: .*no/such/dir/x: cannot open for writing" "$work/err.txt" \
+    || { cat "$work/err.txt"; fail "unclear error for $out in a missing folder"; }
+  ! grep -q "^epoch\|^read " "$work/err.txt" || fail "$out in a missing folder failed only after reading or training"
+done
+if [ -e /dev/full ]; then
+  for out in --save --metrics-json; do
+    if "$bin" "${small[@]}" --train "$work/train.tsv" "$out" /dev/full > "$work/err.txt" 2>&1; then
+      fail "ctrnet-train $out /dev/full exited 0"
+    fi
+    grep -q "ctrnet-train: /dev/full: .*No space left on device" "$work/err.txt" \
+      || { cat "$work/err.txt"; fail "no error naming /dev/full ($out)"; }
+  done
+fi
+! ls "$work" | grep -q '\.tmp-' || fail "a failed run left a temporary file: $(ls "$work" | grep '\.tmp-')"
+echo "outputs: --save = --train refused, missing folders fail before training, /dev/full is an error"
 
 # --- 1b. checkpoints: interrupted (--max-steps) + --resume saves the very bytes of an uninterrupted run
 # 2400 rows in batches of 64: 38 steps per epoch; the cut falls in epoch 2. Dropout and early
@@ -75,12 +136,20 @@ common=("${base[@]}" --train "$work/train.tsv" --lr 0.01)
 "$bin" "${common[@]}" --threads 2 --save "$work/full.safetensors" > "$work/full.txt" 2>&1 \
   || { cat "$work/full.txt"; fail "uninterrupted run failed"; }
 "$bin" "${common[@]}" --threads 1 --checkpoint "$work/run.ckpt" --checkpoint-every 10 --max-steps 50 \
-  --save "$work/cut.safetensors" > "$work/cut.txt" 2>&1 || { cat "$work/cut.txt"; fail "interrupted run failed"; }
+  --save "$work/cut.safetensors" --metrics-json "$work/run.jsonl" > "$work/cut.txt" 2>&1 \
+  || { cat "$work/cut.txt"; fail "interrupted run failed"; }
 grep -q "stopped after step 50" "$work/cut.txt" || { cat "$work/cut.txt"; fail "--max-steps 50 did not stop the run"; }
 [ ! -e "$work/cut.safetensors" ] || fail "an interrupted run saved its unfinished model with --save"
 grep -aq '"format":"ctrnet.checkpoint"' "$work/run.ckpt" || fail "--checkpoint wrote no checkpoint"
+# A run killed with SIGKILL while writing its checkpoint leaves run.ckpt.tmp-<pid>: the next writer removes it.
+dead="$(sh -c 'echo $$')"
+echo "partial" > "$work/run.ckpt.tmp-$dead"
 "$bin" "${common[@]}" --threads 2 --checkpoint "$work/run.ckpt" --resume "$work/run.ckpt" \
-  --save "$work/resumed.safetensors" > "$work/resumed.txt" 2>&1 || { cat "$work/resumed.txt"; fail "--resume failed"; }
+  --save "$work/resumed.safetensors" --metrics-json "$work/run.jsonl" > "$work/resumed.txt" 2>&1 \
+  || { cat "$work/resumed.txt"; fail "--resume failed"; }
+[ ! -e "$work/run.ckpt.tmp-$dead" ] || fail "the stale checkpoint temporary of a dead process was not removed"
+[ "$(grep -c '"split":"valid"' "$work/run.jsonl")" = 3 ] \
+  || { cat "$work/run.jsonl"; fail "--metrics-json with --resume: expected 3 epoch lines (1 before the cut, 2 after)"; }
 grep -q "resumed .*epoch 2, batch 12, step 50" "$work/resumed.txt" || { cat "$work/resumed.txt"; fail "resumed at the wrong position"; }
 cmp "$work/full.safetensors" "$work/resumed.safetensors" \
   || fail "the interrupted and resumed run saved another model than the uninterrupted one"

@@ -10,6 +10,9 @@
 #    --towers transformer (tower settings in the metadata).
 # 2. Bad input: a malformed line (exit 1, message names the file and line), a missing file, a
 #    log with no session of two different items, and bad option values.
+# 3. Outputs: a --lists in a missing folder or a malformed --test fails before training and writes
+#    no model; --model = --train and --lists = --model are refused; --lists /dev/full is an error
+#    and the model is not written; no temporary file is left.
 set -euo pipefail
 bin="$1"
 work="$(mktemp -d)"
@@ -109,4 +112,37 @@ if "$bin" --train "$work/train.tsv" --neighbor-negatives 1.5 > "$work/err.txt" 2
 fi
 if "$bin" --train "$work/train.tsv" --pair-dropout 1 > "$work/err.txt" 2>&1; then fail "accepted --pair-dropout 1"; fi
 grep -q "pair-dropout" "$work/err.txt" || { cat "$work/err.txt"; fail "unclear error for --pair-dropout 1"; }
+
+# --- 3. outputs: opened (and --test read) before training, committed together at the end -----------
+if "$bin" --train "$work/train.tsv" --epochs 1 --dim 4 --threads 1 --model "$work/early.safetensors" \
+  --lists "$work/no/such/dir/l.csv" > "$work/err.txt" 2>&1; then fail "accepted --lists in a missing folder"; fi
+grep -q "ctrnet-vt: error: .*no/such/dir/l.csv: cannot open for writing" "$work/err.txt" \
+  || { cat "$work/err.txt"; fail "unclear error for --lists in a missing folder"; }
+! grep -q "^train:\|^epoch" "$work/err.txt" || fail "--lists in a missing folder failed only after training"
+[ ! -e "$work/early.safetensors" ] || fail "a failed run wrote its --model"
+if "$bin" --train "$work/train.tsv" --test "$work/bad.tsv" --epochs 1 --dim 4 --threads 1 \
+  --model "$work/early.safetensors" > "$work/err.txt" 2>&1; then fail "accepted a malformed --test"; fi
+grep -q "bad.tsv:3" "$work/err.txt" || { cat "$work/err.txt"; fail "error does not name the --test file and line"; }
+! grep -q "^epoch" "$work/err.txt" || fail "a malformed --test was found only after training"
+[ ! -e "$work/early.safetensors" ] || fail "a run with a malformed --test wrote its --model"
+cp "$work/train.tsv" "$work/train.orig"
+if "$bin" --train "$work/train.tsv" --epochs 1 --model "$work/train.tsv" > "$work/err.txt" 2>&1; then
+  fail "accepted --model equal to --train"
+fi
+grep -q "ctrnet-vt: error: --model .*train.tsv is the same file as --train" "$work/err.txt" \
+  || { cat "$work/err.txt"; fail "no clear error for --model = --train"; }
+cmp -s "$work/train.tsv" "$work/train.orig" || fail "ctrnet-vt overwrote its --train file"
+if "$bin" --train "$work/train.tsv" --epochs 1 --model "$work/same.out" --lists "$work/same.out" > "$work/err.txt" 2>&1; then
+  fail "accepted --lists equal to --model"
+fi
+grep -q "is the same file as --model" "$work/err.txt" || { cat "$work/err.txt"; fail "no clear error for --lists = --model"; }
+if [ -e /dev/full ]; then
+  # A write error: exit code 1 naming the file, and the model (committed with the lists) not written.
+  if "$bin" --train "$work/train.tsv" --epochs 1 --dim 4 --threads 1 --model "$work/full.safetensors" \
+    --lists /dev/full > "$work/err.txt" 2>&1; then fail "--lists /dev/full exited 0"; fi
+  grep -q "ctrnet-vt: error: /dev/full: .*No space left on device" "$work/err.txt" \
+    || { cat "$work/err.txt"; fail "no error naming /dev/full"; }
+  [ ! -e "$work/full.safetensors" ] || fail "the model was written although the lists failed"
+fi
+! ls "$work" | grep -q '\.tmp-' || fail "a failed run left a temporary file: $(ls "$work" | grep '\.tmp-')"
 echo "ctrnet-vt CLI test passed"

@@ -271,3 +271,33 @@ TEST_CASE("check_outputs_not_inputs refuses an output that is an input or anothe
   CHECK(fs::is_symlink(link));
   CHECK(read_text(target) == "new");
 }
+
+TEST_CASE("OutputLog rewrites the whole log atomically at each line and continues it on resume",
+          "[io][output_file]") {
+  TempDir dir;
+  const std::string path = dir.file("metrics.jsonl");
+  write_text(path, "{\"epoch\":1}\n");
+  {
+    OutputLog log(path);  // a new run: the old lines are replaced at the first append
+    CHECK(read_text(path) == "{\"epoch\":1}\n");
+    log.append("{\"epoch\":1,\"new\":true}\n");
+    CHECK(read_text(path) == "{\"epoch\":1,\"new\":true}\n");
+  }
+  {
+    OutputLog log(path, /*resume=*/true);
+    log.append("{\"epoch\":2}\n");
+    CHECK(read_text(path) == "{\"epoch\":1,\"new\":true}\n{\"epoch\":2}\n");
+    log.commit();
+  }
+  {
+    OutputLog log(path);  // a run without any line leaves an empty log at commit
+    log.commit();
+  }
+  CHECK(read_text(path).empty());
+  CHECK(dir.entries() == std::vector<std::string>{"metrics.jsonl"});
+  CHECK_THROWS_WITH(OutputLog(dir.file("no/dir/m.jsonl")), Catch::Contains("no/dir/m.jsonl"));
+  if (fs::exists("/dev/full")) {
+    OutputLog full("/dev/full");
+    CHECK_THROWS_WITH(full.append("{}\n"), Catch::Contains("/dev/full") && Catch::Contains(std::strerror(ENOSPC)));
+  }
+}

@@ -7,13 +7,16 @@
 //   out.commit();                 // flush, fsync, rename over PATH, fsync of the folder
 //                                 // destroyed without commit (an exception): the temporary goes
 //
-// The temporary is named `PATH.tmp-<pid>` (PATH's last symlink resolved, so a link keeps pointing
+// The temporary is named `PATH.tmp-<pid>` (symbolic links in PATH resolved, so a link keeps pointing
 // at the new file). A process killed with SIGKILL leaves its temporary behind; opening an output
 // to the same PATH removes every `PATH.tmp-<pid>` whose process no longer exists (kill(pid, 0)
-// fails with ESRCH) and keeps those of live processes. A destination that exists and is not a
-// regular file (/dev/stdout, /dev/full, a pipe), or any path under /dev/ or /proc/, is written
-// directly, with the same checked writes (there is nothing to rename over). OutputFiles commits
-// several outputs together; check_outputs_not_inputs refuses an output that is one of the inputs.
+// fails with ESRCH) and keeps those of live processes (pids are those of this machine's pid
+// namespace: two machines writing one shared folder should not use the same PATH). A destination
+// that exists and is not a regular file (/dev/full, a pipe, a terminal), or that names a
+// descriptor (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), is written directly, with
+// the same checked writes (there is nothing to rename over). OutputFiles commits
+// several outputs together; OutputLog is a per-epoch log rewritten atomically at each line;
+// check_outputs_not_inputs refuses an output that is one of the inputs.
 #pragma once
 #include <cerrno>
 #include <cstdarg>
@@ -22,6 +25,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -89,6 +93,13 @@ inline void remove_stale_temporaries(const std::string& path) {
   for (const auto& s : stale) ::unlink(s.c_str());
 }
 
+/// Whether `path` names an open descriptor (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/.../fd/N):
+/// written directly even when it leads to a regular file (a shell redirection).
+inline bool names_descriptor(std::string_view path) {
+  return path == "/dev/stdout" || path == "/dev/stderr" || path.starts_with("/dev/fd/") ||
+         (path.starts_with("/proc/") && path.find("/fd/") != std::string_view::npos);
+}
+
 }  // namespace detail
 
 /// \brief One output file, written to a temporary and renamed over its path on commit(); see the
@@ -100,14 +111,14 @@ class OutputFile {
   OutputFile() = default;
 
   /// Opens an output to `path`: creates `PATH.tmp-<pid>` (removing stale temporaries of dead
-  /// processes first), or opens a special file (device, pipe, /dev/..., /proc/...) for direct
+  /// processes first), or opens a special file (device, pipe, /dev/stdout, /dev/fd/N) for direct
   /// writing. With `keep_content`, the current content of an existing regular PATH is copied into
   /// the temporary first, so the writes append to it (atomically, at commit).
   explicit OutputFile(std::string path, bool keep_content = false) : path_(std::move(path)) {
     CTRNET_CHECK(!path_.empty(), "an output file needs a path");
     struct stat st {};
     const bool exists = ::stat(path_.c_str(), &st) == 0;
-    const bool special_path = path_.starts_with("/dev/") || path_.starts_with("/proc/");
+    const bool special_path = detail::names_descriptor(path_);
     if (exists && (!S_ISREG(st.st_mode) || special_path)) {
       direct_ = true;
       fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | (S_ISREG(st.st_mode) ? O_TRUNC : 0));
@@ -355,6 +366,73 @@ class OutputFiles {
 
  private:
   std::deque<OutputFile> files_;
+};
+
+/// \brief A log that grows by whole lines (per-epoch metrics) and is never seen half-written: each
+/// append() rewrites the file atomically (OutputFile) with every line so far, so after a crash or a
+/// full disk it holds the lines of the completed appends. With `resume`, the lines continue the
+/// file's current content. A special file (/dev/stdout) is written directly, line by line.
+class OutputLog {
+ public:
+  OutputLog() = default;
+  /// Checks at once that `path` can be written (and reads its content with `resume`).
+  explicit OutputLog(std::string path, bool resume = false) : path_(std::move(path)) {
+    OutputFile probe(path_);
+    if (probe.direct()) {
+      direct_ = std::make_unique<OutputFile>(std::move(probe));
+      return;
+    }
+    probe.discard();
+    if (!resume) return;
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return;
+    CTRNET_CHECK(fd >= 0, path_, ": cannot read the log to continue it: ", std::strerror(errno));
+    char b[1 << 14];
+    for (;;) {
+      const ::ssize_t r = ::read(fd, b, sizeof b);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        const int e = errno;
+        ::close(fd);
+        CTRNET_CHECK(r == 0, path_, ": cannot read the log to continue it: ", std::strerror(e));
+        break;
+      }
+      text_.append(b, static_cast<std::size_t>(r));
+    }
+  }
+
+  const std::string& path() const { return path_; }
+  bool is_open() const { return !path_.empty(); }
+
+  /// Appends `lines` (ending in '\n') and writes the file: atomically, or straight to a special file.
+  void append(std::string_view lines) {
+    CTRNET_CHECK(is_open(), "OutputLog: append to a log that is not open");
+    if (direct_) {
+      direct_->write(lines);
+      direct_->flush();
+      return;
+    }
+    text_ += lines;
+    write_all();
+  }
+
+  /// Writes the file once more (so a run without any line leaves an empty file, not an older
+  /// run's) and closes a special file, checking the close.
+  void commit() {
+    if (!is_open()) return;
+    if (direct_) direct_->commit();
+    else write_all();
+  }
+
+ private:
+  void write_all() const {
+    OutputFile out(path_);
+    out.write(text_);
+    out.commit();
+  }
+
+  std::string path_, text_;
+  std::unique_ptr<OutputFile> direct_;
 };
 
 /// Checks that `path` can be written (its folder exists and is writable) without changing it: an

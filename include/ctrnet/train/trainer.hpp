@@ -34,6 +34,7 @@
 
 #include "ctrnet/core/layer.hpp"
 #include "ctrnet/data/dataset.hpp"
+#include "ctrnet/io/output_file.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/optim/model_optimizer.hpp"
 #include "ctrnet/optim/schedule.hpp"
@@ -251,10 +252,14 @@ class Trainer {
     fs.batch_size = opt_.batch_size;
 
     ProgressLine progress(opt_.progress);
-    std::ofstream log;
+    // Rewritten atomically after each epoch (io/output_file.hpp); continued on a resume.
+    OutputLog log;
     if (!opt_.log_path.empty()) {
-      log.open(opt_.log_path, resume != nullptr ? std::ios::app : std::ios::trunc);
-      CTRNET_CHECK(log.good(), "Trainer: cannot open log file '", opt_.log_path, "' for writing");
+      try {
+        log = OutputLog(opt_.log_path, resume != nullptr);
+      } catch (const Error& e) {
+        detail::throw_error("Trainer: cannot open log file: ", e.what());
+      }
     }
     const bool maximize = opt_.early_stopping_metric == "auc";
     std::optional<std::pair<std::int64_t, std::int64_t>> last_checkpoint;  // (epoch, batch) of the last one
@@ -273,6 +278,7 @@ class Trainer {
       result.interrupted = interrupted;
       fs.has_best_params = best_params_.has_value();
       result.position = pos;
+      log.commit();
       return result;
     };
     auto out_of_steps = [&] { return opt_.max_steps > 0 && step_ >= opt_.max_steps; };
@@ -338,8 +344,7 @@ class Trainer {
           j["valid_logloss"] = st.valid_logloss;
           j["valid_calibration"] = st.valid_calibration;
         }
-        log << j.dump() << '\n';
-        log.flush();
+        log.append(j.dump() + "\n");
       }
 
       if (valid != nullptr && valid->size() > 0) {
