@@ -629,6 +629,12 @@ TEST_CASE("Trainer reports bad options and inputs as ctrnet::Error", "[trainer][
     CHECK_THROWS_WITH(trainer.fit(train), Catch::Contains("cannot open log file") && Catch::Contains("log.jsonl"));
     CHECK(trainer.step() == 0);  // nothing was trained
   }
+  SECTION("log_path on a full device: the write error is reported (io/output_file.hpp)") {
+    if (!std::filesystem::exists("/dev/full")) return;
+    o.log_path = "/dev/full";
+    Trainer<WideDeep> trainer(built, o);
+    CHECK_THROWS_WITH(trainer.fit(train), Catch::Contains("/dev/full") && Catch::Contains("No space left on device"));
+  }
   SECTION("a table rule naming an optimizer with a bad learning rate") {
     o.table_rules = {{"wide.", SparseOptimizerOptions{}}};
     o.table_rules[0].options.lr = -1.0;
