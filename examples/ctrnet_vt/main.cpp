@@ -14,14 +14,19 @@
 // items (serve/related_items.hpp) and the model: a safetensors file with every parameter by its
 // registry name, the raw item ids ("item_ids", I64 [N]) and metadata (architecture
 // "item_to_item", options JSON, schema JSON). With --test it prints HR@K, MRR@K and list
-// statistics (train/next_item_metrics.hpp). Errors: a message on stderr and exit code 1.
+// statistics (train/next_item_metrics.hpp). Errors: a message on stderr and exit code 1, never an
+// abort: an empty --train or --test log (or a --test log without a session of two events) is an
+// error; --dim, --hidden and --ff-hidden are at most 2^24 and items x --dim / --k must fit in 64
+// bits; the model's memory is checked against the available memory before it is allocated.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ctrnet/data/readers/sessions.hpp"
@@ -97,6 +102,9 @@ int main(int argc, char** argv) {
 
   try {
     CTRNET_CHECK(delimiter.size() == 1 || delimiter == "\\t", "--delimiter must be one character, got '", delimiter, "'");
+    constexpr index_t kMaxWidth = index_t{1} << 24;  // [width x width] layers stay far inside 64-bit sizes
+    const std::pair<const char*, index_t> widths[] = {{"--dim", dim}, {"--hidden", hidden}, {"--ff-hidden", ff_hidden}};
+    for (const auto& [name, v] : widths) CTRNET_CHECK(v <= kMaxWidth, name, " ", v, " is out of range: at most ", kMaxWidth);
     SessionLogOptions so;
     so.delimiter = delimiter == "\\t" ? '\t' : delimiter[0];
     so.session_column = session_col;
@@ -109,12 +117,15 @@ int main(int argc, char** argv) {
     so.bad_lines = skip_bad ? BadLines::skip : BadLines::error;
 
     const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<Session> train = read_session_log(train_path, so).sessions();
-    CTRNET_CHECK(!train.empty(), "ctrnet-vt: '", train_path, "' holds no sessions");
+    const SessionLog train_log = read_session_log(train_path, so);
+    const std::vector<Session> train = train_log.sessions();
+    require_sessions(train_log, train, train_path, "--train file");
     CooccurrenceOptions co;
     co.window = window;
     co.threads = threads;
     const CooccurrenceTable table = count_cooccurrence(train, co);
+    checked_product(table.num_items(), dim, "--dim " + std::to_string(dim) + " x the catalogue's items");
+    checked_product(table.num_items(), k, "--k " + std::to_string(k) + " x the catalogue's items");
     const ItemPairFeaturizer fz(table);
     ItemToItemPositiveOptions po;
     po.window = pos_window;
@@ -190,7 +201,9 @@ int main(int argc, char** argv) {
     }
     if (!model_path.empty()) std::printf("model: %s\n", model_path.c_str());
     if (!test_path.empty()) {
-      const std::vector<Session> test = read_session_log(test_path, so).sessions();
+      const SessionLog test_log = read_session_log(test_path, so);
+      const std::vector<Session> test = test_log.sessions();
+      require_sessions(test_log, test, test_path, "--test file", 2);  // a next-item query needs two events
       NextItemOptions eo;
       eo.k = k;
       eo.threads = threads;
@@ -202,6 +215,9 @@ int main(int argc, char** argv) {
                   static_cast<long long>(k), r.mrr, s.coverage, s.distinct, s.overlap, s.popularity);
     }
     std::printf("done in %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  } catch (const std::bad_alloc&) {  // last resort: the memory check should have said it first
+    std::fprintf(stderr, "ctrnet-vt: error: out of memory (std::bad_alloc); lower --dim, --hidden, --k or --batch\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ctrnet-vt: error: %s\n", e.what());
     return 1;
