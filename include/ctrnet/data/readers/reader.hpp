@@ -114,7 +114,7 @@ inline void require_examples(const ReadResult& r, const std::string& path, std::
        << " blank, comment or header line" << (r.report.blank_lines() == 1 ? "" : "s");
     if (r.report.skipped() > 0)
       os << ", " << r.report.skipped() << " malformed line" << (r.report.skipped() == 1 ? "" : "s")
-         << " skipped (" << r.report.summary() << ")";
+         << " skipped (e.g. " << r.report.reasons().begin()->second.first_message << ")";
   }
   os << "; expected at least one example line";
   throw Error(os.str());

@@ -213,7 +213,7 @@ inline void require_sessions(const SessionLog& log, const std::vector<Session>& 
          << " blank or header line" << (log.report.blank_lines() == 1 ? "" : "s");
       if (log.report.skipped() > 0)
         os << ", " << log.report.skipped() << " malformed line" << (log.report.skipped() == 1 ? "" : "s")
-           << " skipped (" << log.report.summary() << ")";
+           << " skipped (e.g. " << log.report.reasons().begin()->second.first_message << ")";
     }
     os << "; expected at least one event line (session, item, time)";
   } else {
