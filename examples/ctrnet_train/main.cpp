@@ -32,6 +32,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "ctrnet_train.hpp"
 #include "ctrnet/core/memory_budget.hpp"
@@ -210,6 +211,17 @@ void check_shapes(const Args& a, const Schema& schema) {
     width += static_cast<double>(dim);
   }
   constexpr double kMaxWidth = 1e8;
+  const std::pair<const char*, const std::vector<index_t>*> layer_widths[] = {{"--hidden", &a.hidden}, {"--bottom", &a.bottom}};
+  for (const auto& [name, widths] : layer_widths)
+    for (const index_t w : *widths)
+      CTRNET_CHECK(w > 0 && static_cast<double>(w) <= kMaxWidth, name, " width ", w, " is out of range: expected 1 to ",
+                   static_cast<long long>(kMaxWidth));
+  const std::pair<const char*, index_t> counts[] = {
+      {"--cross-depth", a.cross_depth}, {"--experts", a.experts}, {"--blocks", a.blocks}, {"--attention-heads", a.attention_heads}};
+  for (const auto& [name, v] : counts)
+    CTRNET_CHECK(v <= 10000, name, " ", v, " is out of range: at most 10000");
+  CTRNET_CHECK(static_cast<double>(a.rank) <= kMaxWidth, "--rank ", a.rank, " is out of range: at most ",
+               static_cast<long long>(kMaxWidth));
   CTRNET_CHECK(width <= kMaxWidth, "--embedding-dim ", a.embedding_dim, " over ", schema.num_categorical(),
                " categorical fields gives an input of ", static_cast<long long>(width),
                " values per example, more than the ", static_cast<long long>(kMaxWidth),

@@ -174,6 +174,8 @@ expect_fail huge_dim "lower --embedding-dim" \
   "$bin" --model dcn_v2 --format criteo --epochs 1 --threads 1 --train "$work/train.tsv" --embedding-dim 2000000000
 expect_fail big_dim "not enough memory.*lower --embedding-dim (now 200000)" \
   "$bin" --model dcn_v2 --format criteo --epochs 1 --threads 1 --train "$work/train.tsv" --embedding-dim 200000
+expect_fail huge_hidden "--hidden width 2000000000 is out of range" \
+  "$bin" --model dcn_v2 --format criteo --epochs 1 --threads 1 --train "$work/train.tsv" --hidden 2000000000 2000000000 2000000000
 echo "input validation: empty / blank / header-only / one-class splits, non-binary labels and too large options fail clearly"
 
 if [ -n "$predict" ]; then
@@ -191,6 +193,16 @@ if [ -n "$predict" ]; then
     2> "$work/ppm1.txt" || { cat "$work/ppm1.txt"; fail "ctrnet-predict --labels pm1 failed"; }
   [ "$(wc -l < "$work/p.txt")" = 300 ] || fail "ctrnet-predict --labels pm1 wrote $(wc -l < "$work/p.txt") scores"
   grep -q "AUC" "$work/ppm1.txt" || fail "ctrnet-predict --labels pm1: no AUC for -1/+1 labels"
+fi
+
+# movielens_two_tower (built next to ctrnet-train when the examples are built): a --data folder
+# without u.data is an error, not a silent run on synthetic data.
+ml="$(dirname "$bin")/movielens_two_tower"
+if [ -x "$ml" ]; then
+  mkdir -p "$work/no_ml"
+  expect_fail movielens_data "no file '$work/no_ml/u.data'" "$ml" --data "$work/no_ml" --epochs 1
+else
+  echo "SKIPPED: $ml not built: its --data check not run"
 fi
 
 # --- 3. the shared real data ------------------------------------------------------------------
