@@ -6,7 +6,8 @@
 //   query tower:      user id, age bucket, gender, occupation
 //   candidate tower:  item id, genres (multi-hot, mean), release-year bucket
 // Data: $CTRNET_DATA_DIR/ml-100k (or --data); without it a synthetic data set of the same shape
-// is generated so the example always runs.
+// is generated so the example always runs. A --data folder without u.data is an error (it never
+// falls back to the synthetic data; --synthetic asks for that).
 //   movielens_two_tower [--data DIR] [--objectives pointwise,in-batch,mixed] [--towers mlp,cross,transformer]
 //                       [--epochs N] ...
 #include <CLI/CLI.hpp>
@@ -218,6 +219,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    if (!data_dir.empty() && !synthetic_only && !std::filesystem::exists(data_dir + "/u.data"))
+      detail::throw_error("--data '", data_dir, "': no file '", data_dir,
+                          "/u.data' (expected the ml-100k folder with u.data, u.item and u.user); --synthetic runs on "
+                          "made-up data instead");
     if (!save_dir.empty()) {  // an unwritable --save folder fails before any training
       std::error_code ec;
       std::filesystem::create_directories(save_dir, ec);

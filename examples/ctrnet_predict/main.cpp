@@ -10,8 +10,14 @@
 // --output (default: standard output), written atomically (io/output_file.hpp: a write error is
 // exit code 1, never a truncated file). When the input has labels of both classes, the AUC and
 // log loss are printed to standard error.
+//
+// Input checks before scoring: the models are binary, so a label other than 0 or 1 is an error
+// naming file:line (libsvm -1/+1 labels: --labels pm1 reads -1 as 0), and an input without a
+// single example is an error. Any failure is a message and exit code 1, never an abort.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -30,6 +36,7 @@ namespace {
 
 struct Args {
   std::string model, input, format, schema, output, bad_lines = "error";
+  std::string labels = "01";  ///< libsvm labels: "01" or "pm1" (-1/+1, -1 read as 0)
   int threads = 0;
   index_t batch = 4096;
 };
@@ -104,14 +111,19 @@ int run(Args a) {
   ReaderOptions ro;
   ro.bad_lines = parse_bad_lines(a.bad_lines);
   ro.threads = a.threads;
+  ro.labels = LabelCheck::binary;  // the models are binary: checked per line, before scoring
+  CTRNET_CHECK(a.labels == "01" || a.format == "libsvm", "--labels ", a.labels,
+               " applies to libsvm input only, this input is ", a.format);
   ReadResult raw = [&] {
     if (a.format == "criteo") return read_criteo(a.input, CriteoOptions{}, ro);
     if (a.format == "csv") return read_delimited(a.input, DelimitedSchema::from_file(a.schema), ro);
     LibsvmOptions lo;
     lo.drop_values = true;
+    lo.labels = a.labels == "pm1" ? LibsvmLabels::binary : LibsvmLabels::raw;
     return read_libsvm(a.input, lo, ro);
   }();
   if (raw.report.skipped() > 0) std::fprintf(stderr, "%s: %s\n", a.input.c_str(), raw.report.summary().c_str());
+  require_examples(raw, a.input, "--input file");
   const InMemoryDataset data = pre.transform(raw.dataset);
   const std::vector<float> probs = dispatch(arch, f, data, a);
 
@@ -145,6 +157,10 @@ int main(int argc, char** argv) {
   app.add_option("--schema", a.schema, "JSON schema file of a csv input")->check(CLI::ExistingFile);
   app.add_option("--output", a.output, "write the probabilities here, one per line (default: standard output)");
   app.add_option("--bad-lines", a.bad_lines, "malformed lines: error or skip")->check(CLI::IsMember({"error", "skip"}));
+  app.add_option("--labels", a.labels,
+                 "libsvm labels: 01 (the default: 0 or 1; any other label, -1 included, is an error naming "
+                 "file:line) or pm1 (the -1/+1 convention: -1 is read as 0, +1 as 1)")
+      ->check(CLI::IsMember({"01", "pm1"}));
   app.add_option("--batch", a.batch, "rows per prediction call")->check(CLI::PositiveNumber);
   app.add_option("--threads", a.threads, "threads (0: all cores)")->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
@@ -152,6 +168,13 @@ int main(int argc, char** argv) {
     return run(a);
   } catch (const Error& e) {
     std::fprintf(stderr, "ctrnet-predict: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "ctrnet-predict: out of memory (std::bad_alloc) reading or scoring '%s': lower --batch or "
+                         "score the file in parts\n", a.input.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ctrnet-predict: unexpected error: %s\n", e.what());
     return 1;
   }
 }

@@ -34,6 +34,7 @@ struct Args {
   double lr = 1e-3, embedding_lr = 1e-3, dropout = 0.0, wide_lr = 0.05;
   std::vector<index_t> hidden{256, 128};
   std::uint64_t seed = 1;
+  std::string labels = "01";  ///< libsvm labels: "01" (0/1, checked) or "pm1" (-1/+1, -1 read as 0)
 };
 
 /// The --metrics-json file (null: none); one JSON object per line.
@@ -59,6 +60,25 @@ int train_dlrm_models(const Args& a, const Schema& schema, const InMemoryDataset
 int train_tab_transformer_models(const Args& a, const Schema& schema, const InMemoryDataset& train,
                                  const InMemoryDataset* valid,
                                  const InMemoryDataset* test);  // tab_transformer (models_tab_transformer.cpp)
+
+/// Before a model is allocated: checks the shapes its options give (rows x dim of each table and
+/// the embedding input's width fit in 64 bits; a ctrnet::Error naming --hash-buckets /
+/// --embedding-dim otherwise). Defined in main.cpp.
+void check_shapes(const Args& a, const Schema& schema);
+/// Checks that the parameters declared in `reg`, their gradients and optimizer state (and the
+/// best-epoch copy with --patience) fit in the available memory; a ctrnet::Error giving the need,
+/// what is available and the option to lower otherwise. Defined in main.cpp.
+void check_memory(const Args& a, const Schema& schema, const ParamRegistry& reg);
+
+/// Declares (only) the parameters `body` has on `schema` and checks that the model will fit in
+/// memory, before make_*() allocates it: too large options are a clear error, not std::bad_alloc.
+template <class Body>
+void check_model_memory(const Args& a, const Schema& schema, Body body) {
+  if (a.model != "lr") check_shapes(a, schema);  // lr has no embedding input
+  ParamRegistry reg;
+  body.build(schema, reg);  // declares parameter shapes; nothing is allocated
+  check_memory(a, schema, reg);
+}
 
 inline DCNOptions dcn_options(const Args& a) {
   DCNOptions o;

@@ -19,14 +19,25 @@
 // continues such a run and ends with exactly the model an uninterrupted run gives (the same
 // options and data are checked: the preprocessing state, the options that shape the run, the
 // training set's size and fingerprint). --max-steps N stops after N steps, as an interruption.
+//
+// Input checks, all before any training: every model here is binary, so a label other than 0 or 1
+// is an error naming file:line (libsvm -1/+1 labels: --labels pm1 reads -1 as 0); an empty,
+// blank-only or header-only split is an error, and so is a --valid or --test split with a single
+// class (AUC undefined); the model's parameters, gradients and optimizer state are added up from
+// its declared shapes and checked against the available memory (core/memory_budget.hpp) before
+// they are allocated. Any other failure is a message and exit code 1, never an abort.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "ctrnet_train.hpp"
+#include "ctrnet/core/memory_budget.hpp"
 #include "ctrnet/data/preprocess.hpp"
 #include "ctrnet/data/readers/criteo.hpp"
 #include "ctrnet/data/readers/delimited.hpp"
@@ -38,19 +49,38 @@ namespace {
 // --metrics-json: rewritten atomically after each line (io/output_file.hpp), appended to with --resume.
 OutputLog g_metrics;
 
-ReadResult read_split(const Args& a, const std::string& path) {
+// Reads one split; `what` names it in errors ("--train file", ...). Labels must be 0 or 1 (every
+// model here is binary); an empty split is an error.
+ReadResult read_split(const Args& a, const std::string& path, const char* what) {
   ReaderOptions ro;
   ro.bad_lines = parse_bad_lines(a.bad_lines);
   ro.threads = a.threads;
+  ro.labels = LabelCheck::binary;
   ReadResult r = [&] {
     if (a.format == "criteo") return read_criteo(path, CriteoOptions{}, ro);
     if (a.format == "csv") return read_delimited(path, DelimitedSchema::from_file(a.schema), ro);
     LibsvmOptions lo;
     lo.drop_values = true;
+    lo.labels = a.labels == "pm1" ? LibsvmLabels::binary : LibsvmLabels::raw;
     return read_libsvm(path, lo, ro);
   }();
   if (r.report.skipped() > 0) std::printf("%s: %s\n", path.c_str(), r.report.summary().c_str());
+  require_examples(r, path, what);
   return r;
+}
+
+// AUC needs both classes: a --valid or --test split with one class is an error before training.
+void require_both_classes(const ReadResult& r, const std::string& path, const char* what) {
+  const auto& y = r.dataset.data().labels;
+  const auto pos = std::count(y.begin(), y.end(), 1.0f);
+  CTRNET_CHECK(pos > 0 && pos < static_cast<std::ptrdiff_t>(y.size()), what, " '", path, "' has only label ",
+               pos > 0 ? 1 : 0, " (", y.size(), " examples): its AUC is undefined; expected examples of both classes");
+}
+
+// Optimizer state per parameter value (slots), by optimizer name.
+double dense_slots(const std::string& o) { return o == "sgd" ? 0 : o == "adagrad" ? 1 : 2; }  // adam(w), ftrl: 2
+double sparse_slots(const std::string& o) {
+  return o == "sgd" || o == "rowwise_adagrad" ? 0 : o == "adagrad" ? 1 : 2;  // lazy_adam, ftrl: 2
 }
 
 }  // namespace
@@ -166,12 +196,82 @@ void check_resume(const Args& a, const InMemoryDataset& train) {
                ", this run's training set is ", data_now.dump(), ": a different training file");
 }
 
+void check_shapes(const Args& a, const Schema& schema) {
+  double width = static_cast<double>(schema.num_dense());
+  for (index_t i = 0; i < schema.num_categorical(); ++i) {
+    const Field& f = schema.categorical(i);
+    const index_t dim = f.embedding_dim > 0 ? f.embedding_dim : a.embedding_dim;
+    checked_product(f.rows(), dim,
+                    "field '" + f.name + "': a table of " + std::to_string(f.rows()) + " rows" +
+                        (a.hash_buckets > 0 ? " (--hash-buckets " + std::to_string(a.hash_buckets) + ")" : "") +
+                        " x embedding dimension " + std::to_string(dim) + " (--embedding-dim)");
+    width += static_cast<double>(dim);
+  }
+  constexpr double kMaxWidth = 1e8;
+  const std::pair<const char*, const std::vector<index_t>*> layer_widths[] = {{"--hidden", &a.hidden}, {"--bottom", &a.bottom}};
+  for (const auto& [name, widths] : layer_widths)
+    for (const index_t w : *widths)
+      CTRNET_CHECK(w > 0 && static_cast<double>(w) <= kMaxWidth, name, " width ", w, " is out of range: expected 1 to ",
+                   static_cast<long long>(kMaxWidth));
+  const std::pair<const char*, index_t> counts[] = {
+      {"--cross-depth", a.cross_depth}, {"--experts", a.experts}, {"--blocks", a.blocks}, {"--attention-heads", a.attention_heads}};
+  for (const auto& [name, v] : counts)
+    CTRNET_CHECK(v <= 10000, name, " ", v, " is out of range: at most 10000");
+  CTRNET_CHECK(static_cast<double>(a.rank) <= kMaxWidth, "--rank ", a.rank, " is out of range: at most ",
+               static_cast<long long>(kMaxWidth));
+  CTRNET_CHECK(width <= kMaxWidth, "--embedding-dim ", a.embedding_dim, " over ", schema.num_categorical(),
+               " categorical fields gives an input of ", static_cast<long long>(width),
+               " values per example, more than the ", static_cast<long long>(kMaxWidth),
+               " allowed (its [width x width] layers could not be allocated); lower --embedding-dim");
+}
+
+void check_memory(const Args& a, const Schema& schema, const ParamRegistry& reg) {
+  const double best = a.patience > 0 && !a.valid.empty() ? 1 : 0;  // the best epoch's copy
+  double table_values = 0, table_bytes = 0;
+  for (const auto& t : reg.tables()) {
+    const double n = static_cast<double>(t.handle.rows) * static_cast<double>(t.handle.dim);
+    const bool wide = a.model == "wide_deep" && t.name.rfind("wide.", 0) == 0;  // FTRL tables
+    const std::string& opt = wide ? std::string("ftrl") : a.embedding_optimizer;
+    table_values += n;
+    table_bytes += n * 4.0 * (1.0 + best + sparse_slots(opt)) +
+                   (opt == "rowwise_adagrad" ? static_cast<double>(t.handle.rows) * 4.0 : 0.0);
+  }
+  const double dense = static_cast<double>(reg.dense_size());
+  double width = static_cast<double>(schema.num_dense());
+  for (index_t i = 0; i < schema.num_categorical(); ++i)
+    width += static_cast<double>(schema.categorical(i).embedding_dim > 0 ? schema.categorical(i).embedding_dim : a.embedding_dim);
+  const TrainerOptions defaults;
+  MemoryBudget b;
+  const std::string dim = "--embedding-dim (now " + std::to_string(a.embedding_dim) + ")";
+  b.add("embedding tables (" + std::to_string(static_cast<long long>(table_values)) +
+            " values) with their optimizer state",
+        table_bytes,
+        a.hash_buckets > 0 ? "--hash-buckets (now " + std::to_string(a.hash_buckets) + ") or " + dim
+                           : dim + ", or raise --min-count (now " + std::to_string(a.min_count) + ")");
+  b.add_floats("dense parameters (" + std::to_string(static_cast<long long>(dense)) + " values) with " +
+                   std::to_string(defaults.shards) + " gradient shards and optimizer state",
+               dense, 1.0 + best + static_cast<double>(defaults.shards) + dense_slots(a.optimizer),
+               a.model == "lr" ? "the number of dense fields" : dim + ", --hidden or --cross-depth");
+  if (a.model != "lr")
+    b.add_floats("activations of one mini-batch (estimate)",
+                 static_cast<double>(a.batch) * width,
+                 2.0 * static_cast<double>(a.cross_depth + a.blocks + static_cast<index_t>(a.hidden.size()) + 2),
+                 "--batch (now " + std::to_string(a.batch) + ") or " + dim);
+  b.check("model " + a.model);
+}
+
 int run(Args a) {
   // 1. Read.
-  const ReadResult train_raw = read_split(a, a.train);
+  const ReadResult train_raw = read_split(a, a.train, "--train file");
   std::optional<ReadResult> valid_raw, test_raw;
-  if (!a.valid.empty()) valid_raw = read_split(a, a.valid);
-  if (!a.test.empty()) test_raw = read_split(a, a.test);
+  if (!a.valid.empty()) {
+    valid_raw = read_split(a, a.valid, "--valid file");
+    require_both_classes(*valid_raw, a.valid, "--valid file");
+  }
+  if (!a.test.empty()) {
+    test_raw = read_split(a, a.test, "--test file");
+    require_both_classes(*test_raw, a.test, "--test file");
+  }
   std::printf("read %s: %lld train, %lld valid, %lld test examples, %lld dense + %lld categorical fields\n",
               a.format.c_str(), static_cast<long long>(train_raw.dataset.size()),
               static_cast<long long>(valid_raw ? valid_raw->dataset.size() : 0),
@@ -260,6 +360,11 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--bad-lines", a.bad_lines, "malformed lines: error (stop) or skip (count and report)")
       ->check(CLI::IsMember({"error", "skip"}));
+  app.add_option("--labels", a.labels,
+                 "libsvm labels: 01 (the default: 0 or 1; any other label, -1 included, is an error naming "
+                 "file:line) or pm1 (the -1/+1 convention: -1 is read as 0, +1 as 1). Criteo labels are 0/1; "
+                 "csv labels must be 0/1 numbers or mapped by the schema's positive/negative tokens")
+      ->check(CLI::IsMember({"01", "pm1"}));
   app.add_option("--threads", a.threads, "worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", a.seed, "seed of initialisation, shuffling, hashing and dropout");
   app.add_option("--save", a.save,
@@ -289,6 +394,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ctrnet-train: --format csv needs --schema FILE (see docs/data.md)\n");
     return 2;
   }
+  if (a.labels != "01" && a.format != "libsvm") {
+    std::fprintf(stderr, "ctrnet-train: --labels %s applies to --format libsvm only (csv: map label tokens with the "
+                         "schema's \"positive\" / \"negative\" lists)\n", a.labels.c_str());
+    return 2;
+  }
+  if (a.hash_buckets > (index_t{1} << 48)) {
+    std::fprintf(stderr, "ctrnet-train: --hash-buckets %lld is out of range: at most 2^48 = %lld\n",
+                 static_cast<long long>(a.hash_buckets), static_cast<long long>(index_t{1} << 48));
+    return 2;
+  }
   try {
     // Outputs that would overwrite an input (or each other) are refused, and unwritable ones fail,
     // before any work. --checkpoint and --resume may be the same file (the resume flow).
@@ -303,6 +418,17 @@ int main(int argc, char** argv) {
     return rc;
   } catch (const Error& e) {
     std::fprintf(stderr, "ctrnet-train: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {  // last resort: check_memory should have said it first
+    std::fprintf(stderr, "ctrnet-train: out of memory (std::bad_alloc): the data or the model does not fit; lower "
+                         "--hash-buckets, --embedding-dim, --hidden or --batch, or use a smaller file\n");
+    return 1;
+  } catch (const std::length_error& e) {
+    std::fprintf(stderr, "ctrnet-train: a size is too large (std::length_error: %s); lower --hash-buckets or "
+                         "--embedding-dim\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ctrnet-train: unexpected error: %s\n", e.what());
     return 1;
   }
 }

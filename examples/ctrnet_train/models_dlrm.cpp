@@ -14,6 +14,7 @@ int train_dlrm_models(const Args& a, const Schema& schema, const InMemoryDataset
     o.bottom = a.bottom;
     o.top = a.hidden;
     o.dropout = a.dropout;
+    check_model_memory(a, schema, make_dlrm_body(o));
     auto m = make_dlrm(schema, o, a.seed);
     return train_and_test(m, a, train, valid, test);
   }

@@ -21,6 +21,7 @@ int train_tab_transformer_models(const Args& a, const Schema& schema, const InMe
     o.heads = a.attention_heads;
     o.hidden = a.hidden;
     o.dropout = a.dropout;
+    check_model_memory(a, schema, make_tab_transformer_body(o));
     auto m = make_tab_transformer(schema, o, a.seed);
     return train_and_test(m, a, train, valid, test);
   }

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ctrnet/core/memory_budget.hpp"
 #include "ctrnet/data/cooccurrence.hpp"
 #include "ctrnet/data/schema_json.hpp"
 #include "ctrnet/io/architecture_item_to_item.hpp"
@@ -49,12 +50,36 @@ void save_item_to_item(OutputFile& out, const M& m, const CooccurrenceTable& t, 
   save_model(m, out, so);
 }
 
+/// Checks that the parameters declared in `reg` (values, gradient shards, optimizer state) and the
+/// lists (items x --k) fit in the available memory; a ctrnet::Error naming --dim / --k otherwise.
+inline void check_memory(const Run& run, const ParamRegistry& reg) {
+  const double n = static_cast<double>(run.table->num_items());
+  const double dim = static_cast<double>(run.model.embedding_dim);
+  double tables = 0;
+  for (const auto& t : reg.tables())  // values + one row-wise Adagrad accumulator per row
+    tables += static_cast<double>(t.handle.rows) * (static_cast<double>(t.handle.dim) + 1.0) * 4.0;
+  MemoryBudget b;
+  b.add("embedding tables with their optimizer state", tables, "--dim (now " + std::to_string(run.model.embedding_dim) + ")");
+  b.add_floats("tower parameters with gradient shards and Adam state", static_cast<double>(reg.dense_size()),
+               1.0 + static_cast<double>(run.train.shards) + 2.0,
+               "--dim (now " + std::to_string(run.model.embedding_dim) + "), --hidden or --ff-hidden");
+  b.add("item vectors and the top-K lists", n * (dim + 1.0) * 4.0 * 2.0 + n * static_cast<double>(run.related.k) * 12.0,
+        "--k (now " + std::to_string(run.related.k) + ") or --dim");
+  b.check("ctrnet-vt");
+}
+
 /// Builds model M (an item-to-item alias), trains it, writes it (run.model_out) and returns its lists.
 template <class M>
 RecommendationLists train_model(const Run& run) {
   // log-Q correction of the listwise head for k negatives from the uniform base distribution: log(N / k).
   const double log_q = std::log(static_cast<double>(run.table->num_items()) /
                                 static_cast<double>(std::max<index_t>(run.train.negatives, 1)));
+  {  // The memory the model will need, from its declared shapes, before anything is allocated.
+    M plan = item_to_item_model<M>(run.model, log_q);
+    ParamRegistry reg;
+    plan.body().build(run.fz->schema(), reg);
+    check_memory(run, reg);
+  }
   M model = make_item_to_item_as<M>(run.fz->schema(), run.model, log_q, run.seed);
   long long dense = 0, tables = 0;
   for (const auto& q : model.registry().params()) dense += static_cast<long long>(q.handle.size());

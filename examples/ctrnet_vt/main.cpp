@@ -14,16 +14,21 @@
 // items (serve/related_items.hpp) and the model: a safetensors file with every parameter by its
 // registry name, the raw item ids ("item_ids", I64 [N]) and metadata (architecture
 // "item_to_item", options JSON, schema JSON). With --test it prints HR@K, MRR@K and list
-// statistics (train/next_item_metrics.hpp). The outputs are opened (and --test read) before
+// statistics (train/next_item_metrics.hpp). The outputs are opened (and --test read and checked) before
 // training and committed together at the end (io/output_file.hpp): a failed run leaves neither
-// a partial lists file nor a model. Errors: a message on stderr and exit code 1.
+// a partial lists file nor a model. Errors: a message on stderr and exit code 1, never an
+// abort: an empty --train or --test log (or a --test log without a session of two events) is an
+// error; --dim, --hidden and --ff-hidden are at most 2^24 and items x --dim / --k must fit in 64
+// bits; the model's memory is checked against the available memory before it is allocated.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ctrnet/data/readers/sessions.hpp"
@@ -99,6 +104,9 @@ int main(int argc, char** argv) {
 
   try {
     CTRNET_CHECK(delimiter.size() == 1 || delimiter == "\\t", "--delimiter must be one character, got '", delimiter, "'");
+    constexpr index_t kMaxWidth = index_t{1} << 24;  // [width x width] layers stay far inside 64-bit sizes
+    const std::pair<const char*, index_t> widths[] = {{"--dim", dim}, {"--hidden", hidden}, {"--ff-hidden", ff_hidden}};
+    for (const auto& [name, v] : widths) CTRNET_CHECK(v <= kMaxWidth, name, " ", v, " is out of range: at most ", kMaxWidth);
     SessionLogOptions so;
     so.delimiter = delimiter == "\\t" ? '\t' : delimiter[0];
     so.session_column = session_col;
@@ -119,15 +127,22 @@ int main(int argc, char** argv) {
     OutputFile* model_out = model_path.empty() ? nullptr : &outputs.open(model_path);
 
     const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<Session> train = read_session_log(train_path, so).sessions();
+    const SessionLog train_log = read_session_log(train_path, so);
+    const std::vector<Session> train = train_log.sessions();
+    require_sessions(train_log, train, train_path, "--train file");
     // --test is read (and its errors reported) before training.
-    const std::vector<Session> test =
-        test_path.empty() ? std::vector<Session>{} : read_session_log(test_path, so).sessions();
-    CTRNET_CHECK(!train.empty(), "ctrnet-vt: '", train_path, "' holds no sessions");
+    std::vector<Session> test;
+    if (!test_path.empty()) {
+      const SessionLog test_log = read_session_log(test_path, so);
+      test = test_log.sessions();
+      require_sessions(test_log, test, test_path, "--test file", 2);  // a next-item query needs two events
+    }
     CooccurrenceOptions co;
     co.window = window;
     co.threads = threads;
     const CooccurrenceTable table = count_cooccurrence(train, co);
+    checked_product(table.num_items(), dim, "--dim " + std::to_string(dim) + " x the catalogue's items");
+    checked_product(table.num_items(), k, "--k " + std::to_string(k) + " x the catalogue's items");
     const ItemPairFeaturizer fz(table);
     ItemToItemPositiveOptions po;
     po.window = pos_window;
@@ -214,6 +229,9 @@ int main(int argc, char** argv) {
                   static_cast<long long>(k));
     if (!model_path.empty()) std::printf("model: %s\n", model_path.c_str());
     std::printf("done in %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  } catch (const std::bad_alloc&) {  // last resort: the memory check should have said it first
+    std::fprintf(stderr, "ctrnet-vt: error: out of memory (std::bad_alloc); lower --dim, --hidden, --k or --batch\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ctrnet-vt: error: %s\n", e.what());
     return 1;

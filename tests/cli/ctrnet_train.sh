@@ -10,6 +10,10 @@
 #    refused (the input unchanged); a missing output folder fails before reading; a killed run's
 #    checkpoint temporary is removed; --metrics-json appends on --resume; no temporary is left.
 # 2. Malformed input: exit code 1 and an error naming the file, the line and the column.
+#    Input validation (2b): empty, blank-only and header-only splits, a one-class --valid, labels
+#    other than 0/1 (libsvm -1/+1 only with --labels pm1), too large --hash-buckets and
+#    --embedding-dim: exit code 1 before any training, with a message naming the file or option;
+#    ctrnet-predict on an empty input or a bad label fails before writing scores.
 # 3. With CTRNET_DATA_DIR: criteo-8k and avazu-9k (train/dev/test as given) with dcn_v2 must
 #    reach test AUC >= 0.70 and >= 0.69 (issue 4); skipped, with a message, when it is unset.
 set -euo pipefail
@@ -179,6 +183,96 @@ grep -q "bad.tsv:2401" "$work/bad.txt" || { cat "$work/bad.txt"; fail "the error
 "$bin" --model lr --format criteo --train "$work/bad.tsv" --epochs 1 --bad-lines skip > "$work/skip.txt" 2>&1 \
   || { cat "$work/skip.txt"; fail "--bad-lines skip failed"; }
 grep -q "skipped" "$work/skip.txt" || fail "--bad-lines skip did not report the skipped line"
+
+# --- 2b. input validation before any work (issue 16): exit code 1 (never a signal), a message
+# naming the file / option, and nothing trained or saved.
+expect_fail() {  # name pattern cmd...: the command fails with exit code 1 and prints the pattern
+  local name="$1" pat="$2"; shift 2
+  local rc=0
+  "$@" > "$work/$name.txt" 2>&1 || rc=$?
+  [ "$rc" = 1 ] || { cat "$work/$name.txt"; fail "$name: exit code $rc, expected 1"; }
+  grep -q -- "$pat" "$work/$name.txt" || { cat "$work/$name.txt"; fail "$name: no message matching '$pat'"; }
+}
+small=(--model lr --format criteo --epochs 1 --threads 1)
+: > "$work/empty.tsv"
+printf '\n\n\n' > "$work/blank.tsv"
+expect_fail empty_train "--train file '$work/empty.tsv' holds no examples: the file is empty" \
+  "$bin" "${small[@]}" --train "$work/empty.tsv" --save "$work/e.safetensors"
+expect_fail blank_train "holds no examples: 3 lines read, 3 blank" "$bin" "${small[@]}" --train "$work/blank.tsv"
+expect_fail empty_valid "--valid file '$work/empty.tsv' holds no examples" \
+  "$bin" "${small[@]}" --train "$work/train.tsv" --valid "$work/empty.tsv"
+expect_fail empty_test "--test file '$work/blank.tsv' holds no examples" \
+  "$bin" "${small[@]}" --train "$work/train.tsv" --test "$work/blank.tsv" --save "$work/e.safetensors"
+grep -q "^epoch" "$work/empty_test.txt" && fail "an empty --test was found only after training"
+[ ! -e "$work/e.safetensors" ] || fail "a run with an empty split saved a model"
+awk -F'\t' '$1 == 0' "$work/valid.tsv" > "$work/negatives.tsv"
+expect_fail one_class_valid "--valid file '$work/negatives.tsv' has only label 0" \
+  "$bin" "${small[@]}" --train "$work/train.tsv" --valid "$work/negatives.tsv"
+# csv: a header-only file, and labels that are not 0 / 1 (named by file:line and column).
+cat > "$work/s.json" <<'JSON'
+{"delimiter": ",", "header": true, "columns": [{"name": "click", "role": "label"}, {"name": "site"}, {"name": "x", "role": "dense"}]}
+JSON
+printf 'click,site,x\n' > "$work/header.csv"
+awk 'BEGIN { srand(3); print "click,site,x"; for (i = 0; i < 400; i++) { s = int(rand() * 8); print ((rand() < 0.2 + 0.1 * s) ? 1 : 0) ",s" s "," rand() } }' \
+  > "$work/ok.csv"
+csv=(--model lr --format csv --schema "$work/s.json" --epochs 1 --threads 1)
+expect_fail header_only "--train file '$work/header.csv' holds no examples: 1 line read, 1 blank, comment or header line" \
+  "$bin" "${csv[@]}" --train "$work/header.csv"
+for y in 2 -1 0.5; do
+  { head -n 3 "$work/ok.csv"; echo "$y,s1,0.5"; } > "$work/label.csv"
+  expect_fail "label_$y" "label.csv:4: column 'click': expected a binary label 0 or 1.*got \"$y\"" \
+    "$bin" "${csv[@]}" --train "$work/label.csv"
+done
+# libsvm: -1/+1 labels are an error with a hint, unless --labels pm1 maps -1 to 0.
+awk 'BEGIN { srand(5); for (i = 0; i < 300; i++) { f = int(rand() * 6); print ((rand() < 0.15 * f) ? "+1" : "-1") " " f ":1 " (6 + int(rand() * 4)) ":1" } }' \
+  > "$work/pm1.svm"
+svm=(--model lr --format libsvm --epochs 1 --threads 1)
+expect_fail libsvm_pm1 "pm1.svm:[0-9]*: column 'label': expected a binary label 0 or 1 (for -1/+1 labels.*--labels pm1" \
+  "$bin" "${svm[@]}" --train "$work/pm1.svm"
+"$bin" "${svm[@]}" --labels pm1 --train "$work/pm1.svm" --test "$work/pm1.svm" --save "$work/pm1.safetensors" \
+  > "$work/pm1.txt" 2>&1 || { cat "$work/pm1.txt"; fail "--labels pm1 did not train on -1/+1 labels"; }
+grep -q "^test  AUC" "$work/pm1.txt" || fail "--labels pm1: no test AUC"
+if "$bin" "${csv[@]}" --labels pm1 --train "$work/ok.csv" > "$work/labels_csv.txt" 2>&1; then fail "accepted --labels pm1 for csv"; fi
+grep -q -- "--labels pm1 applies to --format libsvm only" "$work/labels_csv.txt" || { cat "$work/labels_csv.txt"; fail "unclear --labels error"; }
+# Too large options: a clear error naming the option before anything is allocated (no bad_alloc abort).
+expect_fail huge_buckets "not enough memory.*lower --hash-buckets (now 100000000000000)" \
+  "$bin" "${small[@]}" --train "$work/train.tsv" --hash-buckets 100000000000000
+expect_fail big_buckets "not enough memory.*lower --hash-buckets (now 1000000000)" \
+  "$bin" --model dcn_v2 --format criteo --epochs 1 --threads 1 --train "$work/train.tsv" --hash-buckets 1000000000
+expect_fail huge_dim "lower --embedding-dim" \
+  "$bin" --model dcn_v2 --format criteo --epochs 1 --threads 1 --train "$work/train.tsv" --embedding-dim 2000000000
+expect_fail big_dim "not enough memory.*lower --embedding-dim (now 200000)" \
+  "$bin" --model dcn_v2 --format criteo --epochs 1 --threads 1 --train "$work/train.tsv" --embedding-dim 200000
+expect_fail huge_hidden "--hidden width 2000000000 is out of range" \
+  "$bin" --model dcn_v2 --format criteo --epochs 1 --threads 1 --train "$work/train.tsv" --hidden 2000000000 2000000000 2000000000
+echo "input validation: empty / blank / header-only / one-class splits, non-binary labels and too large options fail clearly"
+
+if [ -n "$predict" ]; then
+  expect_fail predict_empty "--input file '$work/empty.tsv' holds no examples" \
+    "$predict" --model "$work/model.safetensors" --input "$work/empty.tsv" --output "$work/p.txt"
+  "$bin" "${csv[@]}" --train "$work/ok.csv" --save "$work/csv.safetensors" > "$work/csv.txt" 2>&1 \
+    || { cat "$work/csv.txt"; fail "csv training failed"; }
+  { head -n 101 "$work/ok.csv"; echo "2,s1,0.5"; } > "$work/label2.csv"
+  expect_fail predict_label "label2.csv:102: column 'click': expected a binary label 0 or 1, got \"2\"" \
+    "$predict" --model "$work/csv.safetensors" --input "$work/label2.csv" --schema "$work/s.json" --output "$work/p.txt"
+  [ ! -s "$work/p.txt" ] || fail "ctrnet-predict wrote scores for an input with a bad label"
+  expect_fail predict_pm1 "pm1.svm:[0-9]*: column 'label'.*--labels pm1" \
+    "$predict" --model "$work/pm1.safetensors" --input "$work/pm1.svm"
+  "$predict" --model "$work/pm1.safetensors" --input "$work/pm1.svm" --labels pm1 --output "$work/p.txt" \
+    2> "$work/ppm1.txt" || { cat "$work/ppm1.txt"; fail "ctrnet-predict --labels pm1 failed"; }
+  [ "$(wc -l < "$work/p.txt")" = 300 ] || fail "ctrnet-predict --labels pm1 wrote $(wc -l < "$work/p.txt") scores"
+  grep -q "AUC" "$work/ppm1.txt" || fail "ctrnet-predict --labels pm1: no AUC for -1/+1 labels"
+fi
+
+# movielens_two_tower (built next to ctrnet-train when the examples are built): a --data folder
+# without u.data is an error, not a silent run on synthetic data.
+ml="$(dirname "$bin")/movielens_two_tower"
+if [ -x "$ml" ]; then
+  mkdir -p "$work/no_ml"
+  expect_fail movielens_data "no file '$work/no_ml/u.data'" "$ml" --data "$work/no_ml" --epochs 1
+else
+  echo "SKIPPED: $ml not built: its --data check not run"
+fi
 
 # --- 3. the shared real data ------------------------------------------------------------------
 if [ -z "${CTRNET_DATA_DIR:-}" ] || [ ! -d "${CTRNET_DATA_DIR}/criteo-8k" ]; then

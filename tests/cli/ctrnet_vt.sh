@@ -9,7 +9,8 @@
 #    metadata); --towers cross and
 #    --towers transformer (tower settings in the metadata).
 # 2. Bad input: a malformed line (exit 1, message names the file and line), a missing file, a
-#    log with no session of two different items, and bad option values.
+#    log with no session of two different items, and bad option values; empty and header-only
+#    --train / --test logs, a --test log without a next-item query, too large --dim / --k.
 # 3. Outputs: a --lists in a missing folder or a malformed --test fails before training and writes
 #    no model; --model = --train and --lists = --model are refused; --lists /dev/full is an error
 #    and the model is not written; no temporary file is left.
@@ -145,4 +146,26 @@ if [ -e /dev/full ]; then
   [ ! -e "$work/full.safetensors" ] || fail "the model was written although the lists failed"
 fi
 ! ls "$work" | grep -q '\.tmp-' || fail "a failed run left a temporary file: $(ls "$work" | grep '\.tmp-')"
+# Empty logs and too large options: exit code 1 (never a signal) and a message naming the file or option.
+expect_fail() {  # name pattern args...
+  local name="$1" pat="$2"; shift 2
+  local rc=0
+  "$bin" "$@" > "$work/$name.txt" 2>&1 || rc=$?
+  [ "$rc" = 1 ] || { cat "$work/$name.txt"; fail "$name: exit code $rc, expected 1"; }
+  grep -q -- "$pat" "$work/$name.txt" || { cat "$work/$name.txt"; fail "$name: no message matching '$pat'"; }
+}
+: > "$work/empty.tsv"
+printf 'SessionId\tItemId\tTime\n' > "$work/header.tsv"
+expect_fail empty_train "--train file '$work/empty.tsv' holds no events: the file is empty" --train "$work/empty.tsv"
+expect_fail header_train "--train file '$work/header.tsv' holds no events: 1 line read, 1 blank or header line" \
+  --train "$work/header.tsv"
+expect_fail empty_test "--test file '$work/empty.tsv' holds no events" \
+  --train "$work/train.tsv" --test "$work/empty.tsv" --epochs 1 --dim 4 --k 3 --threads 1
+expect_fail single_test "--test file '$work/single.tsv' has 3 events in 3 sessions but none with 2 or more events" \
+  --train "$work/train.tsv" --test "$work/single.tsv" --epochs 1 --dim 4 --k 3 --threads 1
+expect_fail huge_dim "--dim 2000000000 is out of range" --train "$work/train.tsv" --dim 2000000000
+expect_fail huge_k "--k 4611686018427387904 x the catalogue's items: .* overflow" --train "$work/train.tsv" \
+  --k 4611686018427387904
+expect_fail big_dim "not enough memory: ctrnet-vt needs .*lower --dim (now 16000000)" --train "$work/train.tsv" \
+  --dim 16000000 --hidden 16000000
 echo "ctrnet-vt CLI test passed"

@@ -312,3 +312,37 @@ TEST_CASE("Delimited parser survives every input of the fuzz corpus", "[readers]
     }
   }
 }
+
+TEST_CASE("delimited reader: LabelCheck::binary names path:line and the label column; header-only files have no examples",
+          "[readers][delimited][labels]") {
+  TempDir dir("delimited_labels");
+  const json j = json::parse(R"({"delimiter": ",", "header": true, "columns": [
+      {"name": "click", "role": "label"}, {"name": "site"}, {"name": "x", "role": "dense"}]})");
+  const DelimitedSchema spec = DelimitedSchema::from_json(j);
+  ReaderOptions ro;
+  ro.labels = LabelCheck::binary;
+  for (const std::string bad : {"2", "-1", "0.5"}) {
+    const std::string path = dir.write("bad.csv", "click,site,x\n1,a,1\n0,b,2\n" + bad + ",c,3\n");
+    std::string msg = "no error";
+    try {
+      read_delimited(path, spec, ro);
+    } catch (const Error& e) {
+      msg = e.what();
+    }
+    INFO(msg);
+    CHECK(msg.find("bad.csv:4: column 'click': expected a binary label 0 or 1") != std::string::npos);
+    CHECK(msg.find("got \"" + bad + "\"") != std::string::npos);
+    CHECK(read_delimited(path, spec).dataset.size() == 3);  // LabelCheck::any (the default) keeps them
+  }
+  // 0 and 1 written as 0.0 / 1.0 are binary labels.
+  CHECK(read_delimited(dir.write("ok.csv", "click,site,x\n1.0,a,1\n0.0,b,2\n"), spec, ro).dataset.data().labels ==
+        std::vector<float>{1, 0});
+  // A header-only file reads to no examples; require_examples says so with the counts.
+  const std::string header_only = dir.write("header.csv", "click,site,x\n");
+  const ReadResult r = read_delimited(header_only, spec, ro);
+  CHECK(r.dataset.size() == 0);
+  CHECK_THROWS_WITH(require_examples(r, header_only, "--valid file"),
+                    "--valid file '" + header_only +
+                        "' holds no examples: 1 line read, 1 blank, comment or header line; expected at least one "
+                        "example line");
+}

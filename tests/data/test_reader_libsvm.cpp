@@ -195,3 +195,67 @@ TEST_CASE("libsvm parser survives every input of the fuzz corpus", "[readers][li
       }
   }
 }
+
+TEST_CASE("libsvm reader: LabelCheck::binary rejects -1, 2 and 0.5 naming path:line; LibsvmLabels::binary maps -1 to 0",
+          "[readers][libsvm][labels]") {
+  TempDir dir("libsvm_labels");
+  ReaderOptions ro;
+  ro.labels = LabelCheck::binary;
+  auto error_with = [&](const std::string& path, LibsvmOptions o) -> std::string {
+    try {
+      read_libsvm(path, o, ro);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  for (const std::string bad : {"2", "-1", "0.5"}) {
+    const std::string path = dir.write("bad.svm", "1 1:1\n0 2:1\n\n" + bad + " 3:1\n1 1:1\n");
+    const std::string msg = error_with(path, LibsvmOptions{});
+    INFO(msg);
+    CHECK(msg.find("bad.svm:4: column 'label': expected a binary label 0 or 1") != std::string::npos);
+    CHECK(msg.find("got \"" + bad + "\"") != std::string::npos);
+    CHECK((msg.find("--labels pm1") != std::string::npos) == (bad == "-1"));  // the hint for -1/+1 files
+    // Without the check the same file reads (raw labels: regression data stays possible).
+    CHECK(read_libsvm(path).dataset.size() == 4);
+  }
+  // The explicit opt-in: -1/+1 labels mapped to 0/1; anything else is still an error.
+  const std::string pm1 = dir.write("pm1.svm", "+1 1:1\n-1 2:1\n1 3:1\n");
+  LibsvmOptions o;
+  o.labels = LibsvmLabels::binary;
+  const ReadResult r = read_libsvm(pm1, o, ro);
+  CHECK(r.dataset.data().labels == std::vector<float>{1, 0, 1});
+  CHECK_THAT(error_with(dir.write("pm2.svm", "+1 1:1\n2 2:1\n"), o), Catch::Contains("pm2.svm:2: column 'label'"));
+  // BadLines::skip counts non-binary labels as a reason of their own.
+  ReaderOptions skip = ro;
+  skip.bad_lines = BadLines::skip;
+  const ReadResult s = read_libsvm(dir.write("mix.svm", "1 1:1\n2 1:1\n0 1:1\n-1 1:1\n"), LibsvmOptions{}, skip);
+  CHECK(s.dataset.size() == 2);
+  CHECK(s.report.count("non-binary label") == 2);
+  CHECK(s.dataset.data().labels == std::vector<float>{1, 0});
+}
+
+TEST_CASE("require_examples: an empty, blank-only or all-skipped file is an error naming the file",
+          "[readers][libsvm][empty]") {
+  TempDir dir("libsvm_empty");
+  auto msg_of = [&](const std::string& path, BadLines bl = BadLines::error) -> std::string {
+    ReaderOptions ro;
+    ro.bad_lines = bl;
+    const ReadResult r = read_libsvm(path, LibsvmOptions{}, ro);
+    try {
+      require_examples(r, path, "training file");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::string empty = dir.write("empty.svm", "");
+  CHECK(msg_of(empty) == "training file '" + empty + "' holds no examples: the file is empty; expected at least one "
+                                                      "example line");
+  const std::string blank = dir.write("blank.svm", "\n  \n\n");
+  CHECK_THAT(msg_of(blank), Catch::Contains("'" + blank + "' holds no examples: 3 lines read, 3 blank"));
+  const std::string bad = dir.write("bad.svm", "x 1:1\n");
+  CHECK_THAT(msg_of(bad, BadLines::skip), Catch::Contains("1 malformed line skipped"));
+  const std::string ok = dir.write("ok.svm", "1 1:1\n");
+  CHECK(msg_of(ok) == "no error");
+}

@@ -129,3 +129,27 @@ TEST_CASE("session log: a 10 MB single line is read (hashed id) or rejected with
   CHECK_THAT(msg, Catch::Contains("big2.tsv:1") && Catch::Contains("'item'"));
   CHECK(msg.size() < 400);
 }
+
+TEST_CASE("session log: require_sessions rejects empty, header-only and query-less logs, naming the file",
+          "[data][sessions][empty]") {
+  test::TempDir dir("sessions_empty");
+  auto msg_of = [](const std::string& path, std::size_t min_events) -> std::string {
+    const SessionLog log = read_session_log(path);
+    try {
+      require_sessions(log, log.sessions(), path, "--test file", min_events);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::string empty = dir.write("empty.tsv", "");
+  CHECK(msg_of(empty, 1) == "--test file '" + empty +
+                                "' holds no events: the file is empty; expected at least one event line (session, item, time)");
+  const std::string header = dir.write("header.tsv", "SessionId\tItemId\tTime\n\n");
+  CHECK_THAT(msg_of(header, 1), Catch::Contains("'" + header + "' holds no events: 2 lines read, 2 blank or header lines"));
+  // Events, but no session with two events: no next-item query to evaluate.
+  const std::string singles = dir.write("singles.tsv", "1\t5\t10\n2\t6\t11\n");
+  CHECK(msg_of(singles, 1) == "no error");
+  CHECK_THAT(msg_of(singles, 2), Catch::Contains("has 2 events in 2 sessions but none with 2 or more events"));
+  CHECK(msg_of(dir.write("pair.tsv", "1\t5\t10\n1\t6\t11\n"), 2) == "no error");
+}

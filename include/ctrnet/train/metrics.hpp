@@ -55,7 +55,9 @@ inline BinaryTotals check_binary_inputs(const char* fn, std::span<const T> score
                    " is outside [0, 1] (pass sigmoid outputs, not logits)");
     }
     const float y = labels[i];
-    CTRNET_CHECK(y == 0.0f || y == 1.0f, fn, ": example ", i, ": label ", y, " is not 0 or 1");
+    CTRNET_CHECK(y == 0.0f || y == 1.0f, fn, ": example ", i, " (0-based, of the ", labels.size(),
+                 " passed): label ", y, " is not 0 or 1 (binary metrics; read the data with "
+                 "ReaderOptions::labels = LabelCheck::binary to find the file and line)");
     const double w = weights.empty() ? 1.0 : static_cast<double>(weights[i]);
     CTRNET_CHECK(std::isfinite(w) && w >= 0.0, fn, ": example ", i, ": weight ", w,
                  " must be finite and >= 0");

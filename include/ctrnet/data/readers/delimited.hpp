@@ -354,6 +354,12 @@ class DelimitedParser {
 
   const Schema& schema() const { return schema_; }
   const DelimitedSchema& spec() const { return spec_; }
+  /// The label column's name (messages of ReaderOptions::labels = LabelCheck::binary).
+  std::string label_column() const {
+    for (const auto& c : spec_.columns)
+      if (c.role == ColumnRole::label) return c.name;
+    return "label";
+  }
 
   LineStatus parse(std::string_view line, std::int64_t line_number, Batch& out, LineIssue& issue) const {
     if (line.empty() || (spec_.trim && detail::is_blank(line))) return LineStatus::blank;

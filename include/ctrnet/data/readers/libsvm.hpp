@@ -4,7 +4,9 @@
 //           with num_fields > 0), checked against [0, num_features); values must be 1 (binary
 //           features) unless `drop_values` is set, which documents that values are ignored
 //   dense:  num_features dense columns x0..x{n-1}; a value goes to column idx, absent ones are 0
-// Labels are kept as written (LibsvmLabels::raw) or mapped {+1, 1} -> 1, {0, -1} -> 0 (binary).
+// Labels are kept as written (LibsvmLabels::raw) or mapped {+1, 1} -> 1, {0, -1} -> 0 (binary:
+// the explicit opt-in for the conventional -1/+1 labels). For a binary model read raw labels with
+// ReaderOptions::labels = LabelCheck::binary: a -1, 2 or 0.5 is then an error naming path:line.
 #pragma once
 #include <algorithm>
 #include <cstdint>

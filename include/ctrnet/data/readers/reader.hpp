@@ -10,12 +10,18 @@
 //   LineStatus parse(std::string_view line, std::int64_t line_number, Batch& out, LineIssue&) const;
 // that appends one example to `out` (LineStatus::row), or leaves `out` unchanged and says the line
 // is not an example (LineStatus::blank: empty, comment or header line) or is malformed
-// (LineStatus::bad, with the LineIssue filled in).
+// (LineStatus::bad, with the LineIssue filled in). A parser may also have
+//   std::string label_column() const;   // the label's column name, for messages
+// ReaderOptions::labels = LabelCheck::binary makes any label other than 0 or 1 a malformed line
+// (path:line, the label column, the value and what was expected), for binary models.
 #pragma once
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,9 +48,16 @@ concept LineParser = requires(const P& p, std::string_view line, std::int64_t n,
   { p.parse(line, n, b, issue) } -> std::same_as<LineStatus>;
 };
 
+/// Which labels a reader accepts (beyond what the format itself requires).
+enum class LabelCheck {
+  any,     ///< any number the format allows (regression, counts, ...)
+  binary,  ///< 0 or 1 only (binary classification): another value is a malformed line
+};
+
 /// Options every text reader takes.
 struct ReaderOptions {
   BadLines bad_lines = BadLines::error;
+  LabelCheck labels = LabelCheck::any;  ///< binary: a label other than 0 or 1 is a malformed line
   int threads = 0;                  ///< parser threads; 0: every core oneTBB sees
   LineSourceOptions source{};       ///< chunk size, longest line allowed
   index_t block_lines = 512;        ///< lines per parallel task (fixed: keeps the output order)
@@ -87,6 +100,46 @@ inline void append_rows(Batch& dst, const Batch& src, index_t begin, index_t n) 
   dst.set_size(old_size + n);
 }
 
+/// \brief Throws ctrnet::Error when `r` holds no example: an empty file, or one with only blank,
+/// comment or header lines, or whose every line was skipped as malformed. `what` says what the
+/// file is for ("training file", "--test file", ...), `path` is the file's full path.
+inline void require_examples(const ReadResult& r, const std::string& path, std::string_view what = "file") {
+  if (r.dataset.size() > 0) return;
+  std::ostringstream os;
+  os << what << " '" << path << "' holds no examples: ";
+  if (r.lines == 0) {
+    os << "the file is empty";
+  } else {
+    os << r.lines << " line" << (r.lines == 1 ? "" : "s") << " read, " << r.report.blank_lines()
+       << " blank, comment or header line" << (r.report.blank_lines() == 1 ? "" : "s");
+    if (r.report.skipped() > 0)
+      os << ", " << r.report.skipped() << " malformed line" << (r.report.skipped() == 1 ? "" : "s")
+         << " skipped (e.g. " << r.report.reasons().begin()->second.first_message << ")";
+  }
+  os << "; expected at least one example line";
+  throw Error(os.str());
+}
+
+namespace detail {
+
+/// The expected-text of a label that is not 0 or 1 under LabelCheck::binary.
+inline std::string binary_label_expectation(float y) {
+  std::string s = "a binary label 0 or 1";
+  if (y == -1.0f)
+    s += " (for -1/+1 labels map -1 to 0 explicitly: libsvm LibsvmLabels::binary, i.e. ctrnet-train / "
+         "ctrnet-predict --labels pm1; csv: the label column's \"positive\" / \"negative\" tokens)";
+  return s;
+}
+
+/// The label column's name for messages: the parser's label_column() if it has one, else "label".
+template <class P>
+std::string label_column_of(const P& p) {
+  if constexpr (requires { { p.label_column() } -> std::convertible_to<std::string>; }) return p.label_column();
+  else return "label";
+}
+
+}  // namespace detail
+
 /// \brief Sizes of a Batch's vectors before a row is parsed, to undo a half-written row.
 struct RowMark {
   std::size_t dense = 0, labels = 0, weights = 0;
@@ -118,7 +171,8 @@ struct RowMark {
 template <LineParser Parser>
 class ChunkParser {
  public:
-  ChunkParser(const Parser& parser, const ReaderOptions& opt) : parser_(&parser), opt_(opt) {
+  ChunkParser(const Parser& parser, const ReaderOptions& opt)
+      : parser_(&parser), opt_(opt), label_column_(detail::label_column_of(parser)) {
     CTRNET_CHECK(opt_.block_lines > 0, "reader: block_lines must be positive");
     CTRNET_CHECK(opt_.threads >= 0, "reader: threads must be >= 0, got ", opt_.threads);
     arena_ = opt_.threads > 0 ? std::make_unique<tbb::task_arena>(opt_.threads) : std::make_unique<tbb::task_arena>();
@@ -132,6 +186,7 @@ class ChunkParser {
     if (static_cast<index_t>(blocks_.size()) < nb) blocks_.resize(static_cast<std::size_t>(nb));
     const Schema& schema = parser_->schema();
     const bool stop_at_first = opt_.bad_lines == BadLines::error;
+    const bool binary_labels = opt_.labels == LabelCheck::binary;
     auto run_block = [&](index_t k) {
       Block& blk = blocks_[static_cast<std::size_t>(k)];
       if (blk.rows.num_dense() != schema.num_dense() || blk.rows.ids.size() != static_cast<std::size_t>(schema.num_categorical()))
@@ -143,7 +198,19 @@ class ChunkParser {
       LineIssue issue;
       for (index_t i = b; i < e; ++i) {
         issue.clear();
-        const LineStatus st = parser_->parse(chunk.line(i), chunk.line_number(i), blk.rows, issue);
+        std::optional<RowMark> mark;
+        if (binary_labels) mark.emplace(blk.rows);
+        LineStatus st = parser_->parse(chunk.line(i), chunk.line_number(i), blk.rows, issue);
+        if (binary_labels && st == LineStatus::row) {
+          const float y = blk.rows.labels.back();
+          if (y != 0.0f && y != 1.0f) {  // checked where the line is known: path:line in the error
+            mark->rollback(blk.rows);
+            char text[32];
+            std::snprintf(text, sizeof text, "%.9g", static_cast<double>(y));
+            issue.set("non-binary label", label_column_, text, detail::binary_label_expectation(y));
+            st = LineStatus::bad;
+          }
+        }
         if (st == LineStatus::blank) {
           ++blk.blank;
         } else if (st == LineStatus::bad) {
@@ -239,6 +306,7 @@ class ChunkParser {
   };
   const Parser* parser_;
   ReaderOptions opt_;
+  std::string label_column_;  // for the non-binary label message
   std::unique_ptr<tbb::task_arena> arena_;
   std::vector<Block> blocks_;
   std::vector<std::size_t> rows_at_, ids_at_;  // prefix sums of rows / ids per block

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -191,6 +192,36 @@ inline SessionLog read_session_log(LineSource src, const SessionLogOptions& o = 
 
 inline SessionLog read_session_log(const std::string& path, const SessionLogOptions& o = {}) {
   return read_session_log(LineSource(path, o.source), o);
+}
+
+/// \brief Throws ctrnet::Error unless `sessions` (SessionLog::sessions() of `log`, read from
+/// `path`) has a session of at least `min_events` events: an empty, blank-only or header-only log
+/// (or one whose every line was skipped), or, with min_events = 2, a log without a single
+/// next-item query. `what` names the file's role in the message ("--test file", ...).
+inline void require_sessions(const SessionLog& log, const std::vector<Session>& sessions, const std::string& path,
+                             std::string_view what = "session log", std::size_t min_events = 1) {
+  for (const auto& s : sessions)
+    if (s.items.size() >= min_events) return;
+  std::ostringstream os;
+  os << what << " '" << path << "' ";
+  if (log.events.empty()) {
+    os << "holds no events: ";
+    if (log.lines == 0) {
+      os << "the file is empty";
+    } else {
+      os << log.lines << " line" << (log.lines == 1 ? "" : "s") << " read, " << log.report.blank_lines()
+         << " blank or header line" << (log.report.blank_lines() == 1 ? "" : "s");
+      if (log.report.skipped() > 0)
+        os << ", " << log.report.skipped() << " malformed line" << (log.report.skipped() == 1 ? "" : "s")
+           << " skipped (e.g. " << log.report.reasons().begin()->second.first_message << ")";
+    }
+    os << "; expected at least one event line (session, item, time)";
+  } else {
+    os << "has " << log.events.size() << " event" << (log.events.size() == 1 ? "" : "s") << " in " << sessions.size()
+       << " session" << (sessions.size() == 1 ? "" : "s") << " but none with " << min_events
+       << " or more events; expected at least one such session (a next-item query needs two events)";
+  }
+  throw Error(os.str());
 }
 
 }  // namespace ctrnet
