@@ -226,7 +226,7 @@ TEST_CASE("Delimited schemas are strict: floats, negative sizes, wrong types and
   CHECK_THAT(bad_file("float.json", head + R"({"name": "b", "hash_buckets": 1.5}]})"),
              Catch::Contains("columns[2].hash_buckets has the wrong type: expected a non-negative integer, got 1.5"));
   CHECK_THAT(bad_file("neg.json", head + R"({"name": "b", "embedding_dim": -3}]})"),
-             Catch::Contains("columns[2]: key 'embedding_dim' must be a non-negative integer, got -3"));
+             Catch::Contains("columns[2]: key 'embedding_dim' must be an integer in range, got -3 (expected an integer in [0, 9223372036854775807])"));
   CHECK_THAT(bad_file("str.json", head + R"({"name": "b", "table": 7}]})"),
              Catch::Contains("columns[2].table has the wrong type: expected a string, got 7"));
   CHECK_THAT(bad_file("top.json", head + R"({"name": "b"}], "hash_buckets": 1e6})"),

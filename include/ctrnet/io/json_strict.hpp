@@ -160,19 +160,20 @@ inline T json_integer(const nlohmann::json& v, const char* key, std::string_view
     ok = v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
   } else if (v.is_number_integer()) {
     const auto x = v.get<std::int64_t>();
-    ok = x >= 0 || std::is_signed_v<T>;
-    if constexpr (std::is_signed_v<T>) ok = ok && x >= static_cast<std::int64_t>(std::numeric_limits<T>::min());
+    if constexpr (std::is_signed_v<T>)
+      ok = x >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+           x <= static_cast<std::int64_t>(std::numeric_limits<T>::max());
+    else
+      ok = x >= 0 && static_cast<std::uint64_t>(x) <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
   }
-  if (ok && min_value > std::numeric_limits<T>::min()) {
-    const T x = v.is_number_unsigned() ? static_cast<T>(v.get<std::uint64_t>()) : static_cast<T>(v.get<std::int64_t>());
-    if (x < min_value) {
-      if (min_value == 0) throw_error(what, ": key '", key, "' must be a non-negative integer, got ", v.dump());
-      throw_error(what, ": key '", key, "' must be an integer >= ", min_value, ", got ", v.dump());
-    }
-  }
-  if (!ok && min_value == 0) throw_error(what, ": key '", key, "' must be a non-negative integer, got ", v.dump());
-  CTRNET_CHECK(ok, what, ": key '", key, "' must be an integer in range, got ", v.dump());
-  return v.is_number_unsigned() ? static_cast<T>(v.get<std::uint64_t>()) : static_cast<T>(v.get<std::int64_t>());
+  const T x = !ok                    ? T{}
+              : v.is_number_unsigned() ? static_cast<T>(v.get<std::uint64_t>())
+                                       : static_cast<T>(v.get<std::int64_t>());
+  // A float (1.5, 1e300) or a string is never accepted; sizes have min_value 0.
+  if (!ok || x < min_value)
+    throw_error(what, ": key '", key, "' must be an integer in range, got ", v.dump(), " (expected an integer in [",
+                +min_value, ", ", +std::numeric_limits<T>::max(), "])");
+  return x;
 }
 
 /// Reads `key` as a T, turning nlohmann's type errors into a ctrnet::Error. Integers must be JSON
