@@ -3,7 +3,9 @@
 #         [-DCONFIG=<cfg>] [-DGENERATOR=<gen>] [-DCXX_COMPILER=<c++>] -P test_consumer.cmake
 # 1. cmake --install <build> --prefix <scratch>/prefix
 # 2. configure tests/consumer with CMAKE_PREFIX_PATH=<scratch>/prefix into <scratch>/build
-# 3. build it, 4. run the consumer binary.
+# 3. build it (tests/consumer/main.cpp: a schema, model and trainer options written with
+#    designated initializers, -Wall -Wextra -Werror), 4. run the consumer binary (train, predict,
+#    save, load).
 cmake_minimum_required(VERSION 3.25)
 
 foreach(var BUILD_DIR CONSUMER_SOURCE_DIR WORK_DIR)
@@ -32,7 +34,7 @@ endfunction()
 run_step("install ctrnet into ${prefix}"
   "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}" --config "${CONFIG}")
 
-foreach(f include/ctrnet/core/matrix.hpp)
+foreach(f include/ctrnet/core/matrix.hpp include/ctrnet/wide_deep.hpp include/ctrnet/io/json_strict.hpp)
   if(NOT EXISTS "${prefix}/${f}")
     message(FATAL_ERROR "test_consumer: install did not produce ${prefix}/${f}")
   endif()

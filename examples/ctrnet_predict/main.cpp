@@ -96,13 +96,9 @@ int run(Args a) {
   OutputFile out = a.output.empty() ? OutputFile::to_descriptor(1, "standard output") : OutputFile(a.output);
   const SafetensorsFile f(a.model);
   const std::string arch = metadata_of(f, "architecture", a.model);
-  Preprocessor pre = [&] {
-    try {
-      return Preprocessor::from_json(nlohmann::json::parse(metadata_of(f, "preprocessing", a.model)));
-    } catch (const nlohmann::json::exception& e) {
-      detail::throw_error(a.model, ": metadata 'preprocessing' is not valid JSON: ", e.what());
-    }
-  }();
+  // Strict: a syntax error, repeated / unknown key or wrong type names the file and the JSON path.
+  Preprocessor pre = Preprocessor::from_json_text(metadata_of(f, "preprocessing", a.model),
+                                                  a.model + ": __metadata__ 'preprocessing'");
   if (a.format.empty()) a.format = metadata_of(f, "input_format", a.model);
   CTRNET_CHECK(a.format == "criteo" || a.format == "csv" || a.format == "libsvm", "unknown input format '",
                a.format, "'");

@@ -273,6 +273,23 @@ TEST_CASE("Preprocessor state round-trips through JSON", "[preprocess][json]") {
   CHECK_THAT(broken([](nlohmann::json& k) { k["dense"][1].erase("boundaries"); }), Catch::Contains("preprocess JSON"));
   CHECK_THAT(broken([](nlohmann::json& k) { k["categorical"][0]["kind"] = "magic"; }), Catch::Contains("unknown kind"));
   CHECK_THAT(broken([](nlohmann::json& k) { k["dense"][0]["std"] = 0.0; }), Catch::Contains("std must be positive"));
+  // Strict types: a float or a negative count, a string where a number is expected, unknown keys.
+  CHECK_THAT(broken([](nlohmann::json& k) { k["categorical"][1]["buckets"] = 17.5; }),
+             Catch::Contains("categorical[1]: key 'buckets' must be an integer in range, got 17.5 (expected an integer in [0, 9223372036854775807])"));
+  CHECK_THAT(broken([](nlohmann::json& k) { k["categorical"][1]["buckets"] = -17; }),
+             Catch::Contains("categorical[1]: key 'buckets' must be an integer in range, got -17 (expected an integer in [0, 9223372036854775807])"));
+  CHECK_THAT(broken([](nlohmann::json& k) { k["dense"][0]["mean"] = "0.5"; }),
+             Catch::Contains("dense[0]: key 'mean' must be a number, got \"0.5\""));
+  CHECK_THAT(broken([](nlohmann::json& k) { k["dense"][0]["means"] = 1; }), Catch::Contains("dense[0]: unknown key 'means'"));
+  CHECK_THAT(broken([](nlohmann::json& k) { k["input_schema"][1]["hash_buckets"] = 1.5; }),
+             Catch::Contains("input_schema: [1]: key 'hash_buckets' must be an integer in range, got 1.5 (expected an integer in [0, 9223372036854775807])"));
+  // Text: what to_json writes loads back; a repeated key is an error naming the source and path.
+  CHECK(Preprocessor::from_json_text(j.dump(), "pre.json").to_json() == j);
+  std::string dup = j.dump();
+  const std::string key = "\"transform\":";
+  dup.insert(dup.find(key), "\"transform\":\"none\",");
+  CHECK_THROWS_WITH(Preprocessor::from_json_text(dup, "pre.json"),
+                    Catch::Contains("pre.json: duplicate key 'transform'") && Catch::Contains("dense[0].transform"));
 
   CHECK_THROWS_WITH(Preprocessor(train.schema(), o).transform(train), Catch::Contains("not fitted yet"));
   PreprocessOptions wrong;

@@ -207,6 +207,44 @@ TEST_CASE("Delimited schemas: JSON round trip, header schemas and schema errors"
   CHECK_THROWS_WITH(DelimitedSchema::from_file(dir.file("none.json")), Catch::Contains("cannot open schema file"));
 }
 
+TEST_CASE("Delimited schemas are strict: floats, negative sizes, wrong types and repeated keys name the JSON path",
+          "[readers][delimited][schema]") {
+  TempDir dir("delim_strict");
+  auto bad_file = [&](const std::string& name, const std::string& text) {
+    const std::string path = dir.write(name, text);
+    try {
+      DelimitedSchema::from_file(path);
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      CHECK_THAT(msg, Catch::Contains(path));  // every message names the file
+      return msg;
+    }
+    return std::string("no error");
+  };
+  const std::string head = R"({"columns": [{"name": "y", "role": "label"}, {"name": "a"}, )";
+  // Before: 1.5 was truncated to 1 bucket, -3 became a huge size, a repeated key silently won.
+  CHECK_THAT(bad_file("float.json", head + R"({"name": "b", "hash_buckets": 1.5}]})"),
+             Catch::Contains("columns[2].hash_buckets has the wrong type: expected a non-negative integer, got 1.5"));
+  CHECK_THAT(bad_file("neg.json", head + R"({"name": "b", "embedding_dim": -3}]})"),
+             Catch::Contains("columns[2]: key 'embedding_dim' must be an integer in range, got -3 (expected an integer in [0, 9223372036854775807])"));
+  CHECK_THAT(bad_file("str.json", head + R"({"name": "b", "table": 7}]})"),
+             Catch::Contains("columns[2].table has the wrong type: expected a string, got 7"));
+  CHECK_THAT(bad_file("top.json", head + R"({"name": "b"}], "hash_buckets": 1e6})"),
+             Catch::Contains("hash_buckets has the wrong type: expected a non-negative integer, got 1000000.0"));
+  CHECK_THAT(bad_file("dup.json", head + R"({"name": "b", "hash_buckets": 10, "hash_buckets": 20}]})"),
+             Catch::Contains("duplicate key 'hash_buckets'") && Catch::Contains("columns[2].hash_buckets"));
+  CHECK_THAT(bad_file("dup_top.json", head + R"({"name": "b"}], "delimiter": ",", "delimiter": ";"})"),
+             Catch::Contains("duplicate key 'delimiter'"));
+  CHECK_THAT(bad_file("missing.json", head + R"({"name": "b", "missing": ["", 0]}]})"),
+             Catch::Contains("columns[2].missing has the wrong type: expected an array of strings"));
+  CHECK_THAT(bad_file("unknown.json", head + R"({"name": "b", "hash_bucket": 10}]})"),
+             Catch::Contains("unknown key \"hash_bucket\" in columns[2] (column 'b')"));
+  // What the library writes loads back.
+  const DelimitedSchema s = shop_schema();
+  const std::string path = dir.write("round.json", s.to_json().dump(2));
+  CHECK(DelimitedSchema::from_file(path).to_json() == s.to_json());
+}
+
 TEST_CASE("Delimited reader output does not depend on threads or chunk size", "[readers][delimited]") {
   std::string text = "label,price,city,tags,user,w,note\n";
   for (int i = 0; i < 4000; ++i)

@@ -1,10 +1,16 @@
 // Tests for ctrnet/data/readers/libsvm.hpp: sparse and dense layouts, libFM field prefixes,
 // label mapping, scanning for num_features, malformed lines (error and skip), CRLF, empty files,
-// a 10 MB line, thread-count independence and the fuzz corpus.
+// a 10 MB line, thread-count independence, the fuzz corpus, and a libFFM file whose fields have
+// different vocabulary sizes training a Wide & Deep model end to end.
 #include "ctrnet/data/readers/libsvm.hpp"
 
 #include <catch2/catch.hpp>
 
+#include "ctrnet/data/preprocess.hpp"
+#include "ctrnet/models/wide_deep.hpp"
+#include "ctrnet/train/trainer.hpp"
+
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -63,12 +69,13 @@ TEST_CASE("libsvm reader: sparse and dense layouts with exact values", "[readers
     CHECK(rd.dataset.schema().dense(3).name == "x3");
     CHECK(rd.dataset.data().dense_values == std::vector<float>{0.5f, 0, 0, -2, 0, 0, 1000, 0});
   }
-  SECTION("libFM field prefixes give one bag per field sharing one table") {
+  SECTION("libFM field prefixes give one bag and one embedding table per field") {
     const ReadResult rf = read_libsvm(dir.write("f.ffm", "1 0:3:1 1:8:1 0:4:1\n0 1:2:1\n"));
     const Schema& fs = rf.dataset.schema();
     REQUIRE(fs.num_categorical() == 2);
     CHECK(fs.categorical(0).name == "field_0");
-    CHECK(fs.categorical(1).table_name() == "features");
+    CHECK(fs.categorical(0).table_name() == "field_0");
+    CHECK(fs.categorical(1).table_name() == "field_1");
     CHECK(fs.categorical(1).vocab_size == 9);
     const Batch& fb = rf.dataset.data();
     CHECK(ids_of(fb, 0, 0) == std::vector<FeatureId>{3, 4});
@@ -258,4 +265,49 @@ TEST_CASE("require_examples: an empty, blank-only or all-skipped file is an erro
   CHECK_THAT(msg_of(bad, BadLines::skip), Catch::Contains("1 malformed line skipped"));
   const std::string ok = dir.write("ok.svm", "1 1:1\n");
   CHECK(msg_of(ok) == "no error");
+}
+
+TEST_CASE("libFFM fields of different vocabulary sizes preprocess and train end to end", "[readers][libsvm][train]") {
+  // Field 0: 40 distinct ids, field 1: 5, field 2: 300 (global indices, libffm's convention). The
+  // label follows field 0's id. Before: "embedding table 'embedding.features' is shared with
+  // different shapes" once the per-field vocabularies gave the fields different sizes.
+  TempDir dir("libffm_train");
+  std::string text;
+  for (int i = 0; i < 600; ++i) {
+    const int a = (i * 7) % 40, b = 40 + i % 5, c = 45 + (i * 13) % 300;
+    text += std::string(a < 20 ? "1" : "0") + " 0:" + std::to_string(a) + ":1 1:" + std::to_string(b) + ":1 2:" +
+            std::to_string(c) + ":1\n";
+  }
+  LibsvmOptions lo;
+  lo.labels = LibsvmLabels::binary;
+  const ReadResult raw = read_libsvm(dir.write("train.ffm", text), lo);
+  REQUIRE(raw.dataset.schema().num_categorical() == 3);
+  PreprocessOptions po;  // vocabulary per field
+  Preprocessor pre(raw.dataset.schema(), po);
+  pre.fit(raw.dataset);
+  const InMemoryDataset train = pre.transform(raw.dataset);
+  const Schema& s = train.schema();
+  CHECK(s.categorical(0).rows() == 42);  // 40 ids + missing + out-of-vocabulary
+  CHECK(s.categorical(1).rows() == 7);
+  CHECK(s.categorical(2).rows() == 302);
+
+  WideDeepOptions wo;
+  wo.embedding_dim = 4;
+  wo.hidden = {8};
+  auto model = make_wide_deep(s, wo, 1);
+  std::vector<std::string> tables;
+  for (const auto& t : model.registry().tables()) tables.push_back(t.name);
+  CHECK(std::find(tables.begin(), tables.end(), "embedding.field_2") != tables.end());
+  TrainerOptions to;
+  to.epochs = 8;
+  to.batch_size = 32;
+  to.threads = 1;
+  to.progress = ProgressMode::never;
+  to.optimizer.lr = 0.01;
+  to.embedding_optimizer.lr = 0.1;
+  Trainer<WideDeep> trainer(model, to);
+  const TrainResult r = trainer.fit(train, &train);
+  REQUIRE(r.epochs.size() == 8);
+  INFO("train AUC " << r.epochs.back().valid_auc);
+  CHECK(r.epochs.back().valid_auc > 0.95);  // field 0 decides the label
 }

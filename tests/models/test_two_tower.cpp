@@ -318,3 +318,58 @@ TEST_CASE("Two-tower models learn a clustered synthetic problem with every objec
     CHECK(r.queries > 40);
   }
 }
+
+TEST_CASE("RetrievalData: both tables hold every field; per-tower tables are a clear error, not a crash",
+          "[two_tower][errors]") {
+  // The layout of docs/two_tower.md "Data layout", verbatim: one schema for both tables.
+  Schema s;  // user_id (query), item_id (candidate)
+  Field user{.name = "user_id", .kind = FieldKind::categorical, .vocab_size = 100, .tower = "query"};
+  Field item{.name = "item_id", .kind = FieldKind::categorical, .vocab_size = 50, .tower = "candidate"};
+  s.add(user).add(item);
+  Batch q(s), it(s);
+  for (FeatureId u = 0; u < 100; ++u) {  // query row u: its own id, no item ids
+    const std::vector<FeatureId> uid{u};
+    q.add({}, std::vector<std::span<const FeatureId>>{uid, {}}, 1.f);
+  }
+  for (FeatureId i = 0; i < 50; ++i) {  // item row i (= item id i): no user ids
+    const std::vector<FeatureId> iid{i};
+    it.add({}, std::vector<std::span<const FeatureId>>{{}, iid}, 1.f);
+  }
+  RetrievalData data;
+  data.schema = s;
+  data.queries = InMemoryDataset(s, std::move(q));
+  data.items = InMemoryDataset(s, std::move(it));
+  Interactions train;
+  for (index_t u = 0; u < 100; ++u) train.add(u, u % 50);
+
+  TwoTowerTrainerOptions o;
+  o.epochs = 1;
+  o.batch_size = 32;
+  o.progress = ProgressMode::never;
+  auto m = make_two_tower_mlp(s, tt_options(4, {}, 4), 1);
+  TwoTowerTrainer<TwoTowerMLP> tr(m, o);
+  CHECK(tr.fit(data, train).size() == 1);
+  const ItemLists rel = item_lists(data.num_queries(), {&train});
+  CHECK(tr.evaluate(data, rel, ItemLists(), 5).queries == 100);
+
+  // The natural guess: each table with only its own tower's fields. Before: a segfault (exit 139).
+  Schema us, is;
+  us.add(user);
+  is.add(item);
+  Batch uq(us), ii(is);
+  for (FeatureId u = 0; u < 100; ++u) uq.add_one_hot({}, std::vector<FeatureId>{u}, 1.f);
+  for (FeatureId i = 0; i < 50; ++i) ii.add_one_hot({}, std::vector<FeatureId>{i}, 1.f);
+  RetrievalData split;
+  split.schema = s;
+  split.queries = InMemoryDataset(us, std::move(uq));
+  split.items = InMemoryDataset(is, std::move(ii));
+  const auto msg = Catch::Contains("the query table's fields (user_id) differ from RetrievalData::schema's "
+                                   "(user_id, item_id): both tables must hold EVERY field");
+  CHECK_THROWS_WITH(tr.fit(split, train), msg);
+  CHECK_THROWS_WITH(tr.evaluate(split, rel, ItemLists(), 5), msg);
+  Batch pairs;
+  const std::vector<index_t> qr{0}, ir{0};
+  CHECK_THROWS_WITH(gather_pairs(split, qr, ir, {}, pairs), msg);
+  split.queries = data.queries;  // query table right, item table still per-tower
+  CHECK_THROWS_WITH(tr.fit(split, train), Catch::Contains("the item table's fields (item_id) differ"));
+}

@@ -32,9 +32,9 @@ class Tower {
   using body_type = Body;
 
   struct Options {
-    std::string name;                 ///< parameter scope; also the default field group
-    std::string group;                ///< Field::tower value selecting the fields; empty: `name`
-    std::vector<std::string> fields;  ///< explicit field names instead of the group
+    std::string name{};               ///< parameter scope; also the default field group
+    std::string group{};              ///< Field::tower value selecting the fields; empty: `name`
+    std::vector<std::string> fields{};  ///< explicit field names instead of the group
     index_t embedding_dim = 16;       ///< for fields without their own Field::embedding_dim
     bool normalize = false;           ///< L2-normalise the output embedding
     double eps = 1e-12;               ///< norm clamp of the normalisation

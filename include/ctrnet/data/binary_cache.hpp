@@ -281,8 +281,9 @@ class BinaryCache {
     if (h_.num_groups > (size_ - h_.footer_offset) / (entry ? entry : 1) || h_.footer_offset + h_.num_groups * entry > h_.schema_offset)
       corrupt("the group table does not fit before the schema");
     try {
-      schema_ = schema_from_json(nlohmann::json::parse(std::string_view(
-          reinterpret_cast<const char*>(map_.get() + h_.schema_offset), static_cast<std::size_t>(h_.schema_bytes))));
+      schema_ = schema_from_json_text(std::string_view(reinterpret_cast<const char*>(map_.get() + h_.schema_offset),
+                                                       static_cast<std::size_t>(h_.schema_bytes)),
+                                      "the schema");
     } catch (const nlohmann::json::exception& e) {
       corrupt(std::string("the schema is not valid JSON: ") + e.what());
     } catch (const Error& e) {

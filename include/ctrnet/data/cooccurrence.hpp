@@ -65,7 +65,7 @@ struct CooccurrenceOptions {
   index_t window = 5;               ///< events on each side; 0 = the whole session
   bool distance_weighting = true;   ///< weight 1/d as in GloVe (Pennington et al. 2014)
   bool directed = false;            ///< true: count only (earlier A, later B)
-  std::vector<double> action_weights;  ///< weight per action type id; empty = 1
+  std::vector<double> action_weights{};  ///< weight per action type id; empty = 1
   index_t action_types = 0;         ///< T, action ids 0..T−1; 0: action_weights.size(), or 1 if empty
   double min_count = 0;             ///< finish() drops pairs whose weighted count is below
   std::size_t max_pairs = 0;        ///< bound on distinct pairs kept while counting; 0 = unbounded

@@ -38,6 +38,7 @@
 #include "ctrnet/data/readers/text.hpp"
 #include "ctrnet/data/schema.hpp"
 #include "ctrnet/data/schema_json.hpp"
+#include "ctrnet/io/json_strict.hpp"
 
 namespace ctrnet {
 
@@ -79,8 +80,8 @@ struct NumericSpec {
 struct PreprocessOptions {
   CategoricalSpec categorical{};                          ///< default for categorical fields
   NumericSpec numeric{};                                  ///< default for dense fields
-  std::map<std::string, CategoricalSpec> categorical_fields;  ///< per-field overrides by name
-  std::map<std::string, NumericSpec> numeric_fields;          ///< per-field overrides by name
+  std::map<std::string, CategoricalSpec> categorical_fields{};  ///< per-field overrides by name
+  std::map<std::string, NumericSpec> numeric_fields{};        ///< per-field overrides by name
   index_t quantile_sample = index_t(1) << 20;  ///< values kept per field to fit quantiles (reservoir)
   std::uint64_t seed = 0;                       ///< reservoir sampling seed
 };
@@ -317,60 +318,85 @@ class Preprocessor {
     return j;
   }
 
-  static Preprocessor from_json(const nlohmann::json& j) {
+  /// The preprocessor from to_json's form. Strict (io/json_strict.hpp): a missing or unknown key,
+  /// a wrong type (a float or a negative number where a count is expected) is a ctrnet::Error
+  /// naming `source` (a file, or e.g. "m.safetensors: __metadata__ 'preprocessing'"), the JSON
+  /// path (`categorical[2].buckets`) and what was expected.
+  static Preprocessor from_json(const nlohmann::json& j, std::string_view source = "preprocess JSON") {
+    const std::string src(source);
     try {
-      CTRNET_CHECK(j.is_object() && j.value("format", std::string()) == "ctrnet.preprocess",
-                   "preprocess JSON: \"format\" must be \"ctrnet.preprocess\"");
-      const int version = j.at("version").get<int>();
-      CTRNET_CHECK(version == 1, "preprocess JSON: version ", version, " is not supported (this build reads version 1)");
+      detail::json_only_keys(j, {"format", "version", "input_schema", "categorical", "dense"}, src);
+      CTRNET_CHECK(detail::json_at(j, "format", src) == "ctrnet.preprocess", src,
+                   ": \"format\" must be \"ctrnet.preprocess\", got ", j.at("format").dump());
+      const int version = detail::json_get<int>(j, "version", src);
+      CTRNET_CHECK(version == 1, src, ": version ", version, " is not supported (this build reads version 1)");
       Preprocessor p;
-      p.input_ = schema_from_json(j.at("input_schema"));
-      const auto& cats = j.at("categorical");
-      const auto& dense = j.at("dense");
+      p.input_ = schema_from_json(detail::json_at(j, "input_schema", src), src + ": input_schema");
+      const auto& cats = detail::json_at(j, "categorical", src);
+      const auto& dense = detail::json_at(j, "dense", src);
+      CTRNET_CHECK(cats.is_array() && dense.is_array(), src, ": \"categorical\" and \"dense\" must be arrays");
       CTRNET_CHECK(cats.size() == static_cast<std::size_t>(p.input_.num_categorical()) &&
                        dense.size() == static_cast<std::size_t>(p.input_.num_dense()),
-                   "preprocess JSON: ", cats.size(), " categorical and ", dense.size(),
-                   " dense entries do not match the input schema");
+                   src, ": ", cats.size(), " categorical and ", dense.size(),
+                   " dense entries do not match the input schema (", p.input_.num_categorical(), " and ",
+                   p.input_.num_dense(), ")");
       for (index_t i = 0; i < p.input_.num_categorical(); ++i) {
         const auto& o = cats[static_cast<std::size_t>(i)];
+        const std::string w = src + ": " + detail::json_path("categorical", static_cast<std::size_t>(i));
         Cat c;
-        c.name = o.at("name").get<std::string>();
-        CTRNET_CHECK(c.name == p.input_.categorical(i).name, "preprocess JSON: categorical entry ", i, " is '", c.name,
+        c.name = detail::json_get<std::string>(o, "name", w);
+        CTRNET_CHECK(c.name == p.input_.categorical(i).name, src, ": categorical entry ", i, " is '", c.name,
                      "', the schema says '", p.input_.categorical(i).name, "'");
-        const std::string kind = o.at("kind").get<std::string>();
+        const std::string kind = detail::json_get<std::string>(o, "kind", w);
         if (kind == "vocabulary") {
+          detail::json_only_keys(o, {"name", "kind", "min_count", "max_size", "tokens"}, w);
           c.spec.kind = CategoricalTransform::vocabulary;
-          c.spec.min_count = o.at("min_count").get<std::int64_t>();
-          c.spec.max_size = o.at("max_size").get<index_t>();
-          c.tokens = o.at("tokens").get<std::vector<FeatureId>>();
+          c.spec.min_count = detail::json_integer<std::int64_t>(detail::json_at(o, "min_count", w), "min_count", w, 0);
+          c.spec.max_size = detail::json_size(o, "max_size", w);
+          const auto& tokens = detail::json_at(o, "tokens", w);
+          CTRNET_CHECK(tokens.is_array(), w, ": key 'tokens' must be an array of integer ids, got ", tokens.dump());
+          c.tokens.reserve(tokens.size());
+          for (std::size_t t = 0; t < tokens.size(); ++t)
+            c.tokens.push_back(detail::json_integer<FeatureId>(tokens[t], detail::json_path("tokens", t).c_str(), w));
           c.build_index();
-          CTRNET_CHECK(c.index.size() == c.tokens.size(), "preprocess JSON: field '", c.name, "' repeats a token");
+          CTRNET_CHECK(c.index.size() == c.tokens.size(), w, ": field '", c.name, "' repeats a token");
         } else if (kind == "hash") {
+          detail::json_only_keys(o, {"name", "kind", "buckets", "seed"}, w);
           c.spec.kind = CategoricalTransform::hash;
-          c.spec.buckets = o.at("buckets").get<index_t>();
-          c.spec.seed = o.at("seed").get<std::uint64_t>();
-          CTRNET_CHECK(c.spec.buckets > 0, "preprocess JSON: field '", c.name, "' needs buckets > 0");
+          c.spec.buckets = detail::json_size(o, "buckets", w);
+          c.spec.seed = detail::json_get<std::uint64_t>(o, "seed", w);
+          CTRNET_CHECK(c.spec.buckets > 0, w, ": field '", c.name, "' needs buckets > 0");
         } else {
-          detail::throw_error("preprocess JSON: field '", c.name, "' has unknown kind \"", kind, "\"");
+          detail::throw_error(w, ": field '", c.name, "' has unknown kind \"", kind, "\" (expected vocabulary or hash)");
         }
         p.cats_.push_back(std::move(c));
       }
       for (index_t i = 0; i < p.input_.num_dense(); ++i) {
         const auto& o = dense[static_cast<std::size_t>(i)];
+        const std::string w = src + ": " + detail::json_path("dense", static_cast<std::size_t>(i));
         Num n;
-        n.name = o.at("name").get<std::string>();
-        CTRNET_CHECK(n.name == p.input_.dense(i).name, "preprocess JSON: dense entry ", i, " is '", n.name,
+        n.name = detail::json_get<std::string>(o, "name", w);
+        CTRNET_CHECK(n.name == p.input_.dense(i).name, src, ": dense entry ", i, " is '", n.name,
                      "', the schema says '", p.input_.dense(i).name, "'");
-        n.spec.kind = numeric_transform_from_string(o.at("transform").get<std::string>());
+        try {
+          n.spec.kind = numeric_transform_from_string(detail::json_get<std::string>(o, "transform", w));
+        } catch (const Error& e) {
+          detail::throw_error(w, ": ", e.what());
+        }
         if (n.spec.kind == NumericTransform::quantile) {
-          n.spec.buckets = o.at("buckets").get<index_t>();
-          n.boundaries = o.at("boundaries").get<std::vector<float>>();
-          CTRNET_CHECK(std::is_sorted(n.boundaries.begin(), n.boundaries.end()), "preprocess JSON: field '", n.name,
+          detail::json_only_keys(o, {"name", "transform", "buckets", "boundaries"}, w);
+          n.spec.buckets = detail::json_size(o, "buckets", w);
+          n.boundaries = detail::json_get<std::vector<float>>(o, "boundaries", w);
+          CTRNET_CHECK(std::is_sorted(n.boundaries.begin(), n.boundaries.end()), w, ": field '", n.name,
                        "': boundaries are not sorted");
         } else if (n.spec.kind == NumericTransform::standardize || n.spec.kind == NumericTransform::log1p_standardize) {
-          n.mean = o.at("mean").get<double>();
-          n.stddev = o.at("std").get<double>();
-          CTRNET_CHECK(n.stddev > 0, "preprocess JSON: field '", n.name, "': std must be positive");
+          detail::json_only_keys(o, {"name", "transform", "mean", "std"}, w);
+          n.mean = detail::json_get<double>(o, "mean", w);
+          n.stddev = detail::json_get<double>(o, "std", w);
+          CTRNET_CHECK(std::isfinite(n.mean) && n.stddev > 0 && std::isfinite(n.stddev), w, ": field '", n.name,
+                       "': std must be positive and finite, mean finite");
+        } else {
+          detail::json_only_keys(o, {"name", "transform"}, w);
         }
         p.nums_.push_back(std::move(n));
       }
@@ -378,8 +404,12 @@ class Preprocessor {
       p.build_output_schema();
       return p;
     } catch (const nlohmann::json::exception& e) {
-      detail::throw_error("preprocess JSON: ", e.what());
+      detail::throw_error(src, ": ", e.what());
     }
+  }
+  /// The preprocessor from JSON text (strict, also rejecting a key repeated in an object).
+  static Preprocessor from_json_text(std::string_view text, std::string_view source) {
+    return from_json(parse_json_strict(text, source), source);
   }
 
  private:

@@ -29,15 +29,15 @@ inline const char* to_string(FieldKind k) {
 /// A categorical field either has `vocab_size` (ids must lie in [0, vocab_size), anything else is
 /// an error) or `hash_buckets` (any 64-bit id is hashed into [0, hash_buckets) with `hash_seed`).
 struct Field {
-  std::string name;
+  std::string name{};
   FieldKind kind = FieldKind::dense;
   index_t vocab_size = 0;
   index_t hash_buckets = 0;
   std::uint64_t hash_seed = 0;
   index_t embedding_dim = 0;  ///< 0: the model's default dimension
-  std::string table;          ///< embedding table name; empty: the field's own name
+  std::string table{};        ///< embedding table name; empty: the field's own name
   Pooling pooling = Pooling::sum;
-  std::string tower;          ///< "query", "candidate", "pair" or empty
+  std::string tower{};        ///< "query", "candidate", "pair" or empty
 
   bool is_categorical() const { return kind != FieldKind::dense; }
   index_t rows() const { return vocab_size > 0 ? vocab_size : hash_buckets; }
@@ -71,6 +71,9 @@ class Schema {
   Schema& add(Field f) {
     CTRNET_CHECK(!f.name.empty(), "schema: a field needs a name");
     CTRNET_CHECK(find(f.name) < 0, "schema: field '", f.name, "' is declared twice");
+    CTRNET_CHECK(f.vocab_size >= 0 && f.hash_buckets >= 0 && f.embedding_dim >= 0, "schema: field '", f.name,
+                 "' has a negative vocab_size, hash_buckets or embedding_dim (", f.vocab_size, ", ", f.hash_buckets,
+                 ", ", f.embedding_dim, ")");
     if (f.is_categorical()) {
       CTRNET_CHECK((f.vocab_size > 0) != (f.hash_buckets > 0), "schema: categorical field '", f.name,
                    "' needs exactly one of vocab_size or hash_buckets (got ", f.vocab_size, " and ", f.hash_buckets,

@@ -62,7 +62,7 @@ struct SyntheticOptions {
   index_t num_dense = 13;         ///< dense fields I1..I<num_dense>
   index_t num_categorical = 26;   ///< categorical fields C1..C<num_categorical>
   index_t vocab_size = 1000;      ///< ids per categorical field, in [0, vocab_size)
-  std::vector<index_t> vocab_sizes;  ///< per-field vocabulary sizes; empty: every field uses vocab_size
+  std::vector<index_t> vocab_sizes{};  ///< per-field vocabulary sizes; empty: every field uses vocab_size
   double zipf_exponent = 1.1;     ///< a in P(rank r) ~ (r + 1)^-a; 0 gives uniform ids
   double field_scale = 0.18;      ///< scale of the per-id categorical effects
   double dense_scale = 0.1;       ///< standard deviation of the dense weights w_j

@@ -9,7 +9,7 @@ namespace ctrnet {
 
 struct BinaryHead {
   static constexpr const char* name = "binary";
-  HeadOptions opt;
+  HeadOptions opt{};
   BinaryHead() = default;
   explicit BinaryHead(HeadOptions o) : opt(o) {}
   index_t width() const { return 1; }

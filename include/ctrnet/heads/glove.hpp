@@ -29,8 +29,8 @@ inline double glove_weight(double x, const GloveOptions& o = {}) {
 
 struct GloveHead {
   static constexpr const char* name = "glove";
-  HeadOptions opt;   ///< weight of the head; target: the column holding X_AB (usually ≥ 1: targets[k − 1])
-  GloveOptions glove;
+  HeadOptions opt{};  ///< weight of the head; target: the column holding X_AB (usually ≥ 1: targets[k − 1])
+  GloveOptions glove{};
 
   GloveHead() = default;
   explicit GloveHead(HeadOptions o, GloveOptions g = {}) : opt(o), glove(g) { check(); }

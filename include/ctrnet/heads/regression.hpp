@@ -8,7 +8,7 @@ namespace ctrnet {
 
 struct RegressionHead {
   static constexpr const char* name = "regression";
-  HeadOptions opt;
+  HeadOptions opt{};
   RegressionHead() = default;
   explicit RegressionHead(HeadOptions o) : opt(o) {}
   index_t width() const { return 1; }

@@ -101,7 +101,7 @@ inline void from_json(const nlohmann::json& j, LogisticRegressionOptions& o) {
   constexpr std::string_view w = "LogisticRegressionOptions";
   detail::json_only_keys(j, {"crosses", "cross_buckets", "dense"}, w);
   o.crosses = detail::json_get<std::vector<std::vector<std::string>>>(j, "crosses", w);
-  o.cross_buckets = detail::json_get<index_t>(j, "cross_buckets", w);
+  o.cross_buckets = detail::json_size(j, "cross_buckets", w);
   o.dense = detail::json_get<bool>(j, "dense", w);
 }
 
@@ -115,12 +115,12 @@ inline void from_json(const nlohmann::json& j, WideDeepOptions& o) {
   constexpr std::string_view w = "WideDeepOptions";
   detail::json_only_keys(j, {"embedding_dim", "hidden", "activation", "dropout", "crosses", "cross_buckets", "wide_dense"},
                          w);
-  o.embedding_dim = detail::json_get<index_t>(j, "embedding_dim", w);
+  o.embedding_dim = detail::json_size(j, "embedding_dim", w);
   o.hidden = detail::json_get<std::vector<index_t>>(j, "hidden", w);
   o.activation = parse_activation(detail::json_get<std::string>(j, "activation", w));
   o.dropout = detail::json_get<double>(j, "dropout", w);
   o.crosses = detail::json_get<std::vector<std::vector<std::string>>>(j, "crosses", w);
-  o.cross_buckets = detail::json_get<index_t>(j, "cross_buckets", w);
+  o.cross_buckets = detail::json_size(j, "cross_buckets", w);
   o.wide_dense = detail::json_get<bool>(j, "wide_dense", w);
 }
 
@@ -138,10 +138,10 @@ inline void from_json(const nlohmann::json& j, DCNOptions& o) {
   constexpr std::string_view w = "DCNOptions";
   detail::json_only_keys(
       j, {"embedding_dim", "cross_depth", "rank", "experts", "expert_activation", "hidden", "activation", "dropout"}, w);
-  o.embedding_dim = detail::json_get<index_t>(j, "embedding_dim", w);
-  o.cross_depth = detail::json_get<index_t>(j, "cross_depth", w);
-  o.rank = detail::json_get<index_t>(j, "rank", w);
-  o.experts = detail::json_get<index_t>(j, "experts", w);
+  o.embedding_dim = detail::json_size(j, "embedding_dim", w);
+  o.cross_depth = detail::json_size(j, "cross_depth", w);
+  o.rank = detail::json_size(j, "rank", w);
+  o.experts = detail::json_size(j, "experts", w);
   o.expert_activation = parse_activation(detail::json_get<std::string>(j, "expert_activation", w));
   o.hidden = detail::json_get<std::vector<index_t>>(j, "hidden", w);
   o.activation = parse_activation(detail::json_get<std::string>(j, "activation", w));

@@ -27,7 +27,7 @@ inline void to_json(nlohmann::json& j, const DLRMOptions& o) {
 inline void from_json(const nlohmann::json& j, DLRMOptions& o) {
   constexpr std::string_view w = "DLRMOptions";
   detail::json_only_keys(j, {"embedding_dim", "bottom", "top", "activation", "self_interaction", "dropout"}, w);
-  o.embedding_dim = detail::json_get<index_t>(j, "embedding_dim", w);
+  o.embedding_dim = detail::json_size(j, "embedding_dim", w);
   o.bottom = detail::json_get<std::vector<index_t>>(j, "bottom", w);
   o.top = detail::json_get<std::vector<index_t>>(j, "top", w);
   o.activation = parse_activation(detail::json_get<std::string>(j, "activation", w));

@@ -41,7 +41,7 @@ inline HeadOptions head_options_from_json(const nlohmann::json& j, const char* k
   CTRNET_CHECK(k == kind, what, ": the file holds a '", k, "' head, the model type has a '", kind, "' head");
   HeadOptions o;
   o.weight = json_get<double>(j, "weight", what);
-  o.target = json_get<index_t>(j, "target", what);
+  o.target = json_size(j, "target", what);
   CTRNET_CHECK(o.weight >= 0.0 && o.target >= 0, what, ": weight must be >= 0 and target >= 0, got ", j.dump());
   return o;
 }
@@ -103,11 +103,11 @@ concept ItemToItemRelevanceHead = !item_to_item_name<R>.empty();
 /// Every option of an item-to-item model: both towers', the pair body's and the two heads'.
 template <class C, class I, class R>
 struct ItemToItemSpec {
-  typename TowerTraits<C>::Spec context;
-  typename TowerTraits<I>::Spec item;
-  typename ItemPairBody<C, I>::Options pair;
-  R relevance;
-  GloveHead glove;
+  typename TowerTraits<C>::Spec context{};
+  typename TowerTraits<I>::Spec item{};
+  typename ItemPairBody<C, I>::Options pair{};
+  R relevance{};
+  GloveHead glove{};
 };
 
 template <class C, class I, class R>

@@ -29,12 +29,12 @@ inline void from_json(const nlohmann::json& j, TabTransformerOptions& o) {
                          {"embedding_dim", "column_mode", "column_dim", "blocks", "heads", "ff_hidden",
                           "attention_dropout", "norm_first", "dense_norm", "hidden", "activation", "dropout"},
                          w);
-  o.embedding_dim = detail::json_get<index_t>(j, "embedding_dim", w);
+  o.embedding_dim = detail::json_size(j, "embedding_dim", w);
   o.column_mode = parse_column_embedding(detail::json_get<std::string>(j, "column_mode", w));
-  o.column_dim = detail::json_get<index_t>(j, "column_dim", w);
-  o.blocks = detail::json_get<index_t>(j, "blocks", w);
-  o.heads = detail::json_get<index_t>(j, "heads", w);
-  o.ff_hidden = detail::json_get<index_t>(j, "ff_hidden", w);
+  o.column_dim = detail::json_size(j, "column_dim", w);
+  o.blocks = detail::json_size(j, "blocks", w);
+  o.heads = detail::json_size(j, "heads", w);
+  o.ff_hidden = detail::json_size(j, "ff_hidden", w);
   o.attention_dropout = detail::json_get<double>(j, "attention_dropout", w);
   o.norm_first = detail::json_get<bool>(j, "norm_first", w);
   o.dense_norm = detail::json_get<bool>(j, "dense_norm", w);

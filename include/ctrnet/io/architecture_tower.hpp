@@ -93,12 +93,12 @@ struct TowerBodyTraits<MLP> {
 
 /// The three parts of a cross tower's body, with the scope names of its Named layers.
 struct CrossTowerBodySpec {
-  std::string input_name;  ///< "" in make_cross_tower (no scope)
-  FieldInteractionInput::Options input;
+  std::string input_name{};  ///< "" in make_cross_tower (no scope)
+  FieldInteractionInput::Options input{};
   std::string cross_name = "cross";
-  CrossNet<CrossV2>::Options cross;
+  CrossNet<CrossV2>::Options cross{};
   std::string deep_name = "deep";
-  MLP::Options deep;
+  MLP::Options deep{};
 };
 
 template <>
@@ -144,14 +144,14 @@ struct TowerBodyTraits<CrossTowerBody> {
     s.input_name = detail::json_get<std::string>(in, "name", wi);
     s.input.group = detail::json_get<std::string>(in, "group", wi);
     s.input.fields = detail::json_get<std::vector<std::string>>(in, "fields", wi);
-    s.input.embedding_dim = detail::json_get<index_t>(in, "embedding_dim", wi);
+    s.input.embedding_dim = detail::json_size(in, "embedding_dim", wi);
     s.input.self_interaction = detail::json_get<bool>(in, "self_interaction", wi);
     s.input.init = detail::init_from_json(in, "init", wi);
     const nlohmann::json& cr = detail::json_at(j, "cross", what);
     detail::json_only_keys(cr, {"name", "depth", "rank", "init"}, wc);
     s.cross_name = detail::json_get<std::string>(cr, "name", wc);
-    s.cross.depth = detail::json_get<index_t>(cr, "depth", wc);
-    s.cross.layer.rank = detail::json_get<index_t>(cr, "rank", wc);
+    s.cross.depth = detail::json_size(cr, "depth", wc);
+    s.cross.layer.rank = detail::json_size(cr, "rank", wc);
     s.cross.layer.init = detail::init_from_json(cr, "init", wc);
     const nlohmann::json& dp = detail::json_at(j, "deep", what);
     detail::json_only_keys(dp, {"name", "mlp"}, wd);
@@ -197,16 +197,16 @@ struct TowerBodyTraits<TransformerTowerBody> {
     detail::json_only_keys(t, {"group", "fields", "embedding_dim", "max_len", "init"}, wt);
     s.tokens.group = detail::json_get<std::string>(t, "group", wt);
     s.tokens.fields = detail::json_get<std::vector<std::string>>(t, "fields", wt);
-    s.tokens.embedding_dim = detail::json_get<index_t>(t, "embedding_dim", wt);
-    s.tokens.max_len = detail::json_get<index_t>(t, "max_len", wt);
+    s.tokens.embedding_dim = detail::json_size(t, "embedding_dim", wt);
+    s.tokens.max_len = detail::json_size(t, "max_len", wt);
     s.tokens.init = detail::init_from_json(t, "init", wt);
-    s.blocks = detail::json_get<index_t>(j, "blocks", what);
-    s.heads = detail::json_get<index_t>(j, "heads", what);
-    s.ff_hidden = detail::json_get<index_t>(j, "ff_hidden", what);
+    s.blocks = detail::json_size(j, "blocks", what);
+    s.heads = detail::json_size(j, "heads", what);
+    s.ff_hidden = detail::json_size(j, "ff_hidden", what);
     s.dropout = detail::json_get<double>(j, "dropout", what);
     s.norm_first = detail::json_get<bool>(j, "norm_first", what);
     s.pooling = parse_token_pooling(detail::json_get<std::string>(j, "pooling", what));
-    s.output_dim = detail::json_get<index_t>(j, "output_dim", what);
+    s.output_dim = detail::json_size(j, "output_dim", what);
     return s;
   }
   static void check_sizes(const Spec& s, std::uint64_t elements, std::size_t tensors, const std::string& src) {
@@ -222,8 +222,8 @@ struct TowerBodyTraits<TransformerTowerBody> {
 /// Every option of a Tower<Body>: the tower's own and its body's.
 template <class Body>
 struct TowerSpec {
-  typename Tower<Body>::Options tower;
-  typename TowerBodyTraits<Body>::Spec body;
+  typename Tower<Body>::Options tower{};
+  typename TowerBodyTraits<Body>::Spec body{};
 };
 
 template <class TowerType>
@@ -262,7 +262,7 @@ struct TowerTraits<Tower<Body>> {
     s.tower.name = detail::json_get<std::string>(j, "name", what);
     s.tower.group = detail::json_get<std::string>(j, "group", what);
     s.tower.fields = detail::json_get<std::vector<std::string>>(j, "fields", what);
-    s.tower.embedding_dim = detail::json_get<index_t>(j, "embedding_dim", what);
+    s.tower.embedding_dim = detail::json_size(j, "embedding_dim", what);
     s.tower.normalize = detail::json_get<bool>(j, "normalize", what);
     s.tower.eps = detail::json_get<double>(j, "eps", what);
     s.tower.embedding_init = detail::init_from_json(j, "embedding_init", what);

@@ -58,9 +58,9 @@ struct SimilarityTraits<CosineSimilarity> {
 /// Every option of a TwoTower<Q, C, Sim>: both towers' and the similarity's.
 template <class Q, class C, class Sim>
 struct TwoTowerSpec {
-  typename TowerTraits<Q>::Spec query;
-  typename TowerTraits<C>::Spec candidate;
-  typename Sim::Options similarity;
+  typename TowerTraits<Q>::Spec query{};
+  typename TowerTraits<C>::Spec candidate{};
+  typename Sim::Options similarity{};
 };
 
 template <class Q, class C, class Sim>

@@ -40,12 +40,12 @@ struct ModelSaveOptions {
   /// loaded model then no longer predicts bit for bit like the saved one.
   bool bf16_tables = false;
   /// The seed the model was initialised (or trained) with, recorded as metadata "seed".
-  std::optional<std::uint64_t> seed;
+  std::optional<std::uint64_t> seed{};
   /// Extra metadata entries; they must not use a key ctrnet writes itself.
-  SafetensorsMetadata metadata;
+  SafetensorsMetadata metadata{};
   /// Extra tensors written after the model's (the data must outlive the call); each name must
   /// start with "extra." (is_extra_tensor), and load_model / load_model_params skip them.
-  std::vector<TensorToWrite> extra_tensors;
+  std::vector<TensorToWrite> extra_tensors{};
 };
 
 /// Whether a tensor name is one of ModelSaveOptions::extra_tensors' (not a model parameter).
@@ -121,7 +121,11 @@ inline nlohmann::json parse_metadata_json(const SafetensorsView& f, const std::s
   const std::string& text = f.metadata(key);
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   CTRNET_CHECK(!j.is_discarded(), f.source(), ": __metadata__ '", key, "' is not valid JSON");
+  check_json_keys_unique(text, f.source() + ": __metadata__ '" + key + "'");  // a repeated key is an error too
   return j;
+}
+inline Schema metadata_schema(const SafetensorsView& f) {
+  return schema_from_json(parse_metadata_json(f, "schema"), f.source() + ": __metadata__ 'schema'");
 }
 
 /// Checks the file's architecture against M's.
@@ -158,7 +162,7 @@ void load_params_from(M& model, const SafetensorsView& f, bool training_state) {
       throw_error(f.source(), ": __metadata__ 'options': ", e.what());
     }
   }
-  const Schema file_schema = schema_from_json(parse_metadata_json(f, "schema"));
+  const Schema file_schema = metadata_schema(f);
   const nlohmann::json mine = schema_to_json(model.schema()), theirs = schema_to_json(file_schema);
   if (mine != theirs) {
     std::string where = "the number of fields differs (" + std::to_string(mine.size()) + " vs " +
@@ -243,7 +247,7 @@ M rebuild_model(const SafetensorsView& f) {
   }
   Schema schema;
   try {
-    schema = schema_from_json(parse_metadata_json(f, "schema"));
+    schema = metadata_schema(f);
   } catch (const nlohmann::json::exception& e) {
     throw_error(f.source(), ": __metadata__ 'schema': ", e.what());
   }

@@ -110,10 +110,10 @@ inline float bf16_to_float(std::uint16_t b) { return std::bit_cast<float>(static
 
 /// One tensor to write: its bytes must be numel(shape) · dtype_size(dtype) long.
 struct TensorToWrite {
-  std::string name;
+  std::string name{};
   Dtype dtype = Dtype::F32;
-  std::vector<std::int64_t> shape;
-  std::span<const std::byte> data;
+  std::vector<std::int64_t> shape{};
+  std::span<const std::byte> data{};
 };
 
 /// One tensor of a file that was read: where its bytes lie, relative to the data section.

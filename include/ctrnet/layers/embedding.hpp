@@ -17,7 +17,7 @@ class Embedding {
  public:
   using input_kind = Sparse;
   struct Options {
-    std::string field;
+    std::string field{};
     index_t dim = 0;  ///< 0: the field's embedding_dim, else 16
     Init init = default_embedding_init();
   };

@@ -17,7 +17,7 @@ class FeatureInput {
   using input_kind = Sparse;
   struct Options {
     index_t embedding_dim = 16;        ///< default for fields without their own embedding_dim
-    std::vector<std::string> fields;   ///< empty: every field of the schema
+    std::vector<std::string> fields{};  ///< empty: every field of the schema
     Init init = default_embedding_init();
   };
   template <class T>

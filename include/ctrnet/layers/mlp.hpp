@@ -15,9 +15,9 @@ class MLP {
  public:
   using input_kind = Dense;
   struct Options {
-    std::vector<index_t> widths;
+    std::vector<index_t> widths{};
     Activation activation = Activation::relu;
-    std::optional<Activation> last_activation;  ///< default: `activation`
+    std::optional<Activation> last_activation{};  ///< default: `activation`
     double dropout = 0.0;                       ///< after every layer but the last
     Init init = Init::he_normal();
   };

@@ -20,7 +20,7 @@ class WideLinear {
  public:
   using input_kind = Sparse;
   struct Options {
-    std::vector<std::vector<std::string>> crosses;  ///< each: names of ≥ 2 one-id categorical fields
+    std::vector<std::vector<std::string>> crosses{};  ///< each: names of ≥ 2 one-id categorical fields
     index_t cross_buckets = 1 << 18;
     std::uint64_t cross_seed = 0x5eed;
     bool dense = true;  ///< include the dense fields linearly

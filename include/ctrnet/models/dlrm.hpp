@@ -33,7 +33,7 @@ class DLRMInput {
   using input_kind = Sparse;
   struct Options {
     index_t embedding_dim = 16;
-    std::vector<index_t> bottom;  ///< hidden widths of the bottom MLP (its last layer has width embedding_dim)
+    std::vector<index_t> bottom{};  ///< hidden widths of the bottom MLP (its last layer has width embedding_dim)
     Activation activation = Activation::relu;
     Init init = default_embedding_init();
   };

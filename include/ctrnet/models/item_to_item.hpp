@@ -236,7 +236,7 @@ class ItemPairBody {
 /// Prediction: the logit itself (a ranking score).
 struct GroupSoftmaxHead {
   static constexpr const char* name = "group_softmax";
-  HeadOptions opt;
+  HeadOptions opt{};
   double log_correction = 0.0;
 
   index_t width() const { return 1; }

@@ -15,7 +15,7 @@ namespace ctrnet {
 using LogisticRegression = Model<WideLinear, BinaryHead>;
 
 struct LogisticRegressionOptions {
-  std::vector<std::vector<std::string>> crosses;  ///< optional hashed cross-product features
+  std::vector<std::vector<std::string>> crosses{};  ///< optional hashed cross-product features
   index_t cross_buckets = 1 << 18;
   bool dense = true;
 };

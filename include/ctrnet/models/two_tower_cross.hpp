@@ -35,8 +35,8 @@ class FieldInteractionInput {
  public:
   using input_kind = Sparse;
   struct Options {
-    std::string group;                ///< Field::tower value selecting the fields (when `fields` is empty)
-    std::vector<std::string> fields;  ///< explicit field names instead of the group
+    std::string group{};              ///< Field::tower value selecting the fields (when `fields` is empty)
+    std::vector<std::string> fields{};  ///< explicit field names instead of the group
     index_t embedding_dim = 16;       ///< for fields without their own Field::embedding_dim
     bool self_interaction = false;    ///< add <e_i, e_i>
     Init init = default_embedding_init();

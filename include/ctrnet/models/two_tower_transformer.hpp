@@ -42,8 +42,8 @@ class FieldTokens {
  public:
   using input_kind = Sparse;
   struct Options {
-    std::string group;                ///< Field::tower value selecting the fields
-    std::vector<std::string> fields;  ///< explicit field names instead of the group
+    std::string group{};              ///< Field::tower value selecting the fields
+    std::vector<std::string> fields{};  ///< explicit field names instead of the group
     index_t embedding_dim = 32;       ///< d, the token width (every field's embedding)
     index_t max_len = 20;             ///< tokens kept of a sequence field (its most recent ids)
     Init init = default_embedding_init();
@@ -204,7 +204,7 @@ class TransformerTowerBody {
  public:
   using input_kind = Sparse;
   struct Options {
-    FieldTokens::Options tokens;
+    FieldTokens::Options tokens{};
     index_t blocks = 1;
     index_t heads = 2;
     index_t ff_hidden = 0;

@@ -31,7 +31,7 @@ struct WideDeepOptions {
   std::vector<index_t> hidden = {256, 128};
   Activation activation = Activation::relu;
   double dropout = 0.0;
-  std::vector<std::vector<std::string>> crosses;  ///< cross-product features of the wide part
+  std::vector<std::vector<std::string>> crosses{};  ///< cross-product features of the wide part
   index_t cross_buckets = 1 << 18;
   bool wide_dense = true;  ///< dense fields in the wide part too
 };

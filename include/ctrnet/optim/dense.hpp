@@ -18,9 +18,9 @@ namespace ctrnet {
 /// \brief Flat options for every dense kind; fields a kind does not use are ignored.
 struct DenseOptimizerOptions {
   DenseKind kind = DenseKind::adam;
-  std::optional<double> lr;            ///< default: sgd 1e-3, adam/adamw 1e-3, adagrad 1e-2, ftrl (α) 0.1
-  std::optional<double> weight_decay;  ///< default: 0, adamw 1e-2 (ftrl: use l2)
-  std::optional<double> eps;           ///< default: adam/adamw 1e-8, adagrad 1e-10
+  std::optional<double> lr{};          ///< default: sgd 1e-3, adam/adamw 1e-3, adagrad 1e-2, ftrl (α) 0.1
+  std::optional<double> weight_decay{}; ///< default: 0, adamw 1e-2 (ftrl: use l2)
+  std::optional<double> eps{};         ///< default: adam/adamw 1e-8, adagrad 1e-10
   double momentum = 0.0;               ///< sgd
   double dampening = 0.0;              ///< sgd
   bool nesterov = false;               ///< sgd

@@ -17,9 +17,9 @@
 namespace ctrnet {
 
 struct ModelOptimizerOptions {
-  DenseOptimizerOptions dense;
-  SparseOptimizerOptions tables;  ///< every table unless overridden below
-  std::vector<std::pair<std::string, SparseOptimizerOptions>> per_table;  ///< {table name, options}
+  DenseOptimizerOptions dense{};
+  SparseOptimizerOptions tables{};  ///< every table unless overridden below
+  std::vector<std::pair<std::string, SparseOptimizerOptions>> per_table{};  ///< {table name, options}
 };
 
 /// \brief Dense + per-table sparse optimizers for a model's ModelParams / ModelGrads.

@@ -303,8 +303,8 @@ class SparseFtrl : public detail::SparseOptimizerBase {
 /// \brief Flat options for every sparse kind; fields a kind does not use are ignored.
 struct SparseOptimizerOptions {
   SparseKind kind = SparseKind::adagrad;
-  std::optional<double> lr;          ///< default: sgd/adagrad/rowwise_adagrad 1e-2, lazy_adam 1e-3, ftrl (α) 0.1
-  std::optional<double> eps;         ///< default: adagrad 1e-10, rowwise_adagrad 1e-8, lazy_adam 1e-8
+  std::optional<double> lr{};        ///< default: sgd/adagrad/rowwise_adagrad 1e-2, lazy_adam 1e-3, ftrl (α) 0.1
+  std::optional<double> eps{};       ///< default: adagrad 1e-10, rowwise_adagrad 1e-8, lazy_adam 1e-8
   double beta1 = 0.9;                ///< lazy_adam
   double beta2 = 0.999;              ///< lazy_adam
   double initial_accumulator = 0.0;  ///< adagrad, rowwise_adagrad (G_0), ftrl (n_0)

@@ -177,7 +177,7 @@ struct ItemToItemTrainOptions {
   DenseOptimizerOptions optimizer = default_optimizer();                   ///< Adam, lr 2e-3
   SparseOptimizerOptions embedding_optimizer = default_embedding_optimizer();  ///< row-wise Adagrad, lr 0.1
   ScheduleOptions schedule{};  ///< learning-rate schedule over the steps (optim/schedule.hpp); constant by default
-  std::function<void(int epoch, double loss, double seconds)> on_epoch;
+  std::function<void(int epoch, double loss, double seconds)> on_epoch{};
 
   static DenseOptimizerOptions default_optimizer() {
     DenseOptimizerOptions d;

@@ -46,8 +46,8 @@ namespace ctrnet {
 
 /// Chooses the optimizer of every embedding table whose name starts with `prefix`.
 struct TableOptimizerRule {
-  std::string prefix;
-  SparseOptimizerOptions options;
+  std::string prefix{};
+  SparseOptimizerOptions options{};
 };
 
 struct EpochStats {
@@ -69,9 +69,9 @@ struct FitState {
   double loss_sum = 0.0;   ///< Σ loss · weight over the current epoch's batches so far
   double weight_sum = 0.0; ///< Σ weight over the same batches
   double last_loss = 0.0;  ///< mean loss of the last training batch
-  std::vector<EpochStats> epochs;  ///< the finished epochs
+  std::vector<EpochStats> epochs{};  ///< the finished epochs
   int best_epoch = 0;
-  std::optional<double> best;      ///< best validation metric so far (none yet: empty)
+  std::optional<double> best{};    ///< best validation metric so far (none yet: empty)
   int since_best = 0;              ///< epochs without improvement since the best one
   bool stopped_early = false;
   bool has_best_params = false;    ///< the trainer holds a copy of the best epoch's parameters
@@ -84,8 +84,8 @@ struct TrainingPosition {
   std::int64_t epoch = 1;
   std::int64_t batch = 0;
   std::int64_t step = 0;
-  std::optional<std::array<std::uint64_t, 4>> rng_state;  ///< a caller's Rng (e.g. for sampling), if any
-  std::optional<FitState> fit;                            ///< set by Trainer::fit; empty for custom loops
+  std::optional<std::array<std::uint64_t, 4>> rng_state{};  ///< a caller's Rng (e.g. for sampling), if any
+  std::optional<FitState> fit{};                          ///< set by Trainer::fit; empty for custom loops
 };
 
 struct TrainerOptions {
@@ -97,20 +97,20 @@ struct TrainerOptions {
   bool shuffle = true;
   DenseOptimizerOptions optimizer{};              ///< for the flat dense buffer
   SparseOptimizerOptions embedding_optimizer{};   ///< default for tables
-  std::vector<TableOptimizerRule> table_rules;    ///< first matching prefix wins
+  std::vector<TableOptimizerRule> table_rules{};  ///< first matching prefix wins
   ScheduleOptions schedule{};                     ///< warm-up / decay factor on every learning rate
   std::string early_stopping_metric = "auc";      ///< "auc" (max) or "logloss" (min)
   int patience = 0;                               ///< 0: no early stopping
   bool restore_best = true;                       ///< with early stopping: keep the best epoch's model
   ProgressMode progress = ProgressMode::automatic;
-  std::string log_path;                           ///< JSON lines, one object per epoch; empty: none
+  std::string log_path{};                         ///< JSON lines, one object per epoch; empty: none
   index_t eval_batch_size = 4096;
   /// Called after every epoch (after validation) with its statistics: progress lines, metric logs.
-  std::function<void(const EpochStats&)> on_epoch;
+  std::function<void(const EpochStats&)> on_epoch{};
   /// Called by fit with the current position every `checkpoint_every` steps (0: only at epoch ends)
   /// and after every epoch (after validation and the early-stopping decision), e.g. to write
   /// save_checkpoint(path, trainer, position) (io/checkpoint.hpp). Never twice for one position.
-  std::function<void(const TrainingPosition&)> on_checkpoint;
+  std::function<void(const TrainingPosition&)> on_checkpoint{};
   std::int64_t checkpoint_every = 0;
   /// fit stops once the global step count reaches max_steps (0: no limit), after on_checkpoint:
   /// an interruption on purpose (TrainResult::interrupted), resumable with fit(..., &position).

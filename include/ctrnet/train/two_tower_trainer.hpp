@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tbb/parallel_for.h>
@@ -44,8 +45,8 @@ namespace ctrnet {
 
 /// (query row, item row) pairs.
 struct Interactions {
-  std::vector<index_t> query;
-  std::vector<index_t> item;
+  std::vector<index_t> query{};
+  std::vector<index_t> item{};
   void add(index_t q, index_t i) {
     query.push_back(q);
     item.push_back(i);
@@ -69,14 +70,39 @@ inline ItemLists item_lists(index_t num_queries, std::initializer_list<const Int
 
 /// \brief Query table, item table (row = item id) and their schema.
 struct RetrievalData {
-  Schema schema;
-  InMemoryDataset queries;            ///< row q: the query-side fields of query q
-  InMemoryDataset items;              ///< row i: the candidate-side fields of item i
+  Schema schema{};
+  InMemoryDataset queries{};          ///< row q: the query-side fields of query q
+  InMemoryDataset items{};            ///< row i: the candidate-side fields of item i
   std::string query_group = "query";  ///< fields with Field::tower == query_group come from `queries`
 
   index_t num_queries() const { return queries.size(); }
   index_t num_items() const { return items.size(); }
 };
+
+/// Checks that both tables of `data` use `data.schema` itself: every field, in schema order (a
+/// query table holding only the query-side fields is a ctrnet::Error, not an out-of-range read).
+/// A query row's candidate-side fields and an item row's query-side fields are never read.
+inline void check_retrieval_data(const RetrievalData& data, std::string_view who) {
+  auto names = [](const Schema& s) {
+    std::string out;
+    for (const Field& f : s.fields()) out += (out.empty() ? "" : ", ") + f.name;
+    return out;
+  };
+  auto same = [](const Schema& a, const Schema& b) {
+    if (a.size() != b.size()) return false;
+    for (index_t i = 0; i < a.size(); ++i)
+      if (a.field(i).name != b.field(i).name || a.field(i).kind != b.field(i).kind) return false;
+    return true;
+  };
+  for (const auto* t : {&data.queries, &data.items}) {
+    const char* which = t == &data.queries ? "query" : "item";
+    CTRNET_CHECK(same(t->schema(), data.schema), who, ": the ", which, " table's fields (", names(t->schema()),
+                 ") differ from RetrievalData::schema's (", names(data.schema),
+                 "): both tables must hold EVERY field of the schema, in schema order; the query table's "
+                 "candidate-side fields and the item table's query-side fields are not read (leave their id "
+                 "lists empty and their dense values 0). See docs/two_tower.md, \"Data layout\".");
+  }
+}
 
 /// Batch of pairs: row r = query fields of queries[q_rows[r]] + other fields of items[i_rows[r]],
 /// label labels[r] (1 when `labels` is empty), weight 1.
@@ -85,6 +111,7 @@ inline void gather_pairs(const RetrievalData& data, std::span<const index_t> q_r
   CTRNET_CHECK(q_rows.size() == i_rows.size(), "gather_pairs: ", q_rows.size(), " queries but ", i_rows.size(), " items");
   CTRNET_CHECK(labels.empty() || labels.size() == q_rows.size(), "gather_pairs: ", labels.size(), " labels for ",
                q_rows.size(), " pairs");
+  check_retrieval_data(data, "gather_pairs");
   const Schema& s = data.schema;
   const Batch& qb = data.queries.data();
   const Batch& ib = data.items.data();
@@ -308,6 +335,7 @@ class TwoTowerTrainer {
   /// `epochs` passes over `train` in shuffled mini-batches.
   std::vector<TwoTowerEpochStats> fit(const RetrievalData& data, const Interactions& train) {
     CTRNET_CHECK(train.size() > 0, "TwoTowerTrainer: no training interactions");
+    check_retrieval_data(data, "TwoTowerTrainer::fit");
     std::vector<TwoTowerEpochStats> stats;
     ProgressLine progress(opt_.progress);
     std::vector<index_t> order(static_cast<std::size_t>(train.size()));
@@ -346,6 +374,7 @@ class TwoTowerTrainer {
 
   /// Serving vectors of the given query rows: [rows.size(), d].
   Matrix<T> encode_queries(const RetrievalData& data, std::span<const index_t> rows) {
+    check_retrieval_data(data, "TwoTowerTrainer::encode_queries");
     Matrix<T> out(static_cast<index_t>(rows.size()), model_.dim());
     Batch b;
     typename Model::QueryCache c;
@@ -360,6 +389,7 @@ class TwoTowerTrainer {
   }
   /// The catalogue's serving vectors.
   ItemIndex<T> build_index(const RetrievalData& data) {
+    check_retrieval_data(data, "TwoTowerTrainer::build_index");
     ItemIndex<T> index;
     arena_.execute([&] {
       index = ItemIndex<T>::from_model(policy_, model_, data.items.data().view(), opt_.eval_batch_size);

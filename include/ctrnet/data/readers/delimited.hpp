@@ -20,12 +20,14 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "ctrnet/data/readers/reader.hpp"
 #include "ctrnet/data/readers/text.hpp"
+#include "ctrnet/io/json_strict.hpp"
 
 namespace ctrnet {
 
@@ -47,18 +49,18 @@ inline const char* to_string(ColumnRole r) {
 
 /// \brief One column of a delimited file.
 struct ColumnSpec {
-  std::string name;
+  std::string name{};
   ColumnRole role = ColumnRole::categorical;
   IdMode ids = IdMode::hash;            ///< categorical / multi_hot: how a token becomes a raw id
   char separator = '|';                 ///< multi_hot: between the items of the field
   Pooling pooling = Pooling::sum;       ///< multi_hot
-  std::vector<std::string> missing;     ///< overrides the file's missing tokens when `has_missing`
+  std::vector<std::string> missing{};   ///< overrides the file's missing tokens when `has_missing`
   bool has_missing = false;
-  std::vector<std::string> positive;    ///< label: tokens meaning 1
-  std::vector<std::string> negative;    ///< label: tokens meaning 0
+  std::vector<std::string> positive{};  ///< label: tokens meaning 1
+  std::vector<std::string> negative{};  ///< label: tokens meaning 0
   index_t hash_buckets = 0;             ///< 0: the file's default
   index_t embedding_dim = 0;            ///< 0: the file's default
-  std::string table;                    ///< shared embedding table name; empty: own table
+  std::string table{};                  ///< shared embedding table name; empty: own table
 };
 
 /// \brief How to read a delimited file: the columns in file order and the file's conventions.
@@ -67,23 +69,25 @@ struct DelimitedSchema {
   char quote = '"';                          ///< '\0': no quoting
   HeaderMode header = HeaderMode::detect;    ///< detect: line 1 is a header if it equals the names
   bool trim = false;                         ///< strip spaces/tabs around unquoted fields
-  std::string comment;                       ///< lines starting with it are skipped; empty: none
+  std::string comment{};                     ///< lines starting with it are skipped; empty: none
   std::vector<std::string> missing{""};      ///< tokens meaning "missing" (after trimming)
   bool utf8 = true;                          ///< reject categorical tokens that are not UTF-8
   index_t hash_buckets = 1000000;            ///< default rows of a categorical field's table
   std::uint64_t hash_seed = 0;
   index_t embedding_dim = 0;
   DenseMissing dense_missing = DenseMissing::zero;
-  std::vector<ColumnSpec> columns;
+  std::vector<ColumnSpec> columns{};
 
-  /// Reads the JSON form (docs/data.md). Unknown keys are errors, so typos do not pass silently.
+  /// Reads the JSON form (docs/data.md). Strict: unknown keys, wrong types (a float or a negative
+  /// number where a size is expected, a number where a string is) are errors naming the JSON path
+  /// (`columns[3].hash_buckets`), so typos do not pass silently. from_file also rejects repeated keys.
   static DelimitedSchema from_json(const nlohmann::json& j) {
     DelimitedSchema s;
-    CTRNET_CHECK(j.is_object(), "delimited schema: expected a JSON object");
+    CTRNET_CHECK(j.is_object(), "delimited schema: expected a JSON object, got ", j.dump());
     static const char* top_keys[] = {"format", "delimiter", "quote", "header", "trim", "comment", "missing", "utf8",
                                       "hash_buckets", "hash_seed", "embedding_dim", "dense_missing", "columns",
                                       "description"};
-    check_keys(j, top_keys, "the schema");
+    check_keys(j, top_keys, "the top-level object");
     if (j.contains("format"))
       CTRNET_CHECK(j.at("format") == "delimited", "delimited schema: \"format\" must be \"delimited\", got ",
                    j.at("format").dump());
@@ -95,40 +99,44 @@ struct DelimitedSchema {
       else if (h == "detect") s.header = HeaderMode::detect;
       else detail::throw_error("delimited schema: \"header\" must be true, false or \"detect\", got ", h.dump());
     }
-    if (j.contains("trim")) s.trim = get<bool>(j, "trim");
-    if (j.contains("comment")) s.comment = get<std::string>(j, "comment");
-    if (j.contains("missing")) s.missing = get<std::vector<std::string>>(j, "missing");
-    if (j.contains("utf8")) s.utf8 = get<bool>(j, "utf8");
-    if (j.contains("hash_buckets")) s.hash_buckets = get<index_t>(j, "hash_buckets");
-    if (j.contains("hash_seed")) s.hash_seed = get<std::uint64_t>(j, "hash_seed");
-    if (j.contains("embedding_dim")) s.embedding_dim = get<index_t>(j, "embedding_dim");
+    if (j.contains("trim")) s.trim = get<bool>(j, "trim", "");
+    if (j.contains("comment")) s.comment = get<std::string>(j, "comment", "");
+    if (j.contains("missing")) s.missing = get<std::vector<std::string>>(j, "missing", "");
+    if (j.contains("utf8")) s.utf8 = get<bool>(j, "utf8", "");
+    if (j.contains("hash_buckets")) s.hash_buckets = get<index_t>(j, "hash_buckets", "");
+    if (j.contains("hash_seed")) s.hash_seed = get<std::uint64_t>(j, "hash_seed", "");
+    if (j.contains("embedding_dim")) s.embedding_dim = get<index_t>(j, "embedding_dim", "");
+    if (j.contains("description")) get<std::string>(j, "description", "");
     if (j.contains("dense_missing")) {
-      const std::string m = get<std::string>(j, "dense_missing");
+      const std::string m = get<std::string>(j, "dense_missing", "");
       if (m == "zero") s.dense_missing = DenseMissing::zero;
       else if (m == "nan") s.dense_missing = DenseMissing::nan;
       else if (m == "indicator") s.dense_missing = DenseMissing::indicator;
       else detail::throw_error("delimited schema: \"dense_missing\" must be \"zero\", \"nan\" or \"indicator\", got \"", m, "\"");
     }
     CTRNET_CHECK(j.contains("columns") && j.at("columns").is_array(), "delimited schema: needs a \"columns\" array");
-    for (const auto& c : j.at("columns")) s.columns.push_back(column_from_json(c));
+    const auto& cols = j.at("columns");
+    for (std::size_t i = 0; i < cols.size(); ++i) s.columns.push_back(column_from_json(cols[i], i));
     s.validate();
     return s;
   }
 
-  /// Reads a JSON schema file; errors name the file.
+  /// Reads a JSON schema file (strict, see from_json; a key repeated in an object is an error
+  /// too); errors name the file.
   static DelimitedSchema from_file(const std::string& path) {
-    std::ifstream f(path);
+    std::ifstream f(path, std::ios::binary);
     CTRNET_CHECK(f.good(), "cannot open schema file '", path, "'");
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::exception& e) {
-      detail::throw_error(path, ": not valid JSON: ", e.what());
-    }
+    std::ostringstream text;
+    text << f.rdbuf();
+    return from_json_text(text.str(), path);
+  }
+  /// Reads the JSON form from text (strict, as from_file); `source` starts every message.
+  static DelimitedSchema from_json_text(std::string_view text, std::string_view source) {
+    const nlohmann::json j = parse_json_strict(text, source);
     try {
       return from_json(j);
     } catch (const Error& e) {
-      detail::throw_error(path, ": ", e.what());
+      detail::throw_error(source, ": ", e.what());
     }
   }
 
@@ -244,12 +252,29 @@ struct DelimitedSchema {
   }
 
  private:
+  /// j[key] as a T; `at` is the JSON path of j ("" for the top level, "columns[3]").
   template <class T>
-  static T get(const nlohmann::json& j, const char* key) {
-    try {
-      return j.at(key).get<T>();
-    } catch (const nlohmann::json::exception&) {
-      detail::throw_error("delimited schema: \"", key, "\" has the wrong type: ", j.at(key).dump());
+  static T get(const nlohmann::json& j, const char* key, const std::string& at) {
+    const nlohmann::json& v = j.at(key);
+    const std::string path = detail::json_path(at, key);
+    bool ok = false;
+    const char* expected = "";
+    if constexpr (std::is_same_v<T, bool>) {
+      ok = v.is_boolean(), expected = "true or false";
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      ok = v.is_string(), expected = "a string";
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      ok = v.is_array() && std::all_of(v.begin(), v.end(), [](const nlohmann::json& e) { return e.is_string(); });
+      expected = "an array of strings";
+    } else {
+      static_assert(std::is_integral_v<T>);
+      ok = v.is_number_integer(), expected = "a non-negative integer";
+    }
+    CTRNET_CHECK(ok, "delimited schema: ", path, " has the wrong type: expected ", expected, ", got ", v.dump());
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      return detail::json_integer<T>(v, key, "delimited schema: " + (at.empty() ? std::string("top level") : at), T{0});
+    } else {
+      return v.get<T>();
     }
   }
   template <std::size_t N>
@@ -257,26 +282,31 @@ struct DelimitedSchema {
     for (const auto& [k, v] : j.items()) {
       bool known = false;
       for (const char* key : keys) known = known || k == key;
-      CTRNET_CHECK(known, "delimited schema: unknown key \"", k, "\" in ", where);
+      if (known) continue;
+      std::string list;
+      for (const char* key : keys) list += (list.empty() ? "" : ", ") + std::string(key);
+      detail::throw_error("delimited schema: unknown key \"", k, "\" in ", where, " (expected one of: ", list, ")");
     }
   }
-  static char one_char(const nlohmann::json& v, const char* key, bool allow_empty) {
-    CTRNET_CHECK(v.is_string(), "delimited schema: \"", key, "\" must be a one-character string");
+  static char one_char(const nlohmann::json& v, const std::string& path, bool allow_empty) {
+    CTRNET_CHECK(v.is_string(), "delimited schema: ", path, " must be a one-character string, got ", v.dump());
     const std::string s = v.get<std::string>();
     if (s.empty() && allow_empty) return '\0';
-    CTRNET_CHECK(s.size() == 1, "delimited schema: \"", key, "\" must be one character, got \"", s, "\"");
+    CTRNET_CHECK(s.size() == 1, "delimited schema: ", path, " must be one character, got \"", s, "\"");
     return s[0];
   }
-  static ColumnSpec column_from_json(const nlohmann::json& c) {
+  static ColumnSpec column_from_json(const nlohmann::json& c, std::size_t i) {
+    const std::string at = detail::json_path("columns", i);
     CTRNET_CHECK(c.is_object() && c.contains("name") && c.at("name").is_string(),
-                 "delimited schema: each column needs a \"name\", got ", c.dump());
+                 "delimited schema: ", at, ": each column needs a \"name\" string, got ", c.dump());
     ColumnSpec s;
     s.name = c.at("name").get<std::string>();
-    const std::string where = "column '" + s.name + "'";
+    const std::string where = at + " (column '" + s.name + "')";
     static const char* keys[] = {"name", "role", "ids", "separator", "pooling", "missing", "positive",
                                  "negative", "hash_buckets", "embedding_dim", "table", "description"};
     check_keys(c, keys, where);
-    const std::string role = c.contains("role") ? get<std::string>(c, "role") : "categorical";
+    if (c.contains("description")) get<std::string>(c, "description", at);
+    const std::string role = c.contains("role") ? get<std::string>(c, "role", at) : "categorical";
     if (role == "label") s.role = ColumnRole::label;
     else if (role == "dense") s.role = ColumnRole::dense;
     else if (role == "categorical") s.role = ColumnRole::categorical;
@@ -287,25 +317,25 @@ struct DelimitedSchema {
       detail::throw_error("delimited schema: ", where, ": role must be label, dense, categorical, multi_hot, weight or ignore, got \"",
                           role, "\"");
     if (c.contains("ids")) {
-      const std::string ids = get<std::string>(c, "ids");
+      const std::string ids = get<std::string>(c, "ids", at);
       CTRNET_CHECK(ids == "hash" || ids == "integer", "delimited schema: ", where, ": \"ids\" must be \"hash\" or \"integer\"");
       s.ids = ids == "hash" ? IdMode::hash : IdMode::integer;
     }
-    if (c.contains("separator")) s.separator = one_char(c.at("separator"), "separator", false);
+    if (c.contains("separator")) s.separator = one_char(c.at("separator"), at + ".separator", false);
     if (c.contains("pooling")) {
-      const std::string p = get<std::string>(c, "pooling");
+      const std::string p = get<std::string>(c, "pooling", at);
       CTRNET_CHECK(p == "sum" || p == "mean", "delimited schema: ", where, ": \"pooling\" must be \"sum\" or \"mean\"");
       s.pooling = p == "sum" ? Pooling::sum : Pooling::mean;
     }
     if (c.contains("missing")) {
-      s.missing = get<std::vector<std::string>>(c, "missing");
+      s.missing = get<std::vector<std::string>>(c, "missing", at);
       s.has_missing = true;
     }
-    if (c.contains("positive")) s.positive = get<std::vector<std::string>>(c, "positive");
-    if (c.contains("negative")) s.negative = get<std::vector<std::string>>(c, "negative");
-    if (c.contains("hash_buckets")) s.hash_buckets = get<index_t>(c, "hash_buckets");
-    if (c.contains("embedding_dim")) s.embedding_dim = get<index_t>(c, "embedding_dim");
-    if (c.contains("table")) s.table = get<std::string>(c, "table");
+    if (c.contains("positive")) s.positive = get<std::vector<std::string>>(c, "positive", at);
+    if (c.contains("negative")) s.negative = get<std::vector<std::string>>(c, "negative", at);
+    if (c.contains("hash_buckets")) s.hash_buckets = get<index_t>(c, "hash_buckets", at);
+    if (c.contains("embedding_dim")) s.embedding_dim = get<index_t>(c, "embedding_dim", at);
+    if (c.contains("table")) s.table = get<std::string>(c, "table", at);
     return s;
   }
 };

@@ -2,7 +2,13 @@
 // (libFFM) `label field:idx:val ...`, separated by spaces or tabs. Two layouts:
 //   sparse: the indices become ids of a multi-hot field ("features", or "field_<f>" per field
 //           with num_fields > 0), checked against [0, num_features); values must be 1 (binary
-//           features) unless `drop_values` is set, which documents that values are ignored
+//           features) unless `drop_values` is set, which documents that values are ignored.
+//           libFFM: each field_<f> has its OWN embedding table ("embedding.field_<f>",
+//           num_features rows each): a field-aware model learns per-field embeddings, and the
+//           preprocessing (data/preprocess.hpp: a vocabulary or hash per field) gives fields
+//           different sizes, which one shared table could not hold. A file whose indices are
+//           global (libffm's convention) then gives each field num_features rows before
+//           preprocessing; preprocess (or set num_features) to keep the tables small.
 //   dense:  num_features dense columns x0..x{n-1}; a value goes to column idx, absent ones are 0
 // Labels are kept as written (LibsvmLabels::raw) or mapped {+1, 1} -> 1, {0, -1} -> 0 (binary:
 // the explicit opt-in for the conventional -1/+1 labels). For a binary model read raw labels with
@@ -49,7 +55,7 @@ class LibsvmParser {
       fld.kind = FieldKind::multi_hot;
       fld.vocab_size = opt_.num_features;
       fld.embedding_dim = opt_.embedding_dim;
-      fld.table = opt_.num_fields > 0 ? "features" : "";  // libFM indices are global: one table
+      // One table per field (see the header comment): fields of different sizes train.
       schema_.add(std::move(fld));
     }
   }
