@@ -151,7 +151,9 @@ int train_and_test(M& model, const Args& a, const InMemoryDataset& train, const 
     return 0;
   }
   if (valid && a.patience > 0)
-    std::printf("best epoch: %d (valid AUC %.5f)\n", r.best_epoch, r.epochs[static_cast<std::size_t>(r.best_epoch - 1)].valid_auc);
+    std::printf("best epoch: %d of %d (valid AUC %.5f)%s; its model is kept (--save, test)\n", r.best_epoch,
+                static_cast<int>(r.epochs.size()), r.epochs[static_cast<std::size_t>(r.best_epoch - 1)].valid_auc,
+                r.stopped_early ? ", stopped early (--patience)" : "");
   if (!a.save.empty()) {
     ModelSaveOptions so;
     so.seed = a.seed;

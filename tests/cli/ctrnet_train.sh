@@ -15,7 +15,8 @@
 #    --embedding-dim: exit code 1 before any training, with a message naming the file or option;
 #    ctrnet-predict on an empty input or a bad label fails before writing scores.
 # 3. With CTRNET_DATA_DIR: criteo-8k and avazu-9k (train/dev/test as given) with dcn_v2 must
-#    reach test AUC >= 0.70 and >= 0.69 (issue 4); skipped, with a message, when it is unset.
+#    reach test AUC >= 0.70 and >= 0.69 (issue 4), and --model lr with its defaults >= 0.70 on
+#    criteo-8k (issue 16); skipped, with a message, when it is unset.
 set -euo pipefail
 bin="$1"
 schemas="$2"
@@ -46,6 +47,9 @@ sed -n '2701,3000p' "$work/all.tsv" > "$work/test.tsv"
   --save "$work/model.safetensors" > "$work/out.txt" 2>&1 \
   || { cat "$work/out.txt"; fail "ctrnet-train failed on a valid Criteo file"; }
 grep -q "^test  AUC" "$work/out.txt" || fail "no test AUC line"
+# With --valid, early stopping is on by default (--patience 2): it names the epoch whose model is kept.
+grep -q "^best epoch: [12] of 2 (valid AUC [0-9.]*).*its model is kept" "$work/out.txt" \
+  || { cat "$work/out.txt"; fail "no 'best epoch' line: early stopping is not on by default with --valid"; }
 [ -s "$work/model.safetensors" ] || fail "--save wrote no model file"
 grep -aq '"architecture":"dcn_v2_stacked"' "$work/model.safetensors" || fail "the saved model's metadata lacks its architecture"
 grep -aq '"preprocessing":' "$work/model.safetensors" || fail "the saved model's metadata lacks the preprocessing state"
@@ -293,4 +297,6 @@ check_auc criteo-8k 0.70 --model dcn_v2 --format criteo \
   --train "$D/criteo-8k/train.csv" --valid "$D/criteo-8k/dev.csv" --test "$D/criteo-8k/test.csv" --epochs 3
 check_auc avazu-9k 0.69 --model dcn_v2 --format csv --schema "$schemas/avazu.json" \
   --train "$D/avazu-9k/train.csv" --valid "$D/avazu-9k/dev.csv" --test "$D/avazu-9k/test.csv" --epochs 3
+check_auc criteo-8k-lr 0.70 --model lr --format criteo \
+  --train "$D/criteo-8k/train.csv" --valid "$D/criteo-8k/dev.csv" --test "$D/criteo-8k/test.csv"
 echo "PASS"
