@@ -18,6 +18,7 @@
 #include "ctrnet/core/matrix.hpp"
 #include "ctrnet/core/peak.hpp"
 #include "ctrnet/kernels/gemm.hpp"
+#include "peers/eigen_gemm.hpp"
 
 #if defined(CTRNET_HAVE_OPENBLAS)
 #include <cblas.h>
@@ -115,7 +116,7 @@ Runner ctrnet_scalar() {
 }
 
 Runner eigen() {
-  return [](Problem& p) { ctrnet::kernels::gemm_eigen(p.ta, p.tb, 1.f, p.a.cview(), p.b.cview(), 0.f, p.c.view()); };
+  return [](Problem& p) { ctrnet_bench::gemm_eigen(p.ta, p.tb, 1.f, p.a.cview(), p.b.cview(), 0.f, p.c.view()); };
 }
 
 #if defined(CTRNET_HAVE_OPENBLAS)

@@ -27,7 +27,7 @@ for p in "${parsers[@]}"; do
   if [ ! -x "$bin" ] || [ -n "$(find include/ctrnet fuzz -newer "$bin" -name '*.[hc]pp' -print -quit)" ]; then
     echo "run-fuzzers: building fuzz_$p with $cxx"
     "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-      -Iinclude -I/usr/include/eigen3 "fuzz/fuzz_$p.cpp" -o "$bin" -ltbb -lpthread
+      -Iinclude "fuzz/fuzz_$p.cpp" -o "$bin" -ltbb -lpthread
   fi
   corpus="$out/corpus/$p"
   artifacts="$out/artifacts/$p/"

@@ -1,12 +1,19 @@
 // DCN, DCN-V2 stacked and DCN-V2 parallel as models: parameter names and gradient checks of the
-// whole bodies (double, cpu_scalar, tanh MLP). Training quality: test_dcn_quality.cpp.
+// whole bodies (double, cpu_scalar, tanh MLP); concurrent inference on one const model.
+// Training quality: test_dcn_quality.cpp.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <latch>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ctrnet/dcn_v2.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
+#include "ctrnet/testing/model_gradcheck.hpp"
 
 using namespace ctrnet;
 
@@ -37,6 +44,50 @@ DCNOptions small_options(index_t rank = 0) {
   o.activation = Activation::tanh;  // smooth, so central differences are exact enough
   return o;
 }
+
+// Predicts `b` in row ranges of `range` rows: first serially (a fresh Cache per range), then from
+// `threads` std::threads at once on the same const model, thread t taking ranges t, t + threads,
+// ... with its own Cache (reused across its ranges) and its own output, for `rounds` rounds that
+// start together. Returns how many (round, thread, range) outputs differ bitwise from the serial
+// run (0 when inference keeps no state in the model).
+template <class M>
+int concurrent_predict_mismatches(const M& m, const Batch& b, const cpu_simd& policy, int threads = 8,
+                                  index_t range = 2, int rounds = 50) {
+  const BatchView all = b.view();
+  const index_t rows = all.size, width = m.output_width();
+  const index_t ranges = (rows + range - 1) / range;
+  auto rows_of = [&](index_t i) { return std::min(range, rows - i * range); };
+  Matrix<float> serial(rows, width);
+  for (index_t i = 0; i < ranges; ++i) {
+    typename M::Cache c;
+    m.predict(policy, all.rows(i * range, rows_of(i)), serial.view().row_block(i * range, rows_of(i)), c);
+  }
+  std::vector<Matrix<float>> outs;
+  for (int t = 0; t < threads; ++t) outs.emplace_back(rows, width);
+  std::vector<int> mismatches(static_cast<std::size_t>(threads), 0);
+  for (int round = 0; round < rounds; ++round) {
+    std::latch start(threads);
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        Matrix<float>& out = outs[static_cast<std::size_t>(t)];
+        out.set_all(std::numeric_limits<float>::quiet_NaN());
+        typename M::Cache c;
+        start.arrive_and_wait();
+        for (index_t i = t; i < ranges; i += threads)
+          m.predict(policy, all.rows(i * range, rows_of(i)), out.view().row_block(i * range, rows_of(i)), c);
+        for (index_t i = t; i < ranges; i += threads)
+          if (std::memcmp(&out(i * range, 0), &serial(i * range, 0),
+                          sizeof(float) * static_cast<std::size_t>(rows_of(i) * width)) != 0)
+            ++mismatches[static_cast<std::size_t>(t)];
+      });
+    for (auto& th : pool) th.join();
+  }
+  int total = 0;
+  for (int x : mismatches) total += x;
+  return total;
+}
+
 template <class M>
 std::vector<std::string> dense_names(const M& m) {
   std::vector<std::string> v;
@@ -122,4 +173,34 @@ TEST_CASE("DCN-Mix builds with experts of the requested rank and named gates", "
   CHECK(has_u);
   CHECK(m.registry().find("deep.0.weight") != nullptr);
   CHECK(m.registry().find("logit.weight") != nullptr);
+}
+
+TEST_CASE("8 threads predicting on one const DCN model match a serial run bitwise", "[dcn][threads]") {
+  const Schema s = small_schema();
+  const Batch b = small_batch(s, 64, 9);
+  DCNOptions o = small_options();
+  o.embedding_dim = 8;
+  o.cross_depth = 3;
+  o.hidden = {32, 16};
+  o.activation = Activation::relu;
+  cpu_simd one_thread;
+  one_thread.max_threads = 1;
+  const cpu_simd tbb_threads;  // max_threads = 0: each call may also use oneTBB workers
+  {
+    DCNv2Stacked built = make_dcn_v2_stacked(s, o, 3);
+    testing::randomize_params(built, 17);
+    const DCNv2Stacked& m = built;
+    CHECK(concurrent_predict_mismatches(m, b, one_thread) == 0);
+    CHECK(concurrent_predict_mismatches(m, b, tbb_threads) == 0);
+  }
+  {
+    DCNOptions mix = o;
+    mix.rank = 4;
+    mix.experts = 3;
+    DCNMix built = make_dcn_mix(s, mix, 4);
+    testing::randomize_params(built, 18);
+    const DCNMix& m = built;
+    CHECK(concurrent_predict_mismatches(m, b, one_thread) == 0);
+    CHECK(concurrent_predict_mismatches(m, b, tbb_threads) == 0);
+  }
 }

@@ -1,13 +1,20 @@
 // Two-tower models: tower field selection and parameter names, embedding tables shared between
 // the towers by name, Tower gradient checks (with and without L2 normalisation), the whole
 // training step (towers + similarity + each objective) against finite differences of its loss,
-// bitwise determinism across thread counts, and learning on a small synthetic problem.
+// bitwise determinism across thread counts, concurrent encoding on one const model, and learning
+// on a small synthetic problem.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <latch>
+#include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ctrnet/testing/gradcheck.hpp"
+#include "ctrnet/testing/model_gradcheck.hpp"
 #include "ctrnet/two_tower.hpp"
 
 using namespace ctrnet;
@@ -264,6 +271,74 @@ RetrievalData cluster_data(Interactions& train, ItemLists& test, index_t users =
   return d;
 }
 }  // namespace
+
+TEST_CASE("8 threads encoding queries and candidates on one const two-tower model match a serial run bitwise",
+          "[two_tower][threads]") {
+  const Schema s = tt_schema();
+  Batch b(s);
+  Rng rng(7);
+  for (int r = 0; r < 64; ++r) {
+    const std::vector<float> dense{float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))};
+    const std::vector<FeatureId> user{FeatureId(rng.below(5))}, age{FeatureId(rng.below(3))},
+        last{FeatureId(rng.below(6))}, item{FeatureId(rng.below(6))}, genre{FeatureId(rng.below(2)), 3};
+    const std::vector<std::span<const FeatureId>> ids{user, age, last, item, genre};
+    b.add(dense, ids, 1.f);
+  }
+  TwoTowerOptions o = tt_options(8, {16}, 8);
+  o.candidate_hidden = {16};
+  TwoTowerMLP built = make_two_tower_mlp(s, o, 3);
+  testing::randomize_params(built, 19);
+  const TwoTowerMLP& m = built;
+  // Rows of `b` in ranges of 2: serially (a fresh cache per range), then 8 threads at once, thread t
+  // taking ranges t, t + 8, ... with its own cache and output, 50 rounds; counts bitwise mismatches.
+  auto mismatches = [&](const cpu_simd& policy, auto encode, auto cache_type) {
+    using Cache = decltype(cache_type);
+    const BatchView all = b.view();
+    const index_t rows = all.size, range = 2, ranges = rows / range;
+    const int threads = 8;
+    Matrix<float> serial(rows, m.dim());
+    for (index_t i = 0; i < ranges; ++i) {
+      Cache c;
+      encode(policy, all.rows(i * range, range), serial.view().row_block(i * range, range), c);
+    }
+    std::vector<Matrix<float>> outs;
+    for (int t = 0; t < threads; ++t) outs.emplace_back(rows, m.dim());
+    std::vector<int> bad(threads, 0);
+    for (int round = 0; round < 50; ++round) {
+      std::latch start(threads);
+      std::vector<std::thread> pool;
+      for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+          Matrix<float>& out = outs[static_cast<std::size_t>(t)];
+          out.set_all(std::numeric_limits<float>::quiet_NaN());
+          Cache c;
+          start.arrive_and_wait();
+          for (index_t i = t; i < ranges; i += threads)
+            encode(policy, all.rows(i * range, range), out.view().row_block(i * range, range), c);
+          for (index_t i = t; i < ranges; i += threads)
+            if (std::memcmp(&out(i * range, 0), &serial(i * range, 0), sizeof(float) * std::size_t(range * m.dim())))
+              ++bad[static_cast<std::size_t>(t)];
+        });
+      for (auto& th : pool) th.join();
+    }
+    int total = 0;
+    for (int x : bad) total += x;
+    return total;
+  };
+  auto queries = [&](const cpu_simd& p, const BatchView& v, MatrixView<float> out, TwoTowerMLP::QueryCache& c) {
+    m.encode_queries(p, v, out, c);
+  };
+  auto candidates = [&](const cpu_simd& p, const BatchView& v, MatrixView<float> out,
+                        TwoTowerMLP::CandidateCache& c) { m.encode_candidates(p, v, out, c); };
+  cpu_simd one_thread;
+  one_thread.max_threads = 1;
+  const cpu_simd tbb_threads;  // max_threads = 0: each call may also use oneTBB workers
+  for (const cpu_simd& policy : {one_thread, tbb_threads}) {
+    INFO("max_threads " << policy.max_threads);
+    CHECK(mismatches(policy, queries, TwoTowerMLP::QueryCache{}) == 0);
+    CHECK(mismatches(policy, candidates, TwoTowerMLP::CandidateCache{}) == 0);
+  }
+}
 
 TEST_CASE("Two-tower training is bitwise identical for 1 and 2 threads", "[two_tower][determinism]") {
   Interactions train;

@@ -1,4 +1,4 @@
-// The fast CPU policy: xsimd/Eigen kernels and oneTBB threads. It derives from cpu_scalar, so a
+// The fast CPU policy: xsimd kernels and oneTBB threads. It derives from cpu_scalar, so a
 // kernel without a SIMD overload falls back to the scalar one by derived-to-base conversion.
 #pragma once
 #include "ctrnet/policy/cpu_scalar.hpp"

@@ -10,7 +10,6 @@
 // sequence of FMAs whatever the thread count or tiling, so results are bitwise identical for any
 // `max_threads`. m == 1 and n == 1 take a GEMV path without packing (batch-1 latency).
 #pragma once
-#include <Eigen/Core>
 #include <tbb/blocked_range.h>
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
@@ -33,38 +32,6 @@
 #include "ctrnet/policy/cpu_simd.hpp"
 
 namespace ctrnet::kernels {
-
-namespace detail {
-template <class T>
-using EigenRowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using EigenConstMap = Eigen::Map<const EigenRowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-template <class T>
-using EigenMap = Eigen::Map<EigenRowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-
-template <class T>
-EigenConstMap<T> as_eigen(ConstMatrixView<T> v) {
-  return EigenConstMap<T>(v.data, v.rows, v.cols, Eigen::OuterStride<>(v.stride));
-}
-template <class T>
-EigenMap<T> as_eigen(MatrixView<T> v) {
-  return EigenMap<T>(v.data, v.rows, v.cols, Eigen::OuterStride<>(v.stride));
-}
-}  // namespace detail
-
-/// Eigen's GEMM on row-major views (also the "Eigen" peer in the benchmarks).
-template <class T>
-void gemm_eigen(Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B, T beta, MatrixView<T> C) {
-  if (C.empty()) return;
-  auto c = detail::as_eigen(C);
-  if (beta == T(0)) c.setZero(); else if (beta != T(1)) c *= beta;
-  const auto a = detail::as_eigen(A);
-  const auto b = detail::as_eigen(B);
-  if (ta == Trans::no && tb == Trans::no) c.noalias() += alpha * a * b;
-  else if (ta == Trans::no) c.noalias() += alpha * a * b.transpose();
-  else if (tb == Trans::no) c.noalias() += alpha * a.transpose() * b;
-  else c.noalias() += alpha * a.transpose() * b.transpose();
-}
 
 namespace detail {
 
