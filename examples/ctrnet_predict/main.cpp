@@ -92,6 +92,11 @@ int run(Args a) {
       detail::throw_error(a.model, ": metadata 'preprocessing' is not valid JSON: ", e.what());
     }
   }();
+  try {  // the preprocessing must yield the model's fields and table sizes
+    check_preprocessing_fits(pre, schema_from_json(detail::parse_metadata_json(f, "schema")), a.model);
+  } catch (const nlohmann::json::exception& e) {
+    detail::throw_error(a.model, ": __metadata__ 'schema': ", e.what());
+  }
   if (a.format.empty()) a.format = metadata_of(f, "input_format", a.model);
   CTRNET_CHECK(a.format == "criteo" || a.format == "csv" || a.format == "libsvm", "unknown input format '",
                a.format, "'");

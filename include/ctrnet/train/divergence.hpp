@@ -1,0 +1,70 @@
+// Stopping a diverged run: the training loops check every step's loss (before the optimizer applies
+// the step) and the parameters before each checkpoint and at each epoch's end, and throw a
+// ctrnet::Error naming the epoch, batch and step instead of training on (or saving) NaN/inf values.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "ctrnet/core/error.hpp"
+#include "ctrnet/core/finite.hpp"
+#include "ctrnet/core/params.hpp"
+
+namespace ctrnet {
+
+/// Where a training step lies in its run, for error messages (epoch 0: not known, e.g. a step
+/// outside fit()). `batch` is 0-based, `batches` the number of batches in the epoch (0: unknown).
+struct StepPlace {
+  std::int64_t epoch = 0;
+  std::int64_t batch = 0;
+  std::int64_t batches = 0;
+};
+
+namespace detail {
+
+inline std::string step_place_text(std::int64_t step, const StepPlace& at) {
+  std::string s = "step " + std::to_string(step);
+  if (at.epoch > 0) {
+    s += " (epoch " + std::to_string(at.epoch) + ", batch " + std::to_string(at.batch + 1);
+    if (at.batches > 0) s += " of " + std::to_string(at.batches);
+    s += ")";
+  }
+  return s;
+}
+
+/// Throws unless the loss of step `step` (0-based: the number of steps applied before it) is finite.
+/// Called before the optimizer applies the step, so the parameters stay those of the last good step.
+inline void check_step_loss(double loss, const char* who, std::int64_t step, const StepPlace& at) {
+  if (std::isfinite(loss)) return;
+  throw_error(who, ": the loss of ", step_place_text(step + 1, at), " is ", loss,
+              ": training diverged (or the batch holds NaN/inf inputs). The step was not applied and no checkpoint "
+              "of it was written; lower the learning rate (or check the inputs) and train again, or resume from the "
+              "last checkpoint");
+}
+
+/// Throws unless every parameter (dense views and tables) is finite, naming the first bad one.
+template <class T>
+void check_params_finite(const ParamRegistry& reg, const ModelParams<T>& params, const char* who, std::int64_t step,
+                         const StepPlace& at) {
+  auto fail = [&](const std::string& name, std::size_t i, T v) {
+    throw_error(who, ": parameter '", name, "' holds ", v, " at index ", i, " after ", step_place_text(step, at),
+                ": training diverged. No checkpoint of this state was written; lower the learning rate and train "
+                "again, or resume from the last checkpoint");
+  };
+  for (const auto& p : reg.params()) {
+    const std::span<const T> v(params.dense.data() + p.handle.offset, static_cast<std::size_t>(p.handle.size()));
+    const std::size_t i = first_non_finite(v);
+    if (i < v.size()) fail(p.name, i, v[i]);
+  }
+  for (const auto& t : reg.tables()) {
+    const auto& m = params.tables[static_cast<std::size_t>(t.handle.id)];
+    const std::span<const T> v(m.data(), static_cast<std::size_t>(m.size()));
+    const std::size_t i = first_non_finite(v);
+    if (i < v.size()) fail(t.name, i, v[i]);
+  }
+}
+
+}  // namespace detail
+
+}  // namespace ctrnet
