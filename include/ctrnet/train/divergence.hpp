@@ -1,5 +1,5 @@
-// Stopping a diverged run: the training loops check every step's loss (before the optimizer applies
-// the step) and the parameters before each checkpoint and at each epoch's end, and throw a
+// Stopping a diverged run: the training loops check every step's loss and gradient (before the
+// optimizer applies the step) and the parameters before each checkpoint and at each epoch's end, and throw a
 // ctrnet::Error naming the epoch, batch and step instead of training on (or saving) NaN/inf values.
 #pragma once
 #include <cmath>
@@ -41,6 +41,33 @@ inline void check_step_loss(double loss, const char* who, std::int64_t step, con
               ": training diverged (or the batch holds NaN/inf inputs). The step was not applied and no checkpoint "
               "of it was written; lower the learning rate (or check the inputs) and train again, or resume from the "
               "last checkpoint");
+}
+
+/// Throws unless the summed gradient of step `step` (0-based, as for check_step_loss) is finite:
+/// one pass over the dense gradient and the touched table rows, cheap next to the step itself.
+/// Catches what a finite loss hides (e.g. a NaN input that a ReLU turns into 0 on the way forward).
+template <class T>
+void check_grads_finite(const ParamRegistry& reg, const ModelGrads<T>& grads, const char* who, std::int64_t step,
+                        const StepPlace& at) {
+  auto fail = [&](const std::string& name, T v) {
+    throw_error(who, ": the gradient of ", step_place_text(step + 1, at), " holds ", v, " for parameter '", name,
+                "': training diverged (or the batch holds NaN/inf inputs). The step was not applied and no checkpoint "
+                "of it was written; lower the learning rate (or check the inputs) and train again, or resume from the "
+                "last checkpoint");
+  };
+  const std::span<const T> dense(grads.dense.data(), grads.dense.size());
+  if (const std::size_t i = first_non_finite(dense); i < dense.size()) {
+    for (const auto& p : reg.params())
+      if (static_cast<index_t>(i) >= p.handle.offset && static_cast<index_t>(i) < p.handle.offset + p.handle.size())
+        fail(p.name, dense[i]);
+    fail("(padding)", dense[i]);
+  }
+  for (const auto& t : reg.tables()) {
+    const auto& g = grads.tables[static_cast<std::size_t>(t.handle.id)];
+    if (g.empty()) continue;
+    const std::span<const T> v(g.values(0), static_cast<std::size_t>(g.size() * g.dim()));
+    if (const std::size_t i = first_non_finite(v); i < v.size()) fail(t.name, v[i]);
+  }
 }
 
 /// Throws unless every parameter (dense views and tables) is finite, naming the first bad one.

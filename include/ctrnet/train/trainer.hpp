@@ -16,8 +16,8 @@
 // every `checkpoint_every` steps and after every epoch; `max_steps` stops a run early (after a
 // checkpoint), e.g. to test the resume path.
 //
-// Divergence: a step whose loss is NaN or ±inf throws a ctrnet::Error naming the epoch, batch and
-// step before the optimizer applies it; the parameters are checked finite before each checkpoint
+// Divergence: a step whose loss or gradient is NaN or ±inf throws a ctrnet::Error naming the epoch,
+// batch and step before the optimizer applies it; the parameters are checked finite before each checkpoint
 // and at each epoch's end, so no checkpoint of a diverged state is ever written (train/divergence.hpp).
 #pragma once
 #include <algorithm>
@@ -182,7 +182,7 @@ class Trainer {
   const ModelOptimizer<T>& optimizer() const { return optimizer_; }
 
   /// One optimisation step on `b` (all its rows). Returns the batch's mean loss. A NaN or infinite
-  /// loss throws ctrnet::Error (naming the step and `at`) before the step is applied.
+  /// loss or gradient throws ctrnet::Error (naming the step and `at`) before the step is applied.
   double train_step(const BatchView& b, const StepPlace& at = {}) {
     const index_t n = b.size;
     CTRNET_CHECK(n > 0, "Trainer: empty batch");
@@ -205,6 +205,7 @@ class Trainer {
     double loss = 0.0;
     for (index_t s = 0; s < S; ++s) loss += shards_[static_cast<std::size_t>(s)].loss;
     detail::check_step_loss(loss, "Trainer", step_, at);
+    detail::check_grads_finite(model_.registry(), shards_[0].grads, "Trainer", step_, at);
 
     optimizer_.set_lr_scale(schedule_.factor_at(step_));
     arena_.execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });

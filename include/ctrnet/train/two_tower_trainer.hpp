@@ -260,7 +260,7 @@ class TwoTowerTrainer {
   }
 
   /// One optimisation step on the positive pairs (q_rows[r], i_rows[r]). Returns the mean loss. A NaN
-  /// or infinite loss throws ctrnet::Error (naming the step and `at`) before the step is applied.
+  /// or infinite loss or gradient throws ctrnet::Error (naming the step and `at`) before the step is applied.
   double train_step(const RetrievalData& data, std::span<const index_t> q_rows, std::span<const index_t> i_rows,
                     const StepPlace& at = {}) {
     CTRNET_CHECK(!q_rows.empty(), "TwoTowerTrainer: empty batch");
@@ -303,6 +303,7 @@ class TwoTowerTrainer {
       }
     }
     detail::check_step_loss(loss, "TwoTowerTrainer", step_, at);
+    detail::check_grads_finite(model_.registry(), shards_[0].grads, "TwoTowerTrainer", step_, at);
     optimizer_.set_lr_scale(schedule_.factor_at(step_));
     arena_.execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
     ++step_;
