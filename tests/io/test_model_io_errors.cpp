@@ -1,6 +1,8 @@
 // Model files: names and layouts follow PyTorch ([d] biases, [out, in] weights), bfloat16 tables are
 // opt-in, each mismatch (architecture, schema, missing / extra tensor, shape, dtype, hostile
-// options) is a ctrnet::Error naming it, and the fuzzer's saved inputs never crash the loader.
+// options) is a ctrnet::Error naming it, and the fuzzer's saved inputs never crash the loader. A NaN
+// or inf value (named by tensor and index) and a metadata dtype that is not the model's are errors,
+// and so is a 'preprocessing' whose fields or vocabulary sizes do not fit the model's schema.
 #include <catch2/catch.hpp>
 
 #include <cstring>

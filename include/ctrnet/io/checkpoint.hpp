@@ -382,7 +382,10 @@ void save_checkpoint(const std::string& path, Trainer<M, Policy>& trainer, const
 
 /// \brief Restores a checkpoint into a built `model` and an optimizer initialised for it (same
 /// kinds as when saved); returns the position to resume from. Checks everything load_model_params
-/// checks, plus the model options, the optimizer kinds, state names and shapes.
+/// checks (finite values included), plus the model options, the optimizer kinds, state names and
+/// shapes, finite optimizer state (second moments and accumulators >= 0), the metadata dtype, and
+/// a consistent position (step = the optimizers' step counts; with Trainer::fit's state: the epoch
+/// follows the finished ones, the batch lies within an epoch). Nothing is written before all pass.
 template <SavableArchitecture M>
 TrainingPosition load_checkpoint(const std::string& path, M& model, ModelOptimizer<typename M::value_type>& opt) {
   const SafetensorsFile f(path);
