@@ -72,7 +72,8 @@ if [ -n "$predict" ]; then
   if "$predict" --model "$work/nan.safetensors" --input "$work/test.tsv" > /dev/null 2> "$work/nan.txt"; then
     fail "ctrnet-predict scored with a NaN weight"
   fi
-  grep -q "tensor '$first' holds nan at index 0" "$work/nan.txt" || { cat "$work/nan.txt"; fail "no error naming tensor '$first'"; }
+  grep -q "tensor '$first' holds nan at index 0" "$work/nan.txt" \
+    || { cat "$work/nan.txt"; fail "no error naming tensor '$first'"; }
 fi
 
 # --- 1b. checkpoints: interrupted (--max-steps) + --resume saves the very bytes of an uninterrupted run

@@ -253,7 +253,8 @@ TEST_CASE("a preprocessing that does not fit the model's schema is an error nami
   const Schema file_schema = schema_from_json(nlohmann::json::parse(f.metadata("schema")));
   CHECK_THROWS_WITH(check_preprocessing_fits(loaded, file_schema, path),
                     Catch::Contains(path + ": the 'preprocessing' metadata does not fit the model's schema") &&
-                        Catch::Contains("field 'a' maps ids to 8 rows (vocabulary or hash size), the model's table has 6"));
+                        Catch::Contains("field 'a' maps ids to 8 rows (vocabulary or hash size), the model's table "
+                                        "has 6"));
   // Other fields: renamed, or one fewer.
   Schema renamed;
   renamed.add_dense("x0").add_dense("x1");

@@ -6,10 +6,13 @@
 //   -> the first bad index, or n when there is none
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <sstream>
+#include <string>
 #include <type_traits>
 
 namespace ctrnet {
@@ -18,7 +21,8 @@ namespace detail {
 
 /// Bits of an IEEE value of `Bytes` bytes (2: bfloat16, 4: float, 8: double).
 template <std::size_t Bytes>
-using FloatBits = std::conditional_t<Bytes == 2, std::uint16_t, std::conditional_t<Bytes == 4, std::uint32_t, std::uint64_t>>;
+using FloatBits =
+    std::conditional_t<Bytes == 2, std::uint16_t, std::conditional_t<Bytes == 4, std::uint32_t, std::uint64_t>>;
 
 template <std::size_t Bytes>
 std::size_t first_bad_bits(const std::byte* p, std::size_t n, bool non_negative) {
@@ -66,6 +70,14 @@ inline std::size_t first_non_finite_bytes(std::span<const std::byte> bytes, std:
     case 8: return detail::first_bad_bits<8>(bytes.data(), n, non_negative);
     default: return n;
   }
+}
+
+/// A value for an error message: "nan" whatever the NaN's sign bit, "inf", "-inf", or the number.
+inline std::string value_text(double v) {
+  if (std::isnan(v)) return "nan";
+  std::ostringstream os;
+  os << v;
+  return os.str();
 }
 
 }  // namespace ctrnet

@@ -453,8 +453,8 @@ inline void check_preprocessing_fits(const Schema& preprocessed, const Schema& m
   const Schema& out = preprocessed;
   const std::string what = source + ": the 'preprocessing' metadata does not fit the model's schema: ";
   CTRNET_CHECK(out.num_dense() == model.num_dense() && out.num_categorical() == model.num_categorical(), what,
-               "it yields ", out.num_dense(), " dense and ", out.num_categorical(), " categorical fields, the model has ",
-               model.num_dense(), " and ", model.num_categorical());
+               "it yields ", out.num_dense(), " dense and ", out.num_categorical(),
+               " categorical fields, the model has ", model.num_dense(), " and ", model.num_categorical());
   for (index_t i = 0; i < out.num_dense(); ++i)
     CTRNET_CHECK(out.dense(i).name == model.dense(i).name, what, "dense field ", i, " is '", out.dense(i).name,
                  "', the model's is '", model.dense(i).name, "'");

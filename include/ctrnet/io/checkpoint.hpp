@@ -313,7 +313,8 @@ TrainingPosition read_checkpoint(const SafetensorsFile& f, M& model, ModelOptimi
   for (auto& s : state) f.read("optimizer." + s.name, std::span<T>(s.values));
   opt.set_step_count(step);
   opt.dense().set_step_count(dense_step);
-  for (std::size_t t = 0; t < opt.table_names().size(); ++t) opt.table(static_cast<index_t>(t)).set_step_count(table_steps[t]);
+  for (std::size_t t = 0; t < opt.table_names().size(); ++t)
+    opt.table(static_cast<index_t>(t)).set_step_count(table_steps[t]);
   return pos;
 }
 

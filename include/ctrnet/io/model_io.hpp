@@ -159,7 +159,7 @@ inline void check_finite_tensor(const SafetensorsView& f, const TensorInfo& t, b
   if (t.shape.size() == 2 && t.shape[1] > 0)
     where += " (row " + std::to_string(static_cast<std::int64_t>(i) / t.shape[1]) + ", column " +
              std::to_string(static_cast<std::int64_t>(i) % t.shape[1]) + ")";
-  throw_error(f.source(), ": tensor '", t.name, "' holds ", v, " at ", where, "; expected finite values",
+  throw_error(f.source(), ": tensor '", t.name, "' holds ", value_text(v), " at ", where, "; expected finite values",
               non_negative ? " >= 0" : "",
               " (the file is damaged, or the run that wrote it diverged: use an earlier file or retrain)");
 }

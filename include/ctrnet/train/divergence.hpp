@@ -37,10 +37,9 @@ inline std::string step_place_text(std::int64_t step, const StepPlace& at) {
 /// Called before the optimizer applies the step, so the parameters stay those of the last good step.
 inline void check_step_loss(double loss, const char* who, std::int64_t step, const StepPlace& at) {
   if (std::isfinite(loss)) return;
-  throw_error(who, ": the loss of ", step_place_text(step + 1, at), " is ", loss,
-              ": training diverged (or the batch holds NaN/inf inputs). The step was not applied and no checkpoint "
-              "of it was written; lower the learning rate (or check the inputs) and train again, or resume from the "
-              "last checkpoint");
+  throw_error(who, ": the loss of ", step_place_text(step + 1, at), " is ", value_text(loss),
+              ": training diverged (or the batch holds NaN/inf inputs); the step was not applied, and no checkpoint "
+              "of a diverged state is written: lower the learning rate (or check the inputs) and train again");
 }
 
 /// Throws unless the summed gradient of step `step` (0-based, as for check_step_loss) is finite:
@@ -50,10 +49,10 @@ template <class T>
 void check_grads_finite(const ParamRegistry& reg, const ModelGrads<T>& grads, const char* who, std::int64_t step,
                         const StepPlace& at) {
   auto fail = [&](const std::string& name, T v) {
-    throw_error(who, ": the gradient of ", step_place_text(step + 1, at), " holds ", v, " for parameter '", name,
-                "': training diverged (or the batch holds NaN/inf inputs). The step was not applied and no checkpoint "
-                "of it was written; lower the learning rate (or check the inputs) and train again, or resume from the "
-                "last checkpoint");
+    throw_error(who, ": the gradient of ", step_place_text(step + 1, at), " holds ", value_text(static_cast<double>(v)),
+                " for parameter '", name,
+                "': training diverged (or the batch holds NaN/inf inputs); the step was not applied, and no "
+                "checkpoint of a diverged state is written: lower the learning rate (or check the inputs) and train again");
   };
   const std::span<const T> dense(grads.dense.data(), grads.dense.size());
   if (const std::size_t i = first_non_finite(dense); i < dense.size()) {
@@ -75,9 +74,10 @@ template <class T>
 void check_params_finite(const ParamRegistry& reg, const ModelParams<T>& params, const char* who, std::int64_t step,
                          const StepPlace& at) {
   auto fail = [&](const std::string& name, std::size_t i, T v) {
-    throw_error(who, ": parameter '", name, "' holds ", v, " at index ", i, " after ", step_place_text(step, at),
-                ": training diverged. No checkpoint of this state was written; lower the learning rate and train "
-                "again, or resume from the last checkpoint");
+    throw_error(who, ": parameter '", name, "' holds ", value_text(static_cast<double>(v)), " at index ", i, " after ",
+                step_place_text(step, at),
+                ": training diverged; no checkpoint of this state was written: lower the learning rate and train "
+                "again");
   };
   for (const auto& p : reg.params()) {
     const std::span<const T> v(params.dense.data() + p.handle.offset, static_cast<std::size_t>(p.handle.size()));

@@ -267,7 +267,8 @@ class Trainer {
     const bool maximize = opt_.early_stopping_metric == "auc";
     std::optional<std::pair<std::int64_t, std::int64_t>> last_checkpoint;  // (epoch, batch) of the last one
     auto check_params = [&](std::int64_t epoch, std::int64_t done) {
-      detail::check_params_finite(model_.registry(), model_.params(), "Trainer", step_, StepPlace{epoch, done - 1, batches});
+      detail::check_params_finite(model_.registry(), model_.params(), "Trainer", step_,
+                                  StepPlace{epoch, done - 1, batches});
     };
     auto checkpoint = [&] {
       if (last_checkpoint == std::pair(pos.epoch, pos.batch)) return;
