@@ -99,6 +99,8 @@ int run(Args a) {
   // Strict: a syntax error, repeated / unknown key or wrong type names the file and the JSON path.
   Preprocessor pre = Preprocessor::from_json_text(metadata_of(f, "preprocessing", a.model),
                                                   a.model + ": __metadata__ 'preprocessing'");
+  // The preprocessing must yield the model's fields and table sizes.
+  check_preprocessing_fits(pre, detail::metadata_schema(f), a.model);
   if (a.format.empty()) a.format = metadata_of(f, "input_format", a.model);
   CTRNET_CHECK(a.format == "criteo" || a.format == "csv" || a.format == "libsvm", "unknown input format '",
                a.format, "'");

@@ -191,6 +191,7 @@ void check_resume(const Args& a, const InMemoryDataset& train) {
   CTRNET_CHECK(f.metadata("preprocessing") == a.preprocessing_json, src,
                ": the checkpoint's preprocessing state (vocabularies, hash seeds, numeric transforms) differs from "
                "this run's: a different training file or preprocessing options");
+  check_preprocessing_fits(train.schema(), schema_from_json(detail::parse_metadata_json(f, "schema")), src);
   const nlohmann::json data_now = train_data(train);
   const nlohmann::json data_then = nlohmann::json::parse(f.metadata("train_data"), nullptr, false);
   CTRNET_CHECK(data_then == data_now, src, ": the checkpoint was trained on ", data_then.dump(),

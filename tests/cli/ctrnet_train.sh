@@ -101,6 +101,16 @@ if [ -n "$predict" ]; then
     2> "$work/nodir.txt"; then fail "ctrnet-predict accepted an --output in a missing folder"; fi
   grep -q "no/such/dir/s.txt: cannot open for writing" "$work/nodir.txt" || { cat "$work/nodir.txt"; fail "unclear error for a missing folder"; }
   echo "ctrnet-predict: write errors and --output = --input are errors"
+  # One NaN weight (the first value of the data section) is an error naming the tensor, not constant scores.
+  cp "$work/model.safetensors" "$work/nan.safetensors"
+  hlen="$(od -An -t u8 -N8 "$work/nan.safetensors" | tr -d ' ')"
+  first="$(grep -ao '"[^"]*":{"data_offsets":\[0,' "$work/nan.safetensors" | head -n 1 | cut -d'"' -f2)"
+  printf '\000\000\300\177' | dd of="$work/nan.safetensors" bs=1 seek=$((8 + hlen)) conv=notrunc 2> /dev/null
+  if "$predict" --model "$work/nan.safetensors" --input "$work/test.tsv" > /dev/null 2> "$work/nan.txt"; then
+    fail "ctrnet-predict scored with a NaN weight"
+  fi
+  grep -q "tensor '$first' holds nan at index 0" "$work/nan.txt" \
+    || { cat "$work/nan.txt"; fail "no error naming tensor '$first'"; }
 fi
 
 # --- 1a. outputs: refused when they are inputs, unwritable ones fail before training, checked writes

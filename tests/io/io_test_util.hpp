@@ -4,10 +4,14 @@
 #pragma once
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "ctrnet/io/model_io.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
@@ -97,5 +101,40 @@ inline DCNOptions small_dcn(index_t rank = 0) {
   return o;
 }
 
+/// Overwrites element `index` of tensor `name` in the safetensors file at `path` with `value` (the
+/// tensor must store elements of sizeof(T) bytes): a damaged file, byte for byte like the saved one otherwise.
+template <class T>
+void patch_tensor(const std::string& path, const std::string& name, std::size_t index, T value) {
+  std::size_t offset = 0;
+  {
+    const SafetensorsFile f(path);
+    const TensorInfo& t = f.at(name);
+    REQUIRE(dtype_size(t.dtype) == sizeof(T));  // e.g. std::uint16_t bits for a BF16 tensor
+    REQUIRE(index < t.numel());
+    std::ifstream in(path, std::ios::binary);
+    std::uint64_t header = 0;
+    in.read(reinterpret_cast<char*>(&header), 8);
+    offset = 8 + static_cast<std::size_t>(header) + t.begin + index * sizeof(T);
+  }
+  std::fstream io(path, std::ios::binary | std::ios::in | std::ios::out);
+  io.seekp(static_cast<std::streamoff>(offset));
+  io.write(reinterpret_cast<const char*>(&value), sizeof(T));
+  REQUIRE(io.good());
+}
+
+/// Replaces the one occurrence of `from` in the file at `path` by `to` (same length), e.g. a
+/// metadata value in the JSON header.
+inline void patch_text(const std::string& path, const std::string& from, const std::string& to) {
+  REQUIRE(from.size() == to.size());
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const auto at = bytes.find(from);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(bytes.find(from, at + 1) == std::string::npos);
+  bytes.replace(at, from.size(), to);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
 
 }  // namespace ctrnet::io_test

@@ -1,10 +1,15 @@
 // Model files: names and layouts follow PyTorch ([d] biases, [out, in] weights), bfloat16 tables are
 // opt-in, each mismatch (architecture, schema, missing / extra tensor, shape, dtype, hostile
-// options) is a ctrnet::Error naming it, and the fuzzer's saved inputs never crash the loader.
+// options) is a ctrnet::Error naming it, and the fuzzer's saved inputs never crash the loader. A NaN
+// or inf value (named by tensor and index) and a metadata dtype that is not the model's are errors,
+// and so is a 'preprocessing' whose fields or vocabulary sizes do not fit the model's schema.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+#include <limits>
 #include <optional>
 
+#include "ctrnet/data/preprocess.hpp"
 #include "io_test_util.hpp"
 
 using namespace ctrnet;
@@ -165,4 +170,100 @@ TEST_CASE("the fuzzer's saved inputs load as models or fail with ctrnet::Error",
   }
   CHECK(hostile >= 6);
   CHECK(seeds >= 3);
+}
+
+TEST_CASE("a NaN or infinite value in a model file is an error naming the file, tensor and index", "[io][model]") {
+  TempDir dir;
+  auto m = make_dcn_v2_stacked(small_schema(), small_dcn(), 1);
+  randomize(m, 3);
+  const std::string path = dir.file("nan.safetensors");
+  save_model(m, path);
+  REQUIRE_NOTHROW(load_model<DCNv2Stacked>(path));
+  // deep.0.weight is [6, 13]: index 20 is row 1, column 7.
+  patch_tensor(path, "deep.0.weight", 20, std::numeric_limits<float>::quiet_NaN());
+  CHECK_THROWS_WITH(load_model<DCNv2Stacked>(path),
+                    Catch::Contains(path + ": tensor 'deep.0.weight' holds nan at index 20 (row 1, column 7)") &&
+                        Catch::Contains("expected finite values"));
+  // load_model_params checks everything before it writes: the model keeps its parameters.
+  auto target = make_dcn_v2_stacked(small_schema(), small_dcn(), 1);
+  randomize(target, 4);
+  const auto before = target.params();
+  CHECK_THROWS_WITH(load_model_params(target, path), Catch::Contains("tensor 'deep.0.weight' holds nan"));
+  CHECK(std::memcmp(before.dense.data(), target.params().dense.data(), before.dense.size() * sizeof(float)) == 0);
+  for (std::size_t t = 0; t < before.tables.size(); ++t)
+    CHECK(std::memcmp(before.tables[t].data(), target.params().tables[t].data(),
+                      static_cast<std::size_t>(before.tables[t].size()) * sizeof(float)) == 0);
+
+  // An infinite table entry, also in a BF16 table (0x7f80 = +inf), and a bias.
+  save_model(m, path);
+  patch_tensor(path, "embedding.h", 9, -std::numeric_limits<float>::infinity());
+  CHECK_THROWS_WITH(load_model<DCNv2Stacked>(path),
+                    Catch::Contains("tensor 'embedding.h' holds -inf at index 9 (row 2, column 1)"));
+  ModelSaveOptions bf16;
+  bf16.bf16_tables = true;
+  save_model(m, path, bf16);
+  patch_tensor(path, "embedding.a", 4, std::uint16_t{0x7f80});
+  CHECK_THROWS_WITH(load_model<DCNv2Stacked>(path), Catch::Contains("tensor 'embedding.a' holds inf at index 4"));
+  save_model(m, path);
+  patch_tensor(path, "logit.bias", 0, std::numeric_limits<float>::quiet_NaN());
+  CHECK_THROWS_WITH(load_model<DCNv2Stacked>(path), Catch::Contains("tensor 'logit.bias' holds nan at index 0;"));
+}
+
+TEST_CASE("a model file whose metadata dtype is not the model's is an error", "[io][model]") {
+  TempDir dir;
+  const auto m = make_dcn_v2_stacked(small_schema(), small_dcn(), 1);
+  const std::string path = dir.file("f64.safetensors");
+  save_model(m, path);
+  patch_text(path, "\"dtype\":\"F32\",\"format\"", "\"dtype\":\"F64\",\"format\"");  // the tensors stay F32
+  CHECK_THROWS_WITH(load_model<DCNv2Stacked>(path), Catch::Contains("holds a F64 model, the requested type is F32"));
+  auto target = make_dcn_v2_stacked(small_schema(), small_dcn(), 1);
+  CHECK_THROWS_WITH(load_model_params(target, path),
+                    Catch::Contains(path + ": __metadata__ 'dtype' is 'F64', expected 'F32'"));
+}
+
+TEST_CASE("a preprocessing that does not fit the model's schema is an error naming the field", "[io][model][preprocess]") {
+  TempDir dir;
+  // Raw input: dense x0, x1; raw categorical ids a, b, h (vocabularies fitted on the rows).
+  Schema raw;
+  raw.add_dense("x0").add_dense("x1");
+  raw.add_hashed("a", 1000).add_hashed("b", 1000).add_hashed("h", 1000);
+  auto rows = [&](int distinct) {
+    Batch b(raw);
+    for (int i = 0; i < 40; ++i) {
+      const std::vector<float> d{float(i), float(-i)};
+      const std::vector<FeatureId> ids{FeatureId(i % distinct), FeatureId(i % 3), FeatureId(i % 5)};
+      b.add_one_hot(d, ids, float(i % 2), 1.f);
+    }
+    return InMemoryDataset(raw, std::move(b));
+  };
+  PreprocessOptions po;
+  po.categorical.kind = CategoricalTransform::vocabulary;
+  Preprocessor pre(raw, po), other(raw, po);
+  pre.fit(rows(4));
+  other.fit(rows(6));
+  const auto m = make_dcn_v2_stacked(pre.output_schema(), small_dcn(), 1);
+  const std::string path = dir.file("p.safetensors");
+  CHECK_NOTHROW(check_preprocessing_fits(pre, m.schema(), path));
+  // A model file saved with another run's vocabularies (as ctrnet-predict and --resume read them).
+  ModelSaveOptions so;
+  so.metadata["preprocessing"] = other.to_json().dump();
+  save_model(m, path, so);
+  const SafetensorsFile f(path);
+  const Preprocessor loaded = Preprocessor::from_json(nlohmann::json::parse(f.metadata("preprocessing")));
+  const Schema file_schema = schema_from_json(nlohmann::json::parse(f.metadata("schema")));
+  CHECK_THROWS_WITH(check_preprocessing_fits(loaded, file_schema, path),
+                    Catch::Contains(path + ": the 'preprocessing' metadata does not fit the model's schema") &&
+                        Catch::Contains("field 'a' maps ids to 8 rows (vocabulary or hash size), the model's table "
+                                        "has 6"));
+  // Other fields: renamed, or one fewer.
+  Schema renamed;
+  renamed.add_dense("x0").add_dense("x1");
+  renamed.add_categorical("a", 6).add_categorical("B", 5).add_categorical("h", 7);
+  CHECK_THROWS_WITH(check_preprocessing_fits(pre, renamed, path),
+                    Catch::Contains("categorical field 1 is 'b' (categorical), the model's is 'B' (categorical)"));
+  Schema fewer;
+  fewer.add_dense("x0");
+  fewer.add_categorical("a", 6).add_categorical("b", 5).add_categorical("h", 7);
+  CHECK_THROWS_WITH(check_preprocessing_fits(pre, fewer, path),
+                    Catch::Contains("it yields 2 dense and 3 categorical fields, the model has 1 and 3"));
 }

@@ -3,13 +3,19 @@
 // like an uninterrupted fit: parameters, optimizer state and the reported epochs. Covered: 1 and 2
 // threads (also mixed: interrupted with 1, resumed with 2), dropout on, an interruption in the
 // middle of an epoch and one at an epoch boundary, early stopping whose best-epoch copy must come
-// back from the checkpoint, periodic checkpoints, and the errors of a mismatched resume.
+// back from the checkpoint, periodic checkpoints, and the errors of a mismatched resume. Damaged or
+// inconsistent checkpoints (NaN state, negative second moments, positions out of line, another
+// dtype) do not resume, and a diverging fit stops, naming the step, with its last good checkpoint.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -333,5 +339,203 @@ TEST_CASE("a mismatched resume is a clear error", "[trainer][resume]") {
     auto m = make_dcn_v2_stacked(data.schema(), model_options(), 1);
     Tr tr(m, trainer_options(1));
     CHECK_THROWS_WITH(load_checkpoint(dir.file("model.safetensors"), tr), Catch::Contains("not a checkpoint"));
+  }
+}
+
+namespace {
+
+// Writes a copy of the checkpoint `in` to `out` after `edit` changed its metadata or the values of
+// its (F32) tensors.
+void rewrite(const std::string& in, const std::string& out,
+             const std::function<void(SafetensorsMetadata&, std::map<std::string, std::vector<float>>&)>& edit) {
+  SafetensorsMetadata md;
+  std::map<std::string, std::vector<float>> values;
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> order;
+  {
+    const SafetensorsFile f(in);
+    md = f.metadata();
+    for (const auto& t : f.tensors()) {
+      auto& v = values[t.name];
+      v.resize(static_cast<std::size_t>(t.numel()));
+      f.read(t.name, std::span<float>(v));
+      order.emplace_back(t.name, t.shape);
+    }
+  }
+  edit(md, values);
+  std::vector<TensorToWrite> tensors;
+  for (const auto& [name, shape] : order)
+    tensors.push_back({name, Dtype::F32, shape, std::as_bytes(std::span<const float>(values.at(name)))});
+  write_safetensors(out, tensors, md);
+}
+
+// Edits the JSON of metadata entry `key`.
+std::function<void(SafetensorsMetadata&, std::map<std::string, std::vector<float>>&)> edit_json(
+    const std::string& key, std::function<void(nlohmann::json&)> change) {
+  return [key, change](SafetensorsMetadata& md, std::map<std::string, std::vector<float>>&) {
+    auto j = nlohmann::json::parse(md.at(key));
+    change(j);
+    md[key] = j.dump();
+  };
+}
+
+std::function<void(SafetensorsMetadata&, std::map<std::string, std::vector<float>>&)> set_value(const std::string& name,
+                                                                                               std::size_t i, float v) {
+  return [name, i, v](SafetensorsMetadata&, std::map<std::string, std::vector<float>>& t) { t.at(name).at(i) = v; };
+}
+
+std::vector<char> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST_CASE("a damaged or inconsistent checkpoint does not resume", "[trainer][resume]") {
+  TempDir dir;
+  const auto data = split(300, 1);
+  const std::string path = dir.file("c.safetensors");
+  const Run cut = train(trainer_options(1), data, nullptr, path, 6);  // epoch 1, batch 6, step 6
+  REQUIRE(cut.result.interrupted);
+  const std::string bad = dir.file("bad.safetensors");
+  // Loads `file` into a fresh trainer; on an error, the trainer's model must be untouched.
+  auto load = [&](const std::string& file) {
+    auto m = make_dcn_v2_stacked(data.schema(), model_options(), 1);
+    const auto before = m.params();
+    Tr tr(m, trainer_options(1));
+    try {
+      load_checkpoint(file, tr);
+    } catch (const Error&) {
+      CHECK(std::memcmp(before.dense.data(), m.params().dense.data(), before.dense.size() * sizeof(float)) == 0);
+      throw;
+    }
+  };
+  REQUIRE_NOTHROW(load(path));
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+
+  // Non-finite optimizer state and parameters.
+  rewrite(path, bad, set_value("optimizer.dense.exp_avg", 5, nan));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains(bad + ": tensor 'optimizer.dense.exp_avg' holds nan at index 5"));
+  rewrite(path, bad, set_value("optimizer.embedding.C1.exp_avg_sq", 4, inf));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains("tensor 'optimizer.embedding.C1.exp_avg_sq' holds inf at index 4 "
+                                               "(row 1, column 1)"));
+  rewrite(path, bad, set_value("cross.1.weight", 0, -inf));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains("tensor 'cross.1.weight' holds -inf at index 0"));
+  // Second moments and accumulators are >= 0; first moments may be negative.
+  rewrite(path, bad, set_value("optimizer.dense.exp_avg_sq", 3, -1.0f));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains("tensor 'optimizer.dense.exp_avg_sq' holds -1 at index 3; expected "
+                                               "finite values >= 0"));
+  rewrite(path, bad, set_value("optimizer.embedding.C2.sum", 1, -0.5f));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains("tensor 'optimizer.embedding.C2.sum' holds -0.5 at index 1"));
+  rewrite(path, bad, set_value("optimizer.dense.exp_avg", 3, -1.0f));
+  CHECK_NOTHROW(load(bad));
+
+  // The position: epochs, batches and steps must agree with each other and the optimizer.
+  rewrite(path, bad, edit_json("position", [](nlohmann::json& j) { j["epoch"] = 99; }));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains("epoch 99 does not follow the 0 finished epoch(s) the checkpoint "
+                                               "records; expected epoch 1"));
+  rewrite(path, bad, edit_json("position", [](nlohmann::json& j) { j["batch"] = 11; }));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains("batch 11 is beyond the 10 batches of an epoch (300 examples in "
+                                               "batches of 32)"));
+  rewrite(path, bad, edit_json("position", [](nlohmann::json& j) { j["step"] = 7; }));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains(bad + ": the optimizer has taken 6 steps, the position says step 7"));
+  rewrite(path, bad, edit_json("optimizer", [](nlohmann::json& j) { j["dense"]["step"] = 5; }));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains("the dense optimizer's step 5 differs from the step 6"));
+  rewrite(path, bad, edit_json("optimizer", [](nlohmann::json& j) { j["tables"]["embedding.C2"]["step"] = 4; }));
+  CHECK_THROWS_WITH(load(bad), Catch::Contains("table 'embedding.C2''s optimizer step 4 differs from the step 6"));
+  rewrite(path, bad, [](SafetensorsMetadata& md, std::map<std::string, std::vector<float>>&) {
+    auto p = nlohmann::json::parse(md.at("position"));
+    auto o = nlohmann::json::parse(md.at("optimizer"));
+    p["step"] = o["step"] = o["dense"]["step"] = 3;
+    for (auto& t : o["tables"]) t["step"] = 3;
+    md["position"] = p.dump();
+    md["optimizer"] = o.dump();
+  });
+  CHECK_THROWS_WITH(load(bad), Catch::Contains("step 3 is fewer than the 6 batches done by epoch 1, batch 6"));
+  // The dtype of the metadata (the tensors stay F32).
+  rewrite(path, bad, [](SafetensorsMetadata& md, std::map<std::string, std::vector<float>>&) { md["dtype"] = "F64"; });
+  CHECK_THROWS_WITH(load(bad), Catch::Contains(bad + ": __metadata__ 'dtype' is 'F64', expected 'F32'"));
+  // A position beyond the epochs of the resuming run.
+  {
+    const std::string done = dir.file("done.safetensors");
+    auto o = trainer_options(1);
+    o.epochs = 2;
+    train(o, data, nullptr, done, 0);
+    auto m = make_dcn_v2_stacked(data.schema(), model_options(), 1);
+    o.epochs = 1;
+    Tr tr(m, o);
+    const auto pos = load_checkpoint(done, tr);
+    CHECK_THROWS_WITH(tr.fit(data, nullptr, &pos),
+                      Catch::Contains("has finished 2 epochs, more than the 1 this trainer runs"));
+  }
+}
+
+TEST_CASE("a diverging fit stops with an error naming the step and keeps the last good checkpoint", "[trainer][resume]") {
+  TempDir dir;
+  const std::string path = dir.file("d.safetensors");
+  // Trains with checkpoints after every step; returns the error and the bytes of the last checkpoint written.
+  auto run = [&](const TrainerOptions& base, const InMemoryDataset& data, std::vector<char>& last_written,
+                 std::int64_t& last_step) {
+    auto m = make_dcn_v2_stacked(data.schema(), model_options(), 1);
+    auto o = base;
+    o.checkpoint_every = 1;
+    Tr* self = nullptr;
+    o.on_checkpoint = [&](const TrainingPosition& p) {
+      save_checkpoint(path, *self, p);
+      last_written = file_bytes(path);
+      last_step = p.step;
+    };
+    Tr tr(m, o);
+    self = &tr;
+    try {
+      tr.fit(data);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+
+  // Row 100 poisoned: batch 4 of epoch 1 (no shuffling), step 4. A NaN label makes the loss NaN; a
+  // NaN input the loss need not show (a ReLU maps NaN to 0) makes the gradient NaN.
+  const auto gen = generator();
+  for (const bool label : {true, false}) {
+    INFO((label ? "NaN label" : "NaN input"));
+    Batch b;
+    gen.generate(300, 1, b);
+    if (label)
+      b.labels[100] = std::numeric_limits<float>::quiet_NaN();
+    else
+      b.dense_values[static_cast<std::size_t>(100 * gen.schema().num_dense() + 1)] =
+          std::numeric_limits<float>::quiet_NaN();
+    const InMemoryDataset poisoned(gen.schema(), std::move(b));
+    auto o = trainer_options(1);
+    o.shuffle = false;
+    std::vector<char> last;
+    std::int64_t last_step = -1;
+    const std::string what = run(o, poisoned, last, last_step);
+    CHECK_THAT(what, Catch::Contains(label ? "Trainer: the loss of step 4 (epoch 1, batch 4 of 10) is nan"
+                                           : "Trainer: the gradient of step 4 (epoch 1, batch 4 of 10) holds nan") &&
+                         Catch::Contains("the step was not applied") && Catch::Contains("lower the learning rate"));
+    CHECK(last_step == 3);
+    CHECK(file_bytes(path) == last);  // the last good checkpoint is the one on disk
+    auto m = make_dcn_v2_stacked(poisoned.schema(), model_options(), 1);
+    Tr tr(m, trainer_options(1));
+    CHECK(load_checkpoint(path, tr).step == 3);
+  }
+  // A learning rate far too large: the loss or the parameters stop being finite.
+  {
+    const auto data = split(300, 1);
+    auto o = trainer_options(1);
+    o.optimizer.kind = DenseKind::sgd;
+    o.optimizer.lr = 1e30;
+    o.schedule.warmup_steps = 0;
+    std::vector<char> last;
+    std::int64_t last_step = -1;
+    const std::string what = run(o, data, last, last_step);
+    CHECK_THAT(what, Catch::Contains("training diverged") && Catch::Contains("step "));
+    REQUIRE(last_step >= 0);
+    CHECK(file_bytes(path) == last);
+    auto m = make_dcn_v2_stacked(data.schema(), model_options(), 1);
+    Tr tr(m, o);
+    CHECK_NOTHROW(load_checkpoint(path, tr));  // every value in it is finite
   }
 }

@@ -474,4 +474,30 @@ class Preprocessor {
   bool fitted_ = false;
 };
 
+/// \brief Checks that the examples `pre` produces fit a model built on `model` (e.g. a model file's
+/// schema and its 'preprocessing' metadata): the same dense fields, and the same categorical fields
+/// (names, kinds) with as many rows as the model's tables (vocabulary + 2, hash buckets + 1,
+/// quantile buckets). Throws ctrnet::Error naming `source` and the first field that differs.
+/// `preprocessed` is the schema of the preprocessed examples (Preprocessor::output_schema()).
+inline void check_preprocessing_fits(const Schema& preprocessed, const Schema& model, const std::string& source) {
+  const Schema& out = preprocessed;
+  const std::string what = source + ": the 'preprocessing' metadata does not fit the model's schema: ";
+  CTRNET_CHECK(out.num_dense() == model.num_dense() && out.num_categorical() == model.num_categorical(), what,
+               "it yields ", out.num_dense(), " dense and ", out.num_categorical(),
+               " categorical fields, the model has ", model.num_dense(), " and ", model.num_categorical());
+  for (index_t i = 0; i < out.num_dense(); ++i)
+    CTRNET_CHECK(out.dense(i).name == model.dense(i).name, what, "dense field ", i, " is '", out.dense(i).name,
+                 "', the model's is '", model.dense(i).name, "'");
+  for (index_t i = 0; i < out.num_categorical(); ++i) {
+    const Field &a = out.categorical(i), &b = model.categorical(i);
+    CTRNET_CHECK(a.name == b.name && a.kind == b.kind, what, "categorical field ", i, " is '", a.name, "' (",
+                 to_string(a.kind), "), the model's is '", b.name, "' (", to_string(b.kind), ")");
+    CTRNET_CHECK(a.rows() == b.rows(), what, "field '", a.name, "' maps ids to ", a.rows(),
+                 " rows (vocabulary or hash size), the model's table has ", b.rows());
+  }
+}
+inline void check_preprocessing_fits(const Preprocessor& pre, const Schema& model, const std::string& source) {
+  check_preprocessing_fits(pre.output_schema(), model, source);
+}
+
 }  // namespace ctrnet

@@ -111,6 +111,25 @@ inline FitState fit_state_from_json(const nlohmann::json& j, const std::string& 
   return s;
 }
 
+/// A position written by Trainer::fit is consistent with its FitState: the epochs before
+/// `epoch` are the finished ones, `batch` lies within an epoch's batches and `step` counts at least
+/// the batches done since the run began.
+inline void check_fit_position(const TrainingPosition& p, const std::string& what) {
+  const FitState& fs = *p.fit;
+  CTRNET_CHECK(static_cast<std::int64_t>(fs.epochs.size()) == p.epoch - 1, what, ": epoch ", p.epoch,
+               " does not follow the ", fs.epochs.size(), " finished epoch(s) the checkpoint records; expected epoch ",
+               fs.epochs.size() + 1);
+  for (std::size_t e = 0; e < fs.epochs.size(); ++e)
+    CTRNET_CHECK(fs.epochs[e].epoch == static_cast<int>(e) + 1, what, ": finished epoch ", e + 1, " is numbered ",
+                 fs.epochs[e].epoch);
+  const std::int64_t batches = (fs.examples + fs.batch_size - 1) / fs.batch_size;
+  CTRNET_CHECK(p.batch <= batches, what, ": batch ", p.batch, " is beyond the ", batches, " batches of an epoch (",
+               fs.examples, " examples in batches of ", fs.batch_size, ")");
+  const std::int64_t done = (p.epoch - 1) * batches + p.batch;
+  CTRNET_CHECK(p.step >= done, what, ": step ", p.step, " is fewer than the ", done, " batches done by epoch ",
+               p.epoch, ", batch ", p.batch);
+}
+
 inline nlohmann::json position_to_json(const TrainingPosition& p) {
   nlohmann::json j{{"epoch", p.epoch}, {"batch", p.batch}, {"step", p.step}};
   if (p.fit) j["fit"] = fit_state_to_json(*p.fit);
@@ -130,7 +149,8 @@ inline TrainingPosition position_from_json(const nlohmann::json& j, const std::s
   p.epoch = json_get<std::int64_t>(j, "epoch", what);
   p.batch = json_get<std::int64_t>(j, "batch", what);
   p.step = json_get<std::int64_t>(j, "step", what);
-  CTRNET_CHECK(p.epoch >= 1 && p.batch >= 0 && p.step >= 0, what, ": invalid position ", j.dump());
+  CTRNET_CHECK(p.epoch >= 1 && p.batch >= 0 && p.step >= 0, what, ": invalid position ", j.dump(),
+               "; expected epoch >= 1, batch >= 0, step >= 0");
   if (j.contains("rng_state")) {
     const auto words = json_get<std::vector<std::string>>(j, "rng_state", what);
     CTRNET_CHECK(words.size() == 4, what, ": rng_state needs 4 words, got ", words.size());
@@ -147,7 +167,10 @@ inline TrainingPosition position_from_json(const nlohmann::json& j, const std::s
     }
     p.rng_state = s;
   }
-  if (j.contains("fit")) p.fit = fit_state_from_json(j["fit"], source);
+  if (j.contains("fit")) {
+    p.fit = fit_state_from_json(j["fit"], source);
+    check_fit_position(p, what);
+  }
   return p;
 }
 
@@ -216,6 +239,12 @@ void write_checkpoint(const std::string& path, const M& model, ModelOptimizer<ty
   write_safetensors(path, tensors, all);
 }
 
+/// Optimizer state that the math keeps >= 0: Adam's second moment, Adagrad's accumulators, FTRL's n
+/// (names "<owner>.exp_avg_sq", "<owner>.sum", "<owner>.n").
+inline bool is_non_negative_state(std::string_view name) {
+  return name.ends_with(".exp_avg_sq") || name.ends_with(".sum") || name.ends_with(".n");
+}
+
 template <class M>
 TrainingPosition read_checkpoint(const SafetensorsFile& f, M& model, ModelOptimizer<typename M::value_type>& opt) {
   using T = typename M::value_type;
@@ -223,6 +252,7 @@ TrainingPosition read_checkpoint(const SafetensorsFile& f, M& model, ModelOptimi
   CTRNET_CHECK(f.metadata("format") == "ctrnet.checkpoint", path, ": not a checkpoint (format '",
                f.metadata("format"), "'); use load_model for model files");
   check_architecture<M>(f);
+  check_metadata_dtype<T>(f);
   {
     const nlohmann::json mine = nlohmann::json(ModelArchitectureTraits<M>::options(model));
     const nlohmann::json theirs = parse_metadata_json(f, "options");
@@ -260,18 +290,31 @@ TrainingPosition read_checkpoint(const SafetensorsFile& f, M& model, ModelOptimi
                  ", expected ", shape_text(want));
     CTRNET_CHECK(t->dtype == dtype_of<T>(), path, ": optimizer state '", name, "' is stored as ", to_string(t->dtype),
                  ", expected ", to_string(dtype_of<T>()));
+    check_finite_tensor(f, *t, is_non_negative_state(s.name));
   }
   std::size_t present = 0;
   for (const auto& t : f.tensors()) present += std::string_view(t.name).starts_with("optimizer.") ? 1 : 0;
   CTRNET_CHECK(present == state.size(), path, ": the checkpoint holds ", present, " optimizer state tensors, the ",
                "current optimizer has ", state.size(), " (different optimizer options?)");
+  // Every optimizer (and the position) counts the same steps: one ModelOptimizer::step moves them all.
+  const auto step = json_get<std::int64_t>(oj, "step", what);
+  CTRNET_CHECK(step == pos.step, path, ": the optimizer has taken ", step, " steps, the position says step ", pos.step,
+               "; expected the same count");
+  const auto dense_step = json_get<std::int64_t>(dense, "step", what);
+  CTRNET_CHECK(dense_step == step, what, ": the dense optimizer's step ", dense_step, " differs from the step ", step,
+               " of the optimizer");
+  std::vector<std::int64_t> table_steps;
+  for (const auto& name : opt.table_names()) {
+    table_steps.push_back(json_get<std::int64_t>(json_at(tables, name.c_str(), what), "step", what));
+    CTRNET_CHECK(table_steps.back() == step, what, ": table '", name, "''s optimizer step ", table_steps.back(),
+                 " differs from the step ", step, " of the optimizer");
+  }
   load_params_from(model, f, true);
   for (auto& s : state) f.read("optimizer." + s.name, std::span<T>(s.values));
-  opt.set_step_count(json_get<std::int64_t>(oj, "step", what));
-  opt.dense().set_step_count(json_get<std::int64_t>(dense, "step", what));
+  opt.set_step_count(step);
+  opt.dense().set_step_count(dense_step);
   for (std::size_t t = 0; t < opt.table_names().size(); ++t)
-    opt.table(static_cast<index_t>(t))
-        .set_step_count(json_get<std::int64_t>(json_at(tables, opt.table_names()[t].c_str(), what), "step", what));
+    opt.table(static_cast<index_t>(t)).set_step_count(table_steps[t]);
   return pos;
 }
 
@@ -298,6 +341,7 @@ std::optional<ModelParams<typename M::value_type>> read_best_params(const Safete
                  ", expected ", shape_text(shape));
     CTRNET_CHECK(t->dtype == dtype_of<T>(), f.source(), ": tensor '", name, "' is stored as ", to_string(t->dtype),
                  ", expected ", to_string(dtype_of<T>()));
+    check_finite_tensor(f, *t);
     f.read(name, dst);
   };
   for (const auto& p : reg.params())
@@ -339,7 +383,10 @@ void save_checkpoint(const std::string& path, Trainer<M, Policy>& trainer, const
 
 /// \brief Restores a checkpoint into a built `model` and an optimizer initialised for it (same
 /// kinds as when saved); returns the position to resume from. Checks everything load_model_params
-/// checks, plus the model options, the optimizer kinds, state names and shapes.
+/// checks (finite values included), plus the model options, the optimizer kinds, state names and
+/// shapes, finite optimizer state (second moments and accumulators >= 0), the metadata dtype, and
+/// a consistent position (step = the optimizers' step counts; with Trainer::fit's state: the epoch
+/// follows the finished ones, the batch lies within an epoch). Nothing is written before all pass.
 template <SavableArchitecture M>
 TrainingPosition load_checkpoint(const std::string& path, M& model, ModelOptimizer<typename M::value_type>& opt) {
   const SafetensorsFile f(path);

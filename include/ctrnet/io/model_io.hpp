@@ -6,7 +6,8 @@
 //                                       atomically (io/output_file.hpp); save_model(model, out,
 //                                       opts) writes into an open OutputFile the caller commits.
 //   load_model_params(model, path)      checks architecture, schema, names, shapes and dtypes, then
-//                                       overwrites every parameter of an already built model.
+//                                       overwrites every parameter of an already built model; every
+//                                       value must be finite (a NaN or inf names the tensor and index).
 //   load_model<M>(path)                 rebuilds M from the file's options and schema and loads it;
 //                                       predictions are bit-identical to the saved model's (except
 //                                       for BF16 tables, which are rounded when saved).
@@ -21,6 +22,7 @@
 // given and skipped by the loaders.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ctrnet/core/finite.hpp"
 #include "ctrnet/core/params.hpp"
 #include "ctrnet/io/architecture.hpp"
 #include "ctrnet/io/safetensors.hpp"
@@ -136,6 +139,45 @@ void check_architecture(const SafetensorsView& f) {
                architecture_name<M>, "'");
 }
 
+/// Throws unless every value stored in tensor `t` of `f` is finite and, with `non_negative`, >= 0;
+/// names the file, the tensor, the first bad index (row and column for a matrix) and its value.
+/// Scans the file's bytes (F32, F64 or BF16; other dtypes are left to the reader's dtype check), so
+/// it runs before anything is copied into a model.
+inline void check_finite_tensor(const SafetensorsView& f, const TensorInfo& t, bool non_negative = false) {
+  if (t.dtype != Dtype::F32 && t.dtype != Dtype::F64 && t.dtype != Dtype::BF16) return;
+  const std::size_t width = dtype_size(t.dtype);
+  const std::span<const std::byte> bytes = f.bytes(t);
+  const std::size_t i = first_non_finite_bytes(bytes, width, non_negative);
+  if (i == bytes.size() / width) return;
+  double v = 0;
+  if (t.dtype == Dtype::F32) {
+    float x;
+    std::memcpy(&x, bytes.data() + 4 * i, 4);
+    v = x;
+  } else if (t.dtype == Dtype::F64) {
+    std::memcpy(&v, bytes.data() + 8 * i, 8);
+  } else {
+    std::uint16_t x;
+    std::memcpy(&x, bytes.data() + 2 * i, 2);
+    v = bf16_to_float(x);
+  }
+  std::string where = "index " + std::to_string(i);
+  if (t.shape.size() == 2 && t.shape[1] > 0)
+    where += " (row " + std::to_string(static_cast<std::int64_t>(i) / t.shape[1]) + ", column " +
+             std::to_string(static_cast<std::int64_t>(i) % t.shape[1]) + ")";
+  throw_error(f.source(), ": tensor '", t.name, "' holds ", value_text(v), " at ", where, "; expected finite values",
+              non_negative ? " >= 0" : "",
+              " (the file is damaged, or the run that wrote it diverged: use an earlier file or retrain)");
+}
+
+/// Checks the file's __metadata__ 'dtype' against the precision T of the model loading it.
+template <class T>
+void check_metadata_dtype(const SafetensorsView& f) {
+  const std::string& dtype = f.metadata("dtype");
+  CTRNET_CHECK(dtype == to_string(dtype_of<T>()), f.source(), ": __metadata__ 'dtype' is '", dtype,
+               "', expected '", to_string(dtype_of<T>()), "' (the precision of the model loading it)");
+}
+
 /// Tensors of a checkpoint's training state beyond the model: "optimizer.*" (optimizer state) and
 /// "trainer.*" (e.g. the early-stopping copy of the best parameters); see checkpoint.hpp.
 inline bool is_training_state(std::string_view name) {
@@ -144,7 +186,8 @@ inline bool is_training_state(std::string_view name) {
 
 /// Loads every parameter of `model` from `f`. With `training_state`, tensors of a checkpoint's
 /// training state (is_training_state) may be present beyond the model's own; any other extra
-/// tensor is an error.
+/// tensor is an error (and tables must then be stored in the model's precision, not BF16). Every
+/// value read is checked finite (check_finite_tensor).
 template <class M>
 void load_params_from(M& model, const SafetensorsView& f, bool training_state) {
   using T = typename M::value_type;
@@ -177,28 +220,34 @@ void load_params_from(M& model, const SafetensorsView& f, bool training_state) {
   }
   const auto& reg = model.registry();
   auto& params = model.params();
-  auto check_shape = [&](const TensorInfo& t, const std::vector<std::int64_t>& want) {
-    CTRNET_CHECK(t.shape == want, f.source(), ": tensor '", t.name, "' has shape ", shape_text(t.shape),
+  // Everything is checked (names, shapes, dtypes, finite values) before any parameter is written.
+  auto check = [&](const std::string& name, const std::vector<std::int64_t>& want, bool bf16) {
+    const TensorInfo* t = f.find(name);
+    CTRNET_CHECK(t != nullptr, f.source(), ": missing tensor '", name, "' (", shape_text(want), ")");
+    CTRNET_CHECK(t->shape == want, f.source(), ": tensor '", name, "' has shape ", shape_text(t->shape),
                  ", the model expects ", shape_text(want));
+    CTRNET_CHECK(t->dtype == dtype_of<T>() || (bf16 && t->dtype == Dtype::BF16), f.source(), ": tensor '", name,
+                 "' is stored as ", to_string(t->dtype), ", expected ", to_string(dtype_of<T>()),
+                 bf16 ? " (or BF16)" : "");
+    check_finite_tensor(f, *t);
   };
-  for (const auto& p : reg.params()) {
-    const TensorInfo* t = f.find(p.name);
-    CTRNET_CHECK(t != nullptr, f.source(), ": missing tensor '", p.name, "' (", shape_text(stored_shape(p)), ")");
-    check_shape(*t, stored_shape(p));
-    f.read(p.name, std::span<T>(params.dense.data() + p.handle.offset, static_cast<std::size_t>(p.handle.size())));
-  }
-  for (const auto& tb : reg.tables()) {
-    const TensorInfo* t = f.find(tb.name);
-    auto& m = params.tables[static_cast<std::size_t>(tb.handle.id)];
-    const std::vector<std::int64_t> want{static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())};
-    CTRNET_CHECK(t != nullptr, f.source(), ": missing tensor '", tb.name, "' (", shape_text(want), ")");
-    check_shape(*t, want);
-    f.read(tb.name, std::span<T>(m.data(), static_cast<std::size_t>(m.size())), {dtype_of<T>(), Dtype::BF16});
-  }
+  auto table_shape = [&](const TableInfo& tb) {
+    const auto& m = params.tables[static_cast<std::size_t>(tb.handle.id)];
+    return std::vector<std::int64_t>{static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())};
+  };
+  for (const auto& p : reg.params()) check(p.name, stored_shape(p), false);
+  for (const auto& tb : reg.tables()) check(tb.name, table_shape(tb), !training_state);  // checkpoints: no BF16
   for (const auto& t : f.tensors()) {
     if ((training_state && is_training_state(t.name)) || is_extra_tensor(t.name)) continue;
     CTRNET_CHECK(reg.find(t.name) != nullptr || reg.find_table(t.name) != nullptr, f.source(), ": unexpected tensor '",
                  t.name, "': the model has no parameter of that name");
+  }
+  check_metadata_dtype<T>(f);
+  for (const auto& p : reg.params())
+    f.read(p.name, std::span<T>(params.dense.data() + p.handle.offset, static_cast<std::size_t>(p.handle.size())));
+  for (const auto& tb : reg.tables()) {
+    auto& m = params.tables[static_cast<std::size_t>(tb.handle.id)];
+    f.read(tb.name, std::span<T>(m.data(), static_cast<std::size_t>(m.size())), {dtype_of<T>(), Dtype::BF16});
   }
 }
 

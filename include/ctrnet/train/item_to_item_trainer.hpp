@@ -256,6 +256,8 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
     Rng rng(mix_seed(o.seed, 0x1712, static_cast<std::uint64_t>(epoch)));
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     double loss_sum = 0.0, weight_sum = 0.0;
+    const auto batches = static_cast<std::int64_t>((order.size() + static_cast<std::size_t>(o.batch_size) - 1) /
+                                                   static_cast<std::size_t>(o.batch_size));
     for (std::size_t begin = 0; begin < order.size(); begin += static_cast<std::size_t>(o.batch_size)) {
       std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(o.batch_size));
       if constexpr (is_listwise_item_to_item_v<M>) {
@@ -290,9 +292,12 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
       batch.set_size(static_cast<index_t>(batch.labels.size()));
       double w = 0.0;
       for (float x : batch.weights) w += x;
-      loss_sum += trainer.train_step(batch.view()) * w;
+      const StepPlace at{epoch, static_cast<std::int64_t>(begin / static_cast<std::size_t>(o.batch_size)), batches};
+      loss_sum += trainer.train_step(batch.view(), at) * w;
       weight_sum += w;
     }
+    detail::check_params_finite(model.registry(), model.params(), "train_item_to_item", trainer.step(),
+                                StepPlace{epoch, batches - 1, batches});
     last = loss_sum / std::max(weight_sum, 1e-300);
     if (o.on_epoch)
       o.on_epoch(epoch, last, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -15,6 +15,10 @@
 // bit for bit where the interrupted run stopped. TrainerOptions::on_checkpoint receives the position
 // every `checkpoint_every` steps and after every epoch; `max_steps` stops a run early (after a
 // checkpoint), e.g. to test the resume path.
+//
+// Divergence: a step whose loss or gradient is NaN or ±inf throws a ctrnet::Error naming the epoch,
+// batch and step before the optimizer applies it; the parameters are checked finite before each checkpoint
+// and at each epoch's end, so no checkpoint of a diverged state is ever written (train/divergence.hpp).
 #pragma once
 #include <algorithm>
 #include <array>
@@ -40,6 +44,7 @@
 #include "ctrnet/optim/schedule.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/train/metrics.hpp"
+#include "ctrnet/train/divergence.hpp"
 #include "ctrnet/train/progress.hpp"
 
 namespace ctrnet {
@@ -177,8 +182,9 @@ class Trainer {
   ModelOptimizer<T>& optimizer() { return optimizer_; }
   const ModelOptimizer<T>& optimizer() const { return optimizer_; }
 
-  /// One optimisation step on `b` (all its rows). Returns the batch's mean loss.
-  double train_step(const BatchView& b) {
+  /// One optimisation step on `b` (all its rows). Returns the batch's mean loss. A NaN or infinite
+  /// loss or gradient throws ctrnet::Error (naming the step and `at`) before the step is applied.
+  double train_step(const BatchView& b, const StepPlace& at = {}) {
     const index_t n = b.size;
     CTRNET_CHECK(n > 0, "Trainer: empty batch");
     double norm = 0.0;
@@ -199,6 +205,8 @@ class Trainer {
     });
     double loss = 0.0;
     for (index_t s = 0; s < S; ++s) loss += shards_[static_cast<std::size_t>(s)].loss;
+    detail::check_step_loss(loss, "Trainer", step_, at);
+    detail::check_grads_finite(model_.registry(), shards_[0].grads, "Trainer", step_, at);
 
     optimizer_.set_lr_scale(schedule_.factor_at(step_));
     arena_.execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
@@ -263,8 +271,14 @@ class Trainer {
     }
     const bool maximize = opt_.early_stopping_metric == "auc";
     std::optional<std::pair<std::int64_t, std::int64_t>> last_checkpoint;  // (epoch, batch) of the last one
+    auto check_params = [&](std::int64_t epoch, std::int64_t done) {
+      detail::check_params_finite(model_.registry(), model_.params(), "Trainer", step_,
+                                  StepPlace{epoch, done - 1, batches});
+    };
     auto checkpoint = [&] {
-      if (!opt_.on_checkpoint || last_checkpoint == std::pair(pos.epoch, pos.batch)) return;
+      if (last_checkpoint == std::pair(pos.epoch, pos.batch)) return;
+      if (pos.batch > 0) check_params(pos.epoch, pos.batch);  // epoch ends are checked before validation
+      if (!opt_.on_checkpoint) return;
       fs.has_best_params = best_params_.has_value();
       opt_.on_checkpoint(pos);
       last_checkpoint = std::pair(pos.epoch, pos.batch);
@@ -305,7 +319,13 @@ class Trainer {
         const index_t cnt = std::min(opt_.batch_size, n - begin);
         rows.assign(order.begin() + begin, order.begin() + begin + cnt);
         train.gather(rows, batch);
-        const double loss = train_step(batch.view());
+        double loss = 0.0;
+        try {
+          loss = train_step(batch.view(), StepPlace{pos.epoch, pos.batch, batches});
+        } catch (...) {
+          progress.finish();  // end the progress line before the error is printed
+          throw;
+        }
         double batch_weight = 0.0;
         for (float w : batch.weights) batch_weight += w;
         fs.loss_sum += loss * batch_weight;  // the epoch loss is the weighted mean over its examples
@@ -318,6 +338,7 @@ class Trainer {
       }
       progress.update(n, (fs.weight_sum > 0.0 ? fs.loss_sum / fs.weight_sum : 0.0), true);
       progress.finish();
+      if (batches > 0) check_params(pos.epoch, batches);
 
       EpochStats st;
       st.epoch = epoch;
@@ -396,6 +417,8 @@ class Trainer {
                  step_, "; restore the trainer first (load_checkpoint(path, trainer))");
     CTRNET_CHECK(pos.epoch >= 1 && pos.batch >= 0, "Trainer::fit: invalid position (epoch ", pos.epoch, ", batch ",
                  pos.batch, ")");
+    CTRNET_CHECK(pos.epoch <= opt_.epochs + 1, "Trainer::fit: the run to resume has finished ", pos.epoch - 1,
+                 " epochs, more than the ", opt_.epochs, " this trainer runs; resume with epochs >= ", pos.epoch - 1);
     if (pos.fit) {
       CTRNET_CHECK(pos.fit->examples == n, "Trainer::fit: the run to resume trained on ", pos.fit->examples,
                    " examples, this training set has ", n, ": resume with the same training data");

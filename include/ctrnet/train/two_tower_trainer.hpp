@@ -38,6 +38,7 @@
 #include "ctrnet/optim/schedule.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/serve/item_index.hpp"
+#include "ctrnet/train/divergence.hpp"
 #include "ctrnet/train/progress.hpp"
 #include "ctrnet/train/ranking_metrics.hpp"
 
@@ -285,8 +286,10 @@ class TwoTowerTrainer {
     return loss;
   }
 
-  /// One optimisation step on the positive pairs (q_rows[r], i_rows[r]). Returns the mean loss.
-  double train_step(const RetrievalData& data, std::span<const index_t> q_rows, std::span<const index_t> i_rows) {
+  /// One optimisation step on the positive pairs (q_rows[r], i_rows[r]). Returns the mean loss. A NaN
+  /// or infinite loss or gradient throws ctrnet::Error (naming the step and `at`) before the step is applied.
+  double train_step(const RetrievalData& data, std::span<const index_t> q_rows, std::span<const index_t> i_rows,
+                    const StepPlace& at = {}) {
     CTRNET_CHECK(!q_rows.empty(), "TwoTowerTrainer: empty batch");
     CTRNET_CHECK(q_rows.size() == i_rows.size(), "TwoTowerTrainer: ", q_rows.size(), " queries but ", i_rows.size(),
                  " items");
@@ -326,6 +329,8 @@ class TwoTowerTrainer {
         loss = forward_backward(pair_batch_.view(), item_ids_);
       }
     }
+    detail::check_step_loss(loss, "TwoTowerTrainer", step_, at);
+    detail::check_grads_finite(model_.registry(), shards_[0].grads, "TwoTowerTrainer", step_, at);
     optimizer_.set_lr_scale(schedule_.factor_at(step_));
     arena_.execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
     ++step_;
@@ -350,6 +355,7 @@ class TwoTowerTrainer {
       const index_t n = train.size();
       progress.start("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs), n);
       double loss_sum = 0.0;
+      const index_t batches = (n + opt_.batch_size - 1) / opt_.batch_size;
       for (index_t b = 0; b < n; b += opt_.batch_size) {
         const index_t cnt = std::min(opt_.batch_size, n - b);
         qs.clear();
@@ -358,10 +364,19 @@ class TwoTowerTrainer {
           qs.push_back(train.query[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
           is.push_back(train.item[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
         }
-        loss_sum += train_step(data, qs, is) * static_cast<double>(cnt);
+        double loss = 0.0;
+        try {
+          loss = train_step(data, qs, is, StepPlace{epoch, b / opt_.batch_size, batches});
+        } catch (...) {
+          progress.finish();  // end the progress line before the error is printed
+          throw;
+        }
+        loss_sum += loss * static_cast<double>(cnt);
         progress.update(b + cnt, loss_sum / static_cast<double>(b + cnt));
       }
       progress.finish();
+      detail::check_params_finite(model_.registry(), model_.params(), "TwoTowerTrainer", step_,
+                                  StepPlace{epoch, batches - 1, batches});
       TwoTowerEpochStats st;
       st.epoch = epoch;
       st.train_loss = loss_sum / static_cast<double>(n);
