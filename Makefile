@@ -1,10 +1,13 @@
 # Thin wrapper around CMake presets (see CMakePresets.json).
-#   make build | test | demo | bench | asan-test | deps | clean      JOBS=<n> (default: nproc)
+#   make build | test | demo | bench | asan-test | fuzz | deps | clean      JOBS=<n> (default: nproc)
+#   make fuzz FUZZ_SECONDS=60: every libFuzzer target (clang) for 60 s, two at a time
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RELEASE_DIR := build/release
 
-.PHONY: all deps configure build test demo asan-test bench clean
+FUZZ_SECONDS ?= 10
+
+.PHONY: all deps configure build test demo asan-test fuzz bench clean
 
 all: build
 
@@ -31,6 +34,9 @@ asan-test: deps
 	cmake --preset asan
 	cmake --build --preset asan -j $(JOBS) --target ctrnet_tests
 	ctest --preset asan
+
+fuzz:
+	./scripts/run-fuzzers.sh $(FUZZ_SECONDS)
 
 bench: build
 	cmake --build --preset release -j $(JOBS) --target benchmarks

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages ctrnet needs to build, test and benchmark.
+#   scripts/install-deps.sh        the compiler, CMake, Ninja and the libraries (`make deps`)
+#   scripts/install-deps.sh fuzz   those and clang with libFuzzer (scripts/run-fuzzers.sh, CI)
 # Quiet when everything is present; installs what is missing as root or via passwordless sudo;
 # otherwise prints the command to run and exits 1.
 set -euo pipefail
@@ -9,6 +11,14 @@ packages=(
   libeigen3-dev libxsimd-dev libtbb-dev nlohmann-json3-dev
   catch2 libbenchmark-dev libcli11-dev libopenblas-dev
 )
+for group in "$@"; do
+  case "$group" in
+    # clang-14's libFuzzer, ASan and UBSan runtimes are in libclang-rt-14-dev, which clang only
+    # recommends (and --no-install-recommends skips); libclang-rt-dev pulls in the default version's.
+    fuzz) packages+=(clang libclang-rt-dev) ;;
+    *) echo "deps: unknown group '$group' (known: fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "deps: dpkg not found; this script supports Debian/Ubuntu only. Needed: ${packages[*]}" >&2

@@ -1,13 +1,16 @@
 // Tests for ctrnet/data/binary_cache.hpp: write / mmap round trip (dense, one-hot and multi-hot
 // ids, labels, weights, targets) across row groups, ranges and gathers, the first pass from a
-// text reader, header and corruption checks with clear errors, and the seeded shuffle buffer.
+// text reader, header and corruption checks with clear errors, the seeded shuffle buffer, and a
+// replay of the fuzz corpus of fuzz/fuzz_binary_cache.cpp.
 #include "ctrnet/data/binary_cache.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -187,6 +190,34 @@ TEST_CASE("Binary cache rejects bad files with clear errors", "[cache][errors]")
     std::string c = bytes;
     c[pos] = static_cast<char>(c[pos] ^ 0x5a);
     (void)error_of(variant("flip.cache", c));
+  }
+}
+
+// The corpus of fuzz/fuzz_binary_cache.cpp: seed_* files are caches write_cache wrote (they must
+// load and read back whole), bad_* are broken ones (rejected with an error naming the file); any
+// other file is a fuzzer find, which must load and read cleanly or be rejected, never crash.
+TEST_CASE("Binary cache loader survives every input of the fuzz corpus", "[cache][fuzz]") {
+  const auto files = ctrnet::test::fuzz_corpus("binary_cache");
+  REQUIRE(files.size() >= 4);
+  for (const auto& f : files) {
+    INFO(f);
+    const std::string name = std::filesystem::path(f).filename().string();
+    std::optional<BinaryCache> cache;
+    try {
+      cache.emplace(f);
+    } catch (const Error& e) {
+      CHECK(name.rfind("seed_", 0) != 0);
+      CHECK_THAT(e.what(), Catch::Contains(f));
+      continue;
+    }
+    CHECK(name.rfind("bad_", 0) != 0);
+    Batch b;
+    cache->read(0, cache->size(), b);
+    CHECK(b.size() == cache->size());
+    CacheShuffler shuffle(*cache, 3, 7);
+    index_t seen = 0;
+    for (index_t got; (got = shuffle.next_batch(b, 2)) > 0;) seen += got;
+    CHECK(seen == cache->size());
   }
 }
 

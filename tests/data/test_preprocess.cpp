@@ -1,15 +1,20 @@
 // Tests for ctrnet/data/preprocess.hpp: vocabularies (min count, max size, OOV and missing rows),
 // seeded hashing, log1p / standardisation / quantile bucketing with missing values, the output
-// schema, streaming fits, JSON round trips and their errors, and a fit on the shared criteo-8k.
+// schema, streaming fits, JSON round trips and their errors, a fit on the shared criteo-8k, and a
+// replay of the fuzz corpora of fuzz/fuzz_schema_json.cpp and fuzz/fuzz_preprocess_json.cpp.
 #include "ctrnet/data/preprocess.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ctrnet/data/readers/criteo.hpp"
+#include "ctrnet/data/schema_json.hpp"
 #include "reader_test_util.hpp"
 
 using namespace ctrnet;
@@ -327,4 +332,53 @@ TEST_CASE("Preprocessing the shared criteo-8k: DLRM log1p and vocabularies with 
   const InMemoryDataset tt = p.transform(train);
   CHECK(tt.data().dense_values[4] == static_cast<float>(std::log1p(1382.0)));
   CHECK(tt.data().ids[21][0] == 0);  // C22 missing
+}
+
+namespace {
+// Replays tests/data/fuzz_corpus/<corpus> (the corpus of fuzz/fuzz_<corpus>.cpp) through `load`,
+// which reads one JSON document and returns its JSON form written back by the library. seed_*
+// files were written by the library: they must load and round-trip. bad_* are broken: they must be
+// rejected with a ctrnet::Error. Other files are fuzzer finds: loaded cleanly or rejected with a
+// ctrnet::Error, never another exception, a crash or a sanitizer report.
+template <class Load>
+void replay_json_corpus(const std::string& corpus, Load load) {
+  const auto files = ctrnet::test::fuzz_corpus(corpus);
+  REQUIRE(files.size() >= 3);
+  for (const auto& f : files) {
+    INFO(f);
+    const std::string name = std::filesystem::path(f).filename().string();
+    const nlohmann::json j = nlohmann::json::parse(ctrnet::test::read_bytes(f), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+      CHECK(name.rfind("seed_", 0) != 0);  // not JSON: the fuzz target skips it too
+      continue;
+    }
+    try {
+      const nlohmann::json saved = load(j);
+      CHECK(name.rfind("bad_", 0) != 0);
+      CHECK(load(nlohmann::json::parse(saved.dump())) == saved);
+    } catch (const Error& e) {
+      INFO(e.what());
+      CHECK(name.rfind("seed_", 0) != 0);
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("Schema JSON reader survives every input of the fuzz corpus", "[schema][json][fuzz]") {
+  replay_json_corpus("schema_json", [](const nlohmann::json& j) { return schema_to_json(schema_from_json(j)); });
+}
+
+TEST_CASE("Preprocessing JSON reader survives every input of the fuzz corpus", "[preprocess][json][fuzz]") {
+  replay_json_corpus("preprocess_json", [](const nlohmann::json& j) {
+    const Preprocessor p = Preprocessor::from_json(j);
+    // A state it accepted transforms a batch of its input schema.
+    Batch in(p.input_schema()), out;
+    const std::vector<float> dense(static_cast<std::size_t>(p.input_schema().num_dense()), 2.0f);
+    const std::vector<FeatureId> one{3};
+    const std::vector<std::span<const FeatureId>> ids(static_cast<std::size_t>(p.input_schema().num_categorical()), one);
+    in.add(dense, ids, 1.0f);
+    p.transform(in.view(), out);
+    CHECK(out.size() == 1);
+    return p.to_json();
+  });
 }

@@ -38,8 +38,11 @@
 
 #include "ctrnet/core/aligned.hpp"
 #include "ctrnet/kernels/scalar/attention.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/kernels/simd/gemm.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -473,3 +476,5 @@ void layer_norm_backward(const cpu_simd& pol, ConstMatrixView<T> x, const T* gam
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END

@@ -12,9 +12,12 @@
 #include <algorithm>
 
 #include "ctrnet/kernels/cross.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/kernels/simd/elementwise.hpp"
 #include "ctrnet/kernels/simd/gemm.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -197,3 +200,5 @@ void mixture_combine_backward(const cpu_simd& p, ConstMatrixView<T> g, ConstMatr
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END

@@ -15,7 +15,10 @@
 #include <cstdint>
 
 #include "ctrnet/kernels/dropout.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -92,3 +95,5 @@ void dropout_forward(const cpu_simd&, double p, std::uint64_t seed, std::uint64_
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END

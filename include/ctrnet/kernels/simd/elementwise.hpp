@@ -6,7 +6,10 @@
 #include "ctrnet/core/matrix.hpp"
 #include "ctrnet/kernels/activation.hpp"
 #include "ctrnet/kernels/scalar/elementwise.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -161,3 +164,5 @@ void axpy(const cpu_simd&, T alpha, ConstMatrixView<T> x, MatrixView<T> y) {
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END

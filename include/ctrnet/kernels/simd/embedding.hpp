@@ -16,7 +16,10 @@
 #include <cstddef>
 
 #include "ctrnet/kernels/embedding.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -125,3 +128,5 @@ void embedding_bag_backward(const cpu_simd&, FieldIds ids, const IdMapper& map, 
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END

@@ -27,9 +27,12 @@
 
 #include "ctrnet/core/aligned.hpp"
 #include "ctrnet/core/matrix.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/kernels/simd/gemm_microkernel.hpp"
 #include "ctrnet/kernels/trans.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -582,3 +585,5 @@ void gemm(const cpu_simd& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END

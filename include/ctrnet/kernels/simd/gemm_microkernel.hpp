@@ -15,6 +15,9 @@
 #endif
 
 #include "ctrnet/core/types.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels::detail {
 
@@ -227,3 +230,5 @@ inline void micro_tile(index_t mr, index_t nr, index_t kc, const T* a, const T* 
 }
 
 }  // namespace ctrnet::kernels::detail
+
+CTRNET_SIMD_WARNINGS_END

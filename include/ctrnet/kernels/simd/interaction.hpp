@@ -18,9 +18,12 @@
 #include <algorithm>
 
 #include "ctrnet/kernels/interaction.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/kernels/simd/elementwise.hpp"
 #include "ctrnet/kernels/simd/gemm.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -219,3 +222,5 @@ void dot_interaction_backward_data(const cpu_simd& p, ConstMatrixView<T> x, inde
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END

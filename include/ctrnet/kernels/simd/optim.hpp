@@ -12,7 +12,10 @@
 #include <tbb/parallel_for.h>
 
 #include "ctrnet/kernels/optim.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -205,3 +208,5 @@ void for_each_touched_row(const cpu_simd& p, index_t count, index_t dim, F&& bod
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END

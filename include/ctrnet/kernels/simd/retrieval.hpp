@@ -12,7 +12,10 @@
 
 #include "ctrnet/core/aligned.hpp"
 #include "ctrnet/kernels/scalar/retrieval.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -173,3 +176,5 @@ double sampled_softmax_loss(const cpu_simd& p, ConstMatrixView<T> s, const T* lo
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END

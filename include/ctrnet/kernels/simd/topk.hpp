@@ -17,9 +17,12 @@
 #include <vector>
 
 #include "ctrnet/core/aligned.hpp"
+#include "ctrnet/kernels/simd/diagnostics.hpp"
 #include "ctrnet/kernels/simd/gemm.hpp"
 #include "ctrnet/kernels/topk.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
+
+CTRNET_SIMD_WARNINGS_BEGIN
 
 namespace ctrnet::kernels {
 
@@ -152,3 +155,5 @@ void topk(const cpu_simd& p, ConstMatrixView<T> queries, ConstMatrixView<T> item
 }
 
 }  // namespace ctrnet::kernels
+
+CTRNET_SIMD_WARNINGS_END
