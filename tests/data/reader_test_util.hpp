@@ -75,6 +75,22 @@ inline std::vector<std::string> fuzz_corpus(const std::string& parser) {
   return files;
 }
 
+/// `msg` without the leading `prefix` when it starts with it, else `msg` unchanged. Reader errors
+/// name the full path of the file; tests strip "<dir>/" to compare the rest of the message.
+inline std::string strip_prefix(const std::string& msg, const std::string& prefix) {
+  return msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg;
+}
+
+/// `msg` without the leading "<dir>/" (see strip_prefix).
+inline std::string strip_dir(const std::string& msg, const TempDir& dir) {
+  return strip_prefix(msg, dir.path().string() + "/");
+}
+
+/// `msg` without the leading folder of `path` ("<folder>/"), for helpers that get only the path.
+inline std::string strip_dir_of(const std::string& msg, const std::string& path) {
+  return strip_prefix(msg, fs::path(path).parent_path().string() + "/");
+}
+
 inline std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};

@@ -180,7 +180,7 @@ TEST_CASE("Criteo reader gives exact values, missing ids and CRLF lines", "[read
     CHECK(big.dense_values[2] == 9223372036854775807.0f);
     d[2] = "9223372036854775808";
     CHECK_THROWS_WITH(read_criteo(dir.write("over.tsv", line("1", d, cat_of(1)) + "\n")),
-                      Catch::StartsWith("over.tsv:1: column 'I3': expected an integer"));
+                      Catch::StartsWith(dir.file("over.tsv") + ":1: column 'I3': expected an integer"));
   }
   SECTION("an empty file and a file of blank lines give no rows") {
     const ReadResult e = read_criteo(dir.write("empty.tsv", ""));
@@ -202,7 +202,7 @@ TEST_CASE("Criteo reader reports malformed lines with file, line, column, text a
     try {
       read_criteo(path);
     } catch (const Error& e) {
-      return std::string(e.what());
+      return ctrnet::test::strip_dir(e.what(), dir);
     }
     return std::string("no error");
   };
@@ -231,6 +231,15 @@ TEST_CASE("Criteo reader reports malformed lines with file, line, column, text a
   CHECK(huge_msg.size() < 200);
   CHECK_THAT(huge_msg, Catch::EndsWith("...\""));
 
+  // The raw message names the full path of the file, not just its base name.
+  const std::string full = dir.write("full.tsv", with(line("2", d, c)));
+  CHECK_THROWS_WITH(read_criteo(full), full + ":3: column 'label': expected 0 or 1, got \"2\"");
+  CHECK_THAT(full, Catch::Contains("/"));
+  // ... and exactly as the caller gave it: a path with "/./" and ".." is not canonicalized.
+  std::filesystem::create_directories(dir.path() / "sub");
+  const std::string odd = dir.path().string() + "/./sub/../full.tsv";
+  CHECK_THROWS_WITH(read_criteo(odd), Catch::StartsWith(odd + ":3: column 'label'"));
+
   SECTION("the first bad line in file order is reported, whatever the threads") {
     std::string text;
     for (int i = 0; i < 3000; ++i) {
@@ -244,7 +253,7 @@ TEST_CASE("Criteo reader reports malformed lines with file, line, column, text a
       ro.threads = threads;
       ro.block_lines = 64;
       ro.source.chunk_bytes = 64 << 10;
-      CHECK_THROWS_WITH(read_criteo(path, {}, ro), Catch::StartsWith("late.tsv:1701: column 'I6'"));
+      CHECK_THROWS_WITH(read_criteo(path, {}, ro), Catch::StartsWith(path + ":1701: column 'I6'"));
     }
   }
   SECTION("skip policy drops and counts bad lines without changing the others") {
@@ -261,7 +270,7 @@ TEST_CASE("Criteo reader reports malformed lines with file, line, column, text a
     CHECK(r.report.count("non-numeric dense value") == 1);
     CHECK(r.report.count("bad label") == 1);
     CHECK(r.report.blank_lines() == 1);
-    CHECK_THAT(r.report.reasons().at("wrong field count").first_message, Catch::StartsWith("mixed.tsv:3:"));
+    CHECK_THAT(r.report.reasons().at("wrong field count").first_message, Catch::StartsWith(dir.file("mixed.tsv") + ":3:"));
     CHECK_THAT(r.report.summary(), Catch::Contains("skipped 4 bad lines") && Catch::Contains("1 x bad label"));
     const Batch& b = r.dataset.data();
     CHECK(b.labels == std::vector<float>{0.0f, 0.0f});

@@ -43,11 +43,12 @@ std::vector<FeatureId> ids_of(const Batch& b, std::size_t f, std::size_t r) {
   return {b.ids[f].begin() + b.offsets[f][r], b.ids[f].begin() + b.offsets[f][r + 1]};
 }
 
+/// The error message of reading `path`, without the leading "<folder>/" of the full path.
 std::string error_of(const std::string& path, const DelimitedSchema& s) {
   try {
     read_delimited(path, s);
   } catch (const Error& e) {
-    return e.what();
+    return ctrnet::test::strip_dir_of(e.what(), path);
   }
   return "no error";
 }

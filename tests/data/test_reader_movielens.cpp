@@ -13,8 +13,9 @@
 using namespace ctrnet;
 
 namespace {
+std::filesystem::path test_dir() { return std::filesystem::temp_directory_path() / "ctrnet_test_movielens"; }
 std::string write_file(const std::string& name, const std::string& text) {
-  const auto dir = std::filesystem::temp_directory_path() / "ctrnet_test_movielens";
+  const auto dir = test_dir();
   std::filesystem::create_directories(dir);
   const std::string path = (dir / name).string();
   std::ofstream(path, std::ios::binary) << text;
@@ -24,7 +25,7 @@ std::string error_of(auto&& f) {
   try {
     f();
   } catch (const Error& e) {
-    return e.what();
+    return ctrnet::test::strip_prefix(e.what(), test_dir().string() + "/");  // "u.data:2: ..."
   }
   return "no error";
 }

@@ -15,7 +15,7 @@ std::string error_of(const std::string& path, const SessionLogOptions& o = {}) {
   try {
     read_session_log(path, o);
   } catch (const Error& e) {
-    return e.what();
+    return test::strip_dir_of(e.what(), path);  // "t.tsv:3: ..."
   }
   return "";
 }

@@ -1,9 +1,10 @@
 // Errors and the bad-lines policy shared by the text readers.
 //
-// A malformed line gives a ctrnet::Error whose message names the file, the 1-based line, the
+// A malformed line gives a ctrnet::Error whose message names the file (its path exactly as the
+// caller gave it: not shortened to the base name, not made absolute), the 1-based line, the
 // column, the offending text (at most ~40 bytes, non-printable bytes escaped as \xNN) and what
 // was expected:
-//     train.tsv:1042: column 'I3': expected an integer, got "abc"
+//     data/train.tsv:1042: column 'I3': expected an integer, got "abc"
 // With BadLines::skip the line is dropped instead and counted by reason in a BadLineReport; a
 // value is never changed to make a line fit.
 #pragma once
@@ -65,12 +66,6 @@ inline std::string escape_excerpt(std::string_view text, std::size_t max_bytes =
   return out;
 }
 
-/// The file name part of a path (messages stay short; the caller knows the folder).
-inline std::string_view file_name_of(std::string_view path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
 }  // namespace detail
 
 /// \brief What is wrong with one line, as found by a parser (no allocation until it is kept).
@@ -91,10 +86,11 @@ struct LineIssue {
   void clear() { reason = nullptr; }
 };
 
-/// The full error message for an issue on line `line` (1-based) of `path`.
+/// The full error message for an issue on line `line` (1-based) of `path`; `path` is printed
+/// as given (the path the user typed), so the message names the one file it is about.
 inline std::string format_line_issue(std::string_view path, std::int64_t line, const LineIssue& issue) {
   std::ostringstream os;
-  os << detail::file_name_of(path) << ':' << line << ": ";
+  os << path << ':' << line << ": ";
   if (!issue.column.empty()) os << "column '" << issue.column << "': ";
   os << "expected " << issue.expected << ", got \"" << detail::escape_excerpt(issue.text) << '"';
   return os.str();
