@@ -3,12 +3,15 @@
 // cpu_simd-vs-cpu_scalar parity, training positives from sessions, the exact retrieval trick of
 // serve/related_items.hpp against brute-force scoring of every pair, the list writers, and a
 // small training run on made-up sessions that beats the popularity list (pointwise BCE and the
-// listwise GroupSoftmaxHead), the GroupSoftmaxHead's loss and gradient, and the featurizer without
-// pair features.
+// listwise GroupSoftmaxHead), the GroupSoftmaxHead's loss and gradient, the featurizer without
+// pair features, and the Trainer's row groups: a softmax group never cut by a shard, every
+// positive trained, whatever the batch size and shard count.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 #include <vector>
 
@@ -229,7 +232,7 @@ TEST_CASE("The listwise item-to-item model trains and beats popularity", "[item_
   to.epochs = 2;
   to.threads = 1;
   to.negatives = 4;
-  to.batch_size = 64;  // a multiple of the 8 shards: groups never straddle a shard
+  to.batch_size = 64;
   ItemToItemListwise m = make_item_to_item_listwise(fz.schema(), o, std::log(60.0 / 4.0), 1);
   const auto pos = item_to_item_positives(train, t);
   const double loss = train_item_to_item(m, fz, pos, to);
@@ -331,4 +334,188 @@ TEST_CASE("Pair-feature dropout trains the ids-only ranking (the lists' fill-in)
         train_item_to_item(m, fz, pos, bad);
       }(),
       Error);
+}
+
+namespace {
+
+// The listwise model in double on cpu_scalar: shard sums then differ from one shard's only in the
+// order of the floating-point additions.
+using ListwiseDouble = BasicModel<double, ItemToItemBody, GroupSoftmaxHead, GloveHead>;
+
+// max |a − b| over every dense parameter and table entry, relative to max |b|. Runs that differ
+// only in the order of their sums measured ≤ 5e-11 after a few Adam / row-wise Adagrad steps (both
+// divide by the gradient's size, which magnifies rounding in near-zero gradients); a cut group or
+// a skipped positive ≥ 5e-2. The tests allow 1e-9.
+double relative_param_difference(const ListwiseDouble& a, const ListwiseDouble& b) {
+  double diff = 0.0, scale = 0.0;
+  const auto& pa = a.params();
+  const auto& pb = b.params();
+  REQUIRE(pa.dense.size() == pb.dense.size());
+  for (std::size_t i = 0; i < pa.dense.size(); ++i) {
+    diff = std::max(diff, std::abs(pa.dense[i] - pb.dense[i]));
+    scale = std::max(scale, std::abs(pb.dense[i]));
+  }
+  REQUIRE(pa.tables.size() == pb.tables.size());
+  for (std::size_t t = 0; t < pa.tables.size(); ++t) {
+    REQUIRE(pa.tables[t].size() == pb.tables[t].size());
+    for (index_t i = 0; i < pa.tables[t].size(); ++i) {
+      diff = std::max(diff, std::abs(pa.tables[t].data()[i] - pb.tables[t].data()[i]));
+      scale = std::max(scale, std::abs(pb.tables[t].data()[i]));
+    }
+  }
+  const double rel = diff / std::max(scale, 1e-300);
+  UNSCOPED_INFO("relative parameter difference " << rel);
+  return rel;
+}
+
+}  // namespace
+
+TEST_CASE("train_item_to_item (listwise): any shard count trains the groups of one shard, every positive included",
+          "[item_to_item][shards]") {
+  // Softmax groups (a positive and its negatives) must never be cut by the Trainer's shards, and
+  // no positive may be skipped: training with 4 shards must give the model of 1 shard (up to the
+  // order of the floating-point sums), whatever the batch size.
+  const auto sessions = walk_sessions(40, 15, 3, 5);
+  const CooccurrenceTable t = count_cooccurrence(sessions);
+  const ItemPairFeaturizer fz(t);
+  const auto pos = item_to_item_positives(sessions, t);
+  ItemToItemTrainOptions to;
+  to.epochs = 2;
+  to.threads = 2;
+  to.negatives = 3;
+  ItemToItemOptions o = tiny_options();
+  const double log_q = std::log(15.0 / 3.0);
+  auto train = [&](index_t batch_size, index_t shards) {
+    ItemToItemTrainOptions x = to;
+    x.batch_size = batch_size;
+    x.shards = shards;
+    ListwiseDouble m = make_item_to_item_as<ListwiseDouble>(fz.schema(), o, log_q, 3);
+    const double loss = train_item_to_item(m, fz, pos, x, cpu_scalar{});
+    CHECK(std::isfinite(loss));
+    return std::pair{std::move(m), loss};
+  };
+  const ListwiseDouble init = make_item_to_item_as<ListwiseDouble>(fz.schema(), o, log_q, 3);
+  SECTION("batch size not a multiple of the shards: groups would straddle shard boundaries") {
+    REQUIRE(pos.size() % 7 != 0);
+    const auto [m4, l4] = train(7, 4);
+    const auto [m1, l1] = train(7, 1);
+    CHECK(l4 == Approx(l1).epsilon(1e-12));
+    CHECK(relative_param_difference(m4, m1) < 1e-9);
+    CHECK(relative_param_difference(m1, init) > 1e-3);  // it did train
+  }
+  SECTION("batch size a multiple of the shards: the last, partial batch trains all its positives") {
+    INFO(pos.size() << " positives");
+    REQUIRE(pos.size() % 8 % 4 != 0);  // the last batch's positives are not a multiple of the 4 shards
+    const auto [m4, l4] = train(8, 4);
+    const auto [m1, l1] = train(8, 1);
+    CHECK(l4 == Approx(l1).epsilon(1e-12));
+    CHECK(relative_param_difference(m4, m1) < 1e-9);
+  }
+}
+
+namespace {
+
+// `groups` softmax groups: positive (A, B) of pos[g] with label 1, then k negatives (A, B′) of
+// made-up items and weights, labelled 0.
+Batch listwise_groups(const ItemPairFeaturizer& fz, const std::vector<ItemPairExample>& pos, index_t groups, index_t k,
+                      std::uint64_t seed) {
+  Batch b = fz.make_batch();
+  Rng rng(seed);
+  for (index_t g = 0; g < groups; ++g) {
+    const ItemPairExample& e = pos[static_cast<std::size_t>(g) % pos.size()];
+    fz.add(b, e.a, e.b, 1.0f, e.weight);
+    for (index_t j = 0; j < k; ++j)
+      fz.add(b, e.a, static_cast<index_t>(rng.below(static_cast<std::uint64_t>(fz.num_items()))), 0.0f,
+             static_cast<float>(e.weight * (0.5 + rng.uniform())));
+  }
+  b.set_size(static_cast<index_t>(b.labels.size()));
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("Trainer row_group: shards never cut a softmax group", "[item_to_item][shards]") {
+  const auto sessions = walk_sessions(40, 15, 3, 5);
+  const CooccurrenceTable t = count_cooccurrence(sessions);
+  const ItemPairFeaturizer fz(t);
+  const auto pos = item_to_item_positives(sessions, t);
+  const index_t k = 3, G = 1 + k;
+  const Batch batch = listwise_groups(fz, pos, 7, k, 11);  // 28 rows: 7 rows per shard of 4 would cut groups
+  const BatchView v = batch.view();
+  const ItemToItemOptions o = tiny_options();
+  auto options = [&](index_t shards, index_t row_group, int threads) {
+    TrainerOptions x;
+    x.batch_size = 7 * G;
+    x.shards = shards;
+    x.row_group = row_group;
+    x.threads = threads;
+    x.progress = ProgressMode::never;
+    x.optimizer.kind = DenseKind::adam;
+    x.optimizer.lr = 1e-2;
+    return x;
+  };
+  auto model = [&] { return make_item_to_item_as<ListwiseDouble>(fz.schema(), o, std::log(15.0 / 3.0), 3); };
+
+  SECTION("4 shards of whole groups give the loss and the model of 1 shard") {
+    ListwiseDouble m4 = model(), m1 = model();
+    Trainer<ListwiseDouble, cpu_scalar> t4(m4, options(4, G, 2)), t1(m1, options(1, G, 1));
+    for (int step = 0; step < 3; ++step) {
+      const double l4 = t4.train_step(v), l1 = t1.train_step(v);
+      INFO("step " << step);
+      CHECK(l4 == Approx(l1).epsilon(1e-12));
+    }
+    CHECK(relative_param_difference(m4, m1) < 1e-9);
+    CHECK(relative_param_difference(m1, model()) > 1e-4);  // it did train
+    // The same shards without row groups cut groups at rows 7, 14 and 21: another loss.
+    ListwiseDouble mc = model(), mr = model();
+    Trainer<ListwiseDouble, cpu_scalar> cut(mc, options(4, 1, 1)), ref(mr, options(1, 1, 1));
+    const double lc = cut.train_step(v), lr = ref.train_step(v);
+    CHECK(std::abs(lc - lr) > 1e-3 * std::abs(lr));
+  }
+  SECTION("threads 1 and 2: bitwise the same model with row groups") {
+    ListwiseDouble ma = model(), mb = model();
+    Trainer<ListwiseDouble, cpu_scalar> ta(ma, options(3, G, 1)), tb(mb, options(3, G, 2));
+    for (int step = 0; step < 3; ++step) {
+      const double la = ta.train_step(v), lb = tb.train_step(v);
+      CHECK(std::memcmp(&la, &lb, sizeof la) == 0);
+    }
+    REQUIRE(ma.params().dense.size() == mb.params().dense.size());
+    CHECK(std::memcmp(ma.params().dense.data(), mb.params().dense.data(), ma.params().dense.size() * sizeof(double)) == 0);
+    for (std::size_t i = 0; i < ma.params().tables.size(); ++i)
+      CHECK(std::memcmp(ma.params().tables[i].data(), mb.params().tables[i].data(),
+                        static_cast<std::size_t>(ma.params().tables[i].size()) * sizeof(double)) == 0);
+  }
+  SECTION("fit shuffles whole groups") {
+    // One step over all 7 groups, shuffled: the loss of the groups in their original order (a row
+    // shuffle would mix positives and negatives of different groups).
+    const InMemoryDataset data(fz.schema(), batch);
+    ListwiseDouble mf = model(), ms = model();
+    TrainerOptions fo = options(2, G, 2);
+    fo.shuffle = true;
+    Trainer<ListwiseDouble, cpu_scalar> tf(mf, fo), ts(ms, options(1, G, 1));
+    const TrainResult r = tf.fit(data);
+    REQUIRE(r.epochs.size() == 1);
+    CHECK(r.epochs[0].train_loss == Approx(ts.train_step(v)).epsilon(1e-12));
+    CHECK(relative_param_difference(mf, ms) < 1e-9);
+  }
+  SECTION("a batch or training set that is not whole groups is a ctrnet::Error") {
+    ListwiseDouble m = model();
+    Trainer<ListwiseDouble, cpu_scalar> tr(m, options(4, G, 1));
+    CHECK_THROWS_AS(tr.train_step(v.rows(0, 26)), Error);
+    CHECK_THROWS_WITH(tr.train_step(v.rows(0, 26)), Catch::Contains("26 rows") && Catch::Contains("row_group = 4"));
+    CHECK(tr.step() == 0);
+    const InMemoryDataset all(fz.schema(), batch);
+    std::vector<index_t> rows(27);
+    std::iota(rows.begin(), rows.end(), index_t(0));
+    Batch b27;
+    all.gather(rows, b27);
+    CHECK_THROWS_WITH(tr.fit(InMemoryDataset(fz.schema(), b27)),
+                      Catch::Contains("27 rows") && Catch::Contains("row_group = 4"));
+    CHECK(tr.step() == 0);
+    using ScalarTrainer = Trainer<ListwiseDouble, cpu_scalar>;
+    const auto construct = [&](const TrainerOptions& x) { ScalarTrainer t3(m, x); };
+    CHECK_THROWS_WITH(construct(options(4, 3, 1)),  // 28-row batches, groups of 3
+                      Catch::Contains("batch_size (28 rows)") && Catch::Contains("multiple of row_group (3"));
+    CHECK_THROWS_WITH(construct(options(4, 0, 1)), Catch::Contains("row_group must be positive"));
+  }
 }

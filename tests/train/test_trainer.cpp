@@ -1,8 +1,9 @@
 // Tests for ctrnet/train/trainer.hpp: bitwise determinism across thread counts (with dropout),
 // seeds, train_step's loss against a hand-computed weighted BCE, more shards than rows, early
 // stopping with restore_best, the JSON-lines log, evaluate() against metrics computed from
-// predict_rows, Wide & Deep beating logistic regression on data with planted crosses, and the
-// errors a user can trigger.
+// predict_rows, Wide & Deep beating logistic regression on data with planted crosses, row groups
+// (TrainerOptions::row_group: thread independence, whole groups per shard) and the errors a user
+// can trigger.
 #include "ctrnet/train/trainer.hpp"
 
 #include <catch2/catch.hpp>
@@ -207,6 +208,41 @@ TEST_CASE("same seed gives bitwise the same model with 1 and 2 threads", "[train
     REQUIRE(r2.epochs.size() == r1.epochs.size());
     for (std::size_t e = 0; e < r1.epochs.size(); ++e) CHECK(same_double(r1.epochs[e].valid_auc, r2.epochs[e].valid_auc));
   }
+}
+
+TEST_CASE("row groups: bitwise the same model with 1 and 2 threads, and whole groups per shard",
+          "[trainer][determinism][row_group]") {
+  const SyntheticCTR gen(small_synthetic());
+  const auto train = make_split(gen, 1998, synthetic_train);  // 666 groups of 3 rows
+  const WideDeepOptions wo = small_wide_deep(0.2);
+  TrainerOptions o1 = base_options();
+  o1.row_group = 3;
+  o1.batch_size = 129;  // 43 groups: 4 shards of 10, 11, 11 and 11 groups
+  TrainerOptions o2 = o1;
+  o2.threads = 2;
+  auto [m1, r1] = train_wide_deep<cpu_simd>(gen.schema(), wo, 5, o1, train, nullptr);
+  auto [m2, r2] = train_wide_deep<cpu_simd>(gen.schema(), wo, 5, o2, train, nullptr);
+  CHECK(bitwise_same(m1, m2));
+  CHECK(same_double(r1.final_train_loss, r2.final_train_loss));
+  CHECK_FALSE(first_difference(m1, make_wide_deep(gen.schema(), wo, 5)).empty());
+
+  // Without shuffling, row_group changes only where the shards are cut: pointwise heads give the
+  // same model up to the order of the shard sums.
+  TrainerOptions oa = o1, ob = o1;
+  oa.shuffle = ob.shuffle = false;
+  ob.row_group = 1;
+  auto [ma, ra] = train_wide_deep<cpu_simd>(gen.schema(), small_wide_deep(0.0), 5, oa, train, nullptr);
+  auto [mb, rb] = train_wide_deep<cpu_simd>(gen.schema(), small_wide_deep(0.0), 5, ob, train, nullptr);
+  CHECK(ra.final_train_loss == Approx(rb.final_train_loss).epsilon(1e-4));
+
+  // predict_rows: whole groups per shard, a last partial group in the last shard.
+  Trainer<WideDeep> trainer(m1, o1);
+  Batch b;
+  gen.generate(11, synthetic_valid, b);
+  Matrix<float> out(11, 1);
+  trainer.predict_rows(b.view(), out.view());
+  const auto ref = predict_scalar(m1, b.view());
+  for (index_t r = 0; r < 11; ++r) CHECK(out(r, 0) == Approx(ref[static_cast<std::size_t>(r)]).epsilon(1e-5));
 }
 
 TEST_CASE("different seeds give different models", "[trainer][determinism]") {
@@ -606,6 +642,24 @@ TEST_CASE("Trainer reports bad options and inputs as ctrnet::Error", "[trainer][
   SECTION("shards 0") {
     o.shards = 0;
     CHECK_THROWS_WITH(construct(built), Catch::Contains("shards must be positive"));
+  }
+  SECTION("row_group 0, or a batch_size that is not a multiple of row_group") {
+    o.row_group = 0;
+    CHECK_THROWS_WITH(construct(built), Catch::Contains("row_group must be positive"));
+    o.row_group = 3;  // batch_size 128
+    CHECK_THROWS_AS(construct(built), Error);
+    CHECK_THROWS_WITH(construct(built), Catch::Contains("batch_size (128 rows)") &&
+                                            Catch::Contains("multiple of row_group (3 rows"));
+  }
+  SECTION("row_group: a batch or a training set that is not whole groups") {
+    o.row_group = 4;
+    Trainer<WideDeep> trainer(built, o);
+    Batch b;
+    gen.generate(10, synthetic_train, b);
+    CHECK_THROWS_WITH(trainer.train_step(b.view()), Catch::Contains("10 rows") && Catch::Contains("row_group = 4"));
+    CHECK_THROWS_WITH(trainer.fit(train.size() % 4 != 0 ? train : make_split(gen, 101, synthetic_train)),
+                      Catch::Contains("training set has") && Catch::Contains("row_group = 4"));
+    CHECK(trainer.step() == 0);
   }
   SECTION("negative threads") {
     o.threads = -1;

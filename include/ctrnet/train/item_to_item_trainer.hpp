@@ -16,7 +16,9 @@
 // matter — among A's co-occurring items — get many more samples. A negative that co-occurs with A
 // keeps its real pair features and X_AB (its GloVe term counts once more). The loop uses the
 // ordinary Trainer::train_step: shards, thread independence and optimizers are the Trainer's.
-// With ItemToItemListwise (GroupSoftmaxHead) the same rows form one softmax group per positive.
+// With ItemToItemListwise (GroupSoftmaxHead) the same rows form one softmax group per positive;
+// the Trainer then gets row_group = 1 + negatives, so its shards never cut a group, for any batch
+// size and shard count, and every positive is trained every epoch (the last batch may be partial).
 // Pair-feature dropout (pair_dropout = p): a share p of the groups is featurized with every pair
 // feature 0 (the GloVe target X_AB kept). Without it the model sees pair features 0 only on
 // negatives, so its ranking of the items B that never co-occur with A — the ones that fill the
@@ -208,6 +210,9 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
   TrainerOptions to;
   to.batch_size = o.batch_size * (1 + o.negatives);
   to.shards = o.shards;
+  // Listwise: a positive and its negatives are one softmax group, which a shard must not split.
+  // Pointwise: every row is its own example.
+  to.row_group = is_listwise_item_to_item_v<M> ? 1 + o.negatives : 1;
   to.threads = o.threads;
   to.seed = o.seed;
   to.optimizer = o.optimizer;
@@ -259,16 +264,7 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
     const auto batches = static_cast<std::int64_t>((order.size() + static_cast<std::size_t>(o.batch_size) - 1) /
                                                    static_cast<std::size_t>(o.batch_size));
     for (std::size_t begin = 0; begin < order.size(); begin += static_cast<std::size_t>(o.batch_size)) {
-      std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(o.batch_size));
-      if constexpr (is_listwise_item_to_item_v<M>) {
-        // Groups (a positive and its negatives) must not straddle the Trainer's shards: the last,
-        // partial batch keeps a multiple of `shards` positives (the rest are skipped this epoch).
-        const std::size_t S = static_cast<std::size_t>(std::max<index_t>(o.shards, 1));
-        if (o.batch_size % static_cast<index_t>(S) == 0) {
-          end = begin + (end - begin) / S * S;
-          if (end == begin) break;
-        }
-      }
+      const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(o.batch_size));
       batch.clear();
       for (std::size_t k = begin; k < end; ++k) {
         const ItemPairExample& e = positives[order[k]];

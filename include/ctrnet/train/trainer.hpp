@@ -7,6 +7,13 @@
 // over independent outputs. So for a given seed the model is bitwise the same whatever the
 // number of threads — 1, 2 or 64.
 //
+// Row groups: heads that couple consecutive rows (GroupSoftmaxHead: a positive and its negatives
+// form one softmax) need every group inside one shard. With TrainerOptions::row_group = G, rows
+// [k·G, (k+1)·G) form group k; a batch of n rows (a multiple of G) has g = n / G groups and
+// S = min(shards, g) shards, shard s covering groups [s·g/S, (s+1)·g/S). G = 1 is the plain split
+// of rows [s·n/S, (s+1)·n/S). fit() then shuffles whole groups (the rows of a group stay together
+// and in order) and needs a training set of whole groups.
+//
 // Resuming: fit() keeps its whole state in a TrainingPosition (epoch, batch within the epoch, global
 // step, plus FitState: the epoch's running loss, the finished epochs' statistics and the early-
 // stopping state). The epoch's order is a pure function of (seed, epoch), dropout masks of (seed,
@@ -28,6 +35,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +45,7 @@
 #include <tbb/task_arena.h>
 
 #include "ctrnet/core/layer.hpp"
+#include "ctrnet/core/rng.hpp"
 #include "ctrnet/data/dataset.hpp"
 #include "ctrnet/io/output_file.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
@@ -97,6 +106,11 @@ struct TrainerOptions {
   int epochs = 1;
   index_t batch_size = 512;
   index_t shards = 8;  ///< fixed per batch: the result does not depend on `threads`
+  /// Rows [k·G, (k+1)·G) of a batch form a group that a shard never splits (G = row_group), for
+  /// heads that couple the rows of a group (GroupSoftmaxHead: a positive and its negatives). Every
+  /// batch given to train_step must have a multiple of G rows, and so must batch_size and (for
+  /// fit) the training set; fit shuffles whole groups. 1: rows are independent (pointwise heads).
+  index_t row_group = 1;
   int threads = 0;     ///< 0: every core oneTBB sees
   std::uint64_t seed = 1;
   bool shuffle = true;
@@ -143,6 +157,9 @@ class Trainer {
     CTRNET_CHECK(model_.built(), "Trainer: build the model before training it");
     CTRNET_CHECK(opt_.batch_size > 0, "Trainer: batch_size must be positive, got ", opt_.batch_size);
     CTRNET_CHECK(opt_.shards > 0, "Trainer: shards must be positive, got ", opt_.shards);
+    CTRNET_CHECK(opt_.row_group > 0, "Trainer: row_group must be positive, got ", opt_.row_group);
+    CTRNET_CHECK(opt_.batch_size % opt_.row_group == 0, "Trainer: batch_size (", opt_.batch_size,
+                 " rows) must be a multiple of row_group (", opt_.row_group, " rows per group, which a shard never splits)");
     CTRNET_CHECK(opt_.epochs >= 1, "Trainer: epochs must be at least 1, got ", opt_.epochs);
     CTRNET_CHECK(opt_.early_stopping_metric == "auc" || opt_.early_stopping_metric == "logloss",
                  "Trainer: early_stopping_metric must be 'auc' or 'logloss', got '", opt_.early_stopping_metric, "'");
@@ -182,21 +199,25 @@ class Trainer {
   ModelOptimizer<T>& optimizer() { return optimizer_; }
   const ModelOptimizer<T>& optimizer() const { return optimizer_; }
 
-  /// One optimisation step on `b` (all its rows). Returns the batch's mean loss. A NaN or infinite
-  /// loss or gradient throws ctrnet::Error (naming the step and `at`) before the step is applied.
+  /// One optimisation step on `b` (all its rows: whole groups of row_group rows). Returns the batch's
+  /// mean loss. A NaN or infinite loss or gradient throws ctrnet::Error (naming the step and `at`)
+  /// before the step is applied.
   double train_step(const BatchView& b, const StepPlace& at = {}) {
     const index_t n = b.size;
     CTRNET_CHECK(n > 0, "Trainer: empty batch");
     double norm = 0.0;
     for (index_t r = 0; r < n; ++r) norm += b.weight(r);
     CTRNET_CHECK(norm > 0.0, "Trainer: the batch's weights sum to ", norm, "; expected a positive total");
-    const index_t S = std::min<index_t>(opt_.shards, n);
+    const index_t G = opt_.row_group;
+    CTRNET_CHECK(n % G == 0, "Trainer: a batch of ", n, " rows is not a whole number of groups of row_group = ", G,
+                 " rows (a shard never splits a group)");
+    const index_t S = shard_count(n);
     Context ctx{.training = true, .seed = opt_.seed, .step = static_cast<std::uint64_t>(step_), .first_row = 0};
 
     arena_.execute([&] {
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];
-        const index_t begin = s * n / S, end = (s + 1) * n / S;
+        const index_t begin = shard_begin(s, n, S), end = shard_begin(s + 1, n, S);
         b.rows(begin, end - begin, sh.view);
         sh.grads.zero();
         sh.loss = model_.forward_backward(policy_, sh.view, sh.cache, sh.grads, ctx, norm);
@@ -245,6 +266,8 @@ class Trainer {
   TrainResult fit(const InMemoryDataset& train, const InMemoryDataset* valid = nullptr,
                   const TrainingPosition* resume = nullptr) {
     const index_t n = train.size();
+    CTRNET_CHECK(n % opt_.row_group == 0, "Trainer::fit: the training set has ", n,
+                 " rows, not a whole number of groups of row_group = ", opt_.row_group, " rows");
     const std::int64_t batches = (n + opt_.batch_size - 1) / opt_.batch_size;
     TrainingPosition pos;
     if (resume != nullptr) {
@@ -306,7 +329,7 @@ class Trainer {
       }
       const int epoch = static_cast<int>(pos.epoch);
       const auto t0 = std::chrono::steady_clock::now();
-      const auto order = train.order(opt_.shuffle, mix_seed(opt_.seed, 0xE90C, static_cast<std::uint64_t>(epoch)));
+      const auto order = epoch_order(train, epoch);
       progress.start("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs), n);
       const std::int64_t first_batch = pos.batch;
       while (pos.batch < batches) {
@@ -392,14 +415,15 @@ class Trainer {
     return finish(false);
   }
 
-  /// Inference over a batch, shard-parallel (same shards as training; const model).
+  /// Inference over a batch, shard-parallel (same shards as training, whole row groups; const model).
+  /// A last, partial group (n not a multiple of row_group) stays in the last shard.
   void predict_rows(const BatchView& v, MatrixView<T> out) {
     const index_t n = v.size;
-    const index_t S = std::max<index_t>(1, std::min<index_t>(opt_.shards, n));
+    const index_t S = std::max<index_t>(1, shard_count(n));
     arena_.execute([&] {
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];
-        const index_t begin = s * n / S, end = (s + 1) * n / S;
+        const index_t begin = shard_begin(s, n, S), end = shard_begin(s + 1, n, S);
         v.rows(begin, end - begin, sh.view);
         model_.predict(policy_, sh.view, out.row_block(begin, end - begin), sh.cache);
       });
@@ -410,6 +434,35 @@ class Trainer {
   static int arena_threads(int threads) {
     CTRNET_CHECK(threads >= 0, "Trainer: threads must be >= 0 (0: all cores), got ", threads);
     return threads > 0 ? threads : tbb::task_arena::automatic;
+  }
+
+  // Groups of a batch of n rows: ⌈n / G⌉ (a partial last group counts as one; train_step has none).
+  index_t group_count(index_t n) const { return (n + opt_.row_group - 1) / opt_.row_group; }
+  // S = min(shards, groups): every shard holds at least one group.
+  index_t shard_count(index_t n) const { return std::min<index_t>(opt_.shards, group_count(n)); }
+  // First row of shard s of S over n rows: group s·g/S (g groups), clamped to n. For G = 1 it is s·n/S.
+  index_t shard_begin(index_t s, index_t n, index_t S) const {
+    return std::min<index_t>(n, s * group_count(n) / S * opt_.row_group);
+  }
+
+  // The rows of an epoch in training order: a permutation of the rows (G = 1) or of whole groups,
+  // each group's rows kept together and in order (G > 1), from the seed (seed, epoch).
+  std::vector<index_t> epoch_order(const InMemoryDataset& train, int epoch) const {
+    const std::uint64_t seed = mix_seed(opt_.seed, 0xE90C, static_cast<std::uint64_t>(epoch));
+    const index_t G = opt_.row_group;
+    if (G == 1) return train.order(opt_.shuffle, seed);
+    const index_t n = train.size();
+    std::vector<index_t> groups(static_cast<std::size_t>(n / G));
+    std::iota(groups.begin(), groups.end(), index_t(0));
+    if (opt_.shuffle) {
+      Rng rng(seed);
+      for (std::size_t i = groups.size(); i > 1; --i) std::swap(groups[i - 1], groups[rng.below(i)]);
+    }
+    std::vector<index_t> order;
+    order.reserve(static_cast<std::size_t>(n));
+    for (index_t k : groups)
+      for (index_t r = 0; r < G; ++r) order.push_back(k * G + r);
+    return order;
   }
 
   void check_resume(const TrainingPosition& pos, index_t n, std::int64_t batches) const {
