@@ -124,7 +124,13 @@ class Batch {
 
   BatchView view() const {
     BatchView v;
+    view(v);
+    return v;
+  }
+  /// The view into `v`, re-using its capacity (no allocation once `v` has seen this schema).
+  void view(BatchView& v) const {
     v.size = size_;
+    v.first_row = 0;
     v.dense = ConstMatrixView<float>(dense_values.data(), size_, num_dense_);
     v.fields.resize(ids.size());
     for (std::size_t f = 0; f < ids.size(); ++f) v.fields[f] = {ids[f].data(), offsets[f].data()};
@@ -132,7 +138,6 @@ class Batch {
     v.weights = weights.empty() ? nullptr : weights.data();
     v.targets.resize(targets.size());
     for (std::size_t t = 0; t < targets.size(); ++t) v.targets[t] = targets[t].data();
-    return v;
   }
 
   std::vector<float> dense_values;

@@ -127,16 +127,20 @@ class FrequencyEstimator {
 struct AccidentalHitMask {
   std::vector<index_t> offsets;  ///< [rows + 1]
   std::vector<index_t> cols;     ///< sorted per row
-  std::vector<index_t> order;    // workspace
+  // Workspaces, re-used: no allocation once they have seen the batch size.
+  std::vector<index_t> order;
+  std::vector<index_t> group_of;   // start of row i's group of equal ids in `order`, or -1
+  std::vector<index_t> group_end;
 
   void build(std::span<const FeatureId> ids, index_t rows) {
     const index_t n = static_cast<index_t>(ids.size());
     CTRNET_CHECK(rows <= n, "accidental-hit mask: ", rows, " rows but only ", n, " columns");
     order.resize(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), index_t(0));
-    std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return ids[a] < ids[b]; });
-    std::vector<index_t> group_of(static_cast<std::size_t>(rows), -1);  // start of the row's group in `order`
-    std::vector<index_t> group_end(static_cast<std::size_t>(rows), -1);
+    // By (id, column): the order of a stable sort by id, without std::stable_sort's buffer.
+    std::sort(order.begin(), order.end(), [&](index_t a, index_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
+    group_of.assign(static_cast<std::size_t>(rows), -1);
+    group_end.assign(static_cast<std::size_t>(rows), -1);
     for (index_t g = 0; g < n;) {
       index_t e = g + 1;
       while (e < n && ids[order[e]] == ids[order[g]]) ++e;

@@ -255,6 +255,7 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
   std::vector<std::size_t> order(positives.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   Batch batch = fz.make_batch();
+  BatchView view;  // re-used across steps
   double last = 0.0;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -289,7 +290,8 @@ double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vec
       double w = 0.0;
       for (float x : batch.weights) w += x;
       const StepPlace at{epoch, static_cast<std::int64_t>(begin / static_cast<std::size_t>(o.batch_size)), batches};
-      loss_sum += trainer.train_step(batch.view(), at) * w;
+      batch.view(view);
+      loss_sum += trainer.train_step(view, at) * w;
       weight_sum += w;
     }
     detail::check_params_finite(model.registry(), model.params(), "train_item_to_item", trainer.step(),

@@ -241,6 +241,7 @@ class Trainer {
     const index_t n = data.size();
     std::vector<index_t> rows;
     Batch batch;
+    BatchView v;
     Matrix<T> out;
     std::vector<float> probs, labels, weights;
     for (index_t begin = 0; begin < n; begin += opt_.eval_batch_size) {
@@ -248,7 +249,7 @@ class Trainer {
       rows.resize(static_cast<std::size_t>(cnt));
       for (index_t i = 0; i < cnt; ++i) rows[static_cast<std::size_t>(i)] = begin + i;
       data.gather(rows, batch);
-      const BatchView v = batch.view();
+      batch.view(v);
       out.resize(cnt, model_.output_width());
       predict_rows(v, out.view());
       probs.resize(static_cast<std::size_t>(cnt));
@@ -320,6 +321,7 @@ class Trainer {
     };
     auto out_of_steps = [&] { return opt_.max_steps > 0 && step_ >= opt_.max_steps; };
     Batch batch;
+    BatchView view;  // re-used: no allocation per step once the first batch has been staged
     std::vector<index_t> rows;
 
     while (pos.epoch <= opt_.epochs && !fs.stopped_early) {
@@ -342,9 +344,10 @@ class Trainer {
         const index_t cnt = std::min(opt_.batch_size, n - begin);
         rows.assign(order.begin() + begin, order.begin() + begin + cnt);
         train.gather(rows, batch);
+        batch.view(view);
         double loss = 0.0;
         try {
-          loss = train_step(batch.view(), StepPlace{pos.epoch, pos.batch, batches});
+          loss = train_step(view, StepPlace{pos.epoch, pos.batch, batches});
         } catch (...) {
           progress.finish();  // end the progress line before the error is printed
           throw;

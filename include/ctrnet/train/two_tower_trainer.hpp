@@ -314,7 +314,8 @@ class TwoTowerTrainer {
       }
       gather_pairs(data, step_q_, step_i_, labels_, pair_batch_);
       item_ids_.assign(step_i_.begin(), step_i_.end());
-      loss = forward_backward(pair_batch_.view(), item_ids_);
+      pair_batch_.view(pair_view_);
+      loss = forward_backward(pair_view_, item_ids_);
     } else {
       gather_pairs(data, q_rows, i_rows, {}, pair_batch_);
       item_ids_.assign(i_rows.begin(), i_rows.end());
@@ -323,10 +324,12 @@ class TwoTowerTrainer {
         mixed_.sample(rng, N, sampled_rows_);
         data.items.gather(sampled_rows_, sampled_batch_);
         sampled_ids_.assign(sampled_rows_.begin(), sampled_rows_.end());
-        const BatchView sv = sampled_batch_.view();
-        loss = forward_backward(pair_batch_.view(), item_ids_, &sv, sampled_ids_);
+        sampled_batch_.view(sampled_view_);
+        pair_batch_.view(pair_view_);
+        loss = forward_backward(pair_view_, item_ids_, &sampled_view_, sampled_ids_);
       } else {
-        loss = forward_backward(pair_batch_.view(), item_ids_);
+        pair_batch_.view(pair_view_);
+        loss = forward_backward(pair_view_, item_ids_);
       }
     }
     detail::check_step_loss(loss, "TwoTowerTrainer", step_, at);
@@ -485,6 +488,7 @@ class TwoTowerTrainer {
   std::vector<index_t> step_q_, step_i_, sampled_rows_;
   std::vector<float> labels_;
   Batch pair_batch_, sampled_batch_;
+  BatchView pair_view_, sampled_view_;  // re-used: staging a step allocates nothing in steady state
 };
 
 }  // namespace ctrnet

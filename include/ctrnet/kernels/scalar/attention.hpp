@@ -81,7 +81,14 @@ void attention_backward(const cpu_scalar&, const AttentionShape& s, T scale, Con
   const index_t L = s.tokens, dh = s.head_dim, w = s.width();
   for (index_t r = 0; r < dqkv.rows; ++r)
     for (index_t c = 0; c < dqkv.cols; ++c) dqkv(r, c) = T(0);
-  std::vector<T> dp(static_cast<std::size_t>(L));
+  // dP_ij = dC_i · V_j is formed twice (for dot = Σ_j P_ij dP_ij, then for dS_ij) rather than kept
+  // in a scratch row: the reference kernel allocates nothing, and both passes sum in the same order.
+  auto dp_of = [&](const T* dc, index_t b, index_t h, index_t j) {
+    const T* v = qkv.row(b * L + j) + 2 * w + h * dh;
+    T acc = T(0);
+    for (index_t d = 0; d < dh; ++d) acc += dc[d] * v[d];
+    return acc;
+  };
   for (index_t b = 0; b < s.batch; ++b) {
     const index_t n = s.valid(counts, b);
     for (index_t h = 0; h < s.heads; ++h) {
@@ -91,20 +98,14 @@ void attention_backward(const cpu_scalar&, const AttentionShape& s, T scale, Con
         const T* dc = dctx.row(b * L + i) + h * dh;
         T dot = T(0);
         for (index_t j = 0; j < n; ++j) {
-          const T* v = qkv.row(b * L + j) + 2 * w + h * dh;
           T* dv = dqkv.row(b * L + j) + 2 * w + h * dh;
-          T acc = T(0);
-          for (index_t d = 0; d < dh; ++d) {
-            acc += dc[d] * v[d];
-            dv[d] += p[j] * dc[d];
-          }
-          dp[static_cast<std::size_t>(j)] = acc;
-          dot += p[j] * acc;
+          for (index_t d = 0; d < dh; ++d) dv[d] += p[j] * dc[d];
+          dot += p[j] * dp_of(dc, b, h, j);
         }
         const T* q = qkv.row(b * L + i) + h * dh;
         T* dq = dqkv.row(b * L + i) + h * dh;
         for (index_t j = 0; j < n; ++j) {
-          const T ds = scale * p[j] * (dp[static_cast<std::size_t>(j)] - dot);
+          const T ds = scale * p[j] * (dp_of(dc, b, h, j) - dot);
           const T* k = qkv.row(b * L + j) + w + h * dh;
           T* dk = dqkv.row(b * L + j) + w + h * dh;
           for (index_t d = 0; d < dh; ++d) {

@@ -1,0 +1,297 @@
+// No heap allocation in steady state (issue 15, "Claims that tests check"): after a first
+// training step has sized every cache, gradient buffer and optimizer state, further steps on
+// batches of the same shape — and inference with a reused Cache — allocate nothing through
+// operator new, for every architecture alias the Trainer trains on the CPU policies.
+//
+// This file replaces the global operator new/delete with counting versions. Counting is on only
+// between AllocationCounter's construction and count(), so Catch2 and the set-up allocate freely.
+// oneTBB's own task pools (not operator new) are not counted: they are sized on first use and
+// reused by the library.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "ctrnet/data/synthetic.hpp"
+#include "ctrnet/models/dcn.hpp"
+#include "ctrnet/models/dlrm.hpp"
+#include "ctrnet/models/logistic_regression.hpp"
+#include "ctrnet/models/tab_transformer.hpp"
+#include "ctrnet/models/wide_deep.hpp"
+#include "ctrnet/policy/cpu_scalar.hpp"
+#include "ctrnet/train/trainer.hpp"
+#include "ctrnet/two_tower.hpp"
+
+// The replacements below pair malloc/aligned_alloc with free, which g++ cannot see through.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+
+// A counted allocation; a place for a debugger's breakpoint (`break on_counted_allocation`).
+[[gnu::noinline]] void on_counted_allocation() { g_allocations.fetch_add(1, std::memory_order_relaxed); }
+
+void* counted_alloc(std::size_t n, std::size_t align) {
+  if (g_counting.load(std::memory_order_relaxed)) on_counted_allocation();
+  if (n == 0) n = 1;
+  void* p = align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align)
+                                              : std::malloc(n);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted_alloc(n, 0); }
+void* operator new[](std::size_t n) { return counted_alloc(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted_alloc(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted_alloc(n, static_cast<std::size_t>(a)); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return counted_alloc(n, 0);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return counted_alloc(n, 0);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace ctrnet;
+
+namespace {
+
+/// Counts the operator-new calls (all threads) while it lives.
+class AllocationCounter {
+ public:
+  AllocationCounter() {
+    g_allocations.store(0);
+    g_counting.store(true);
+  }
+  ~AllocationCounter() { g_counting.store(false); }
+  long count() {
+    g_counting.store(false);
+    return g_allocations.load();
+  }
+};
+
+SyntheticCTR small_generator() {
+  SyntheticOptions o;
+  o.num_dense = 5;
+  o.num_categorical = 6;
+  o.vocab_size = 200;
+  o.num_crosses = 2;
+  o.seed = 3;
+  return SyntheticCTR(o);
+}
+
+TrainerOptions trainer_options(int threads) {
+  TrainerOptions o;
+  o.batch_size = 96;
+  o.shards = 4;
+  o.threads = threads;
+  o.progress = ProgressMode::never;
+  o.optimizer.kind = DenseKind::adam;
+  o.embedding_optimizer.kind = SparseKind::rowwise_adagrad;
+  return o;
+}
+
+// Warms the trainer up on `batches` (every batch once: the caches, the sparse-gradient tables and
+// the optimizer state reach their size), then counts the allocations of a second pass over the
+// same batches and of inference with a reused Cache.
+template <class M, class P>
+void check_steady_state(M& model, const std::vector<Batch>& batches, int threads, P policy) {
+  // Views are made once, like the staging of a batch (Trainer::fit re-uses one view's capacity).
+  std::vector<BatchView> views(batches.size());
+  for (std::size_t i = 0; i < batches.size(); ++i) batches[i].view(views[i]);
+  Trainer<M, P> trainer(model, trainer_options(threads), policy);
+  for (const BatchView& v : views) trainer.train_step(v);
+  Matrix<float> out(views.front().size, model.output_width());
+  typename M::Cache cache;
+  model.predict(policy, views.front(), out.view(), cache);
+  trainer.predict_rows(views.front(), out.view());
+
+  long train = 0, predict = 0;
+  {
+    AllocationCounter counter;
+    for (const BatchView& v : views) trainer.train_step(v);
+    train = counter.count();
+  }
+  {
+    AllocationCounter counter;
+    for (int i = 0; i < 3; ++i) model.predict(policy, views.front(), out.view(), cache);
+    trainer.predict_rows(views.front(), out.view());
+    predict = counter.count();
+  }
+  CHECK(train == 0);
+  CHECK(predict == 0);
+}
+
+template <class Make>
+void check_alias(const char* name, Make make) {
+  const SyntheticCTR gen = small_generator();
+  std::vector<Batch> batches(3);
+  for (std::size_t i = 0; i < batches.size(); ++i) gen.generate(96, 100 + i, batches[i]);
+  for (int threads : {1, 2}) {
+    INFO(name << ", cpu_simd, " << threads << " thread(s)");
+    auto m = make(gen.schema());
+    check_steady_state(m, batches, threads, cpu_simd{});
+  }
+  {
+    INFO(name << ", cpu_scalar");
+    auto m = make(gen.schema());
+    check_steady_state(m, batches, 1, cpu_scalar{});
+  }
+}
+
+DCNOptions small_dcn(index_t rank = 0) {
+  DCNOptions o;
+  o.embedding_dim = 4;
+  o.cross_depth = 2;
+  o.rank = rank;
+  o.hidden = {16, 8};
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("the counter sees an allocation (the test can fail)", "[allocations]") {
+  static std::vector<int>* volatile sink = nullptr;  // escapes, so the allocations cannot be elided
+  AllocationCounter counter;
+  sink = new std::vector<int>(1000);
+  const long n = counter.count();
+  delete sink;
+  CHECK(n >= 2);
+}
+
+TEST_CASE("Logistic regression and Wide & Deep train and predict without heap allocation after the first step",
+          "[allocations]") {
+  check_alias("LR", [](const Schema& s) { return make_logistic_regression(s); });
+  check_alias("Wide & Deep", [](const Schema& s) {
+    WideDeepOptions o;
+    o.embedding_dim = 4;
+    o.hidden = {16, 8};
+    o.dropout = 0.1;
+    return make_wide_deep(s, o);
+  });
+}
+
+TEST_CASE("The DCN family trains and predicts without heap allocation after the first step", "[allocations]") {
+  check_alias("DCN", [](const Schema& s) { return make_dcn(s, small_dcn()); });
+  check_alias("DCN-V2 stacked", [](const Schema& s) { return make_dcn_v2_stacked(s, small_dcn()); });
+  check_alias("DCN-V2 stacked, low rank", [](const Schema& s) { return make_dcn_v2_stacked(s, small_dcn(3)); });
+  check_alias("DCN-V2 parallel", [](const Schema& s) { return make_dcn_v2_parallel(s, small_dcn()); });
+  check_alias("DCN-Mix", [](const Schema& s) {
+    DCNOptions o = small_dcn(3);
+    o.experts = 2;
+    return make_dcn_mix(s, o);
+  });
+}
+
+TEST_CASE("DLRM and TabTransformer train and predict without heap allocation after the first step", "[allocations]") {
+  check_alias("DLRM", [](const Schema& s) {
+    DLRMOptions o;
+    o.embedding_dim = 4;
+    o.bottom = {8, 4};
+    o.top = {16, 8};
+    return make_dlrm(s, o);
+  });
+  check_alias("TabTransformer", [](const Schema& s) {
+    TabTransformerOptions o;
+    o.embedding_dim = 8;
+    o.heads = 2;
+    o.blocks = 1;
+    o.hidden = {16};
+    return make_tab_transformer(s, o);
+  });
+}
+
+namespace {
+// Queries: user id (40) and a dense value; items: item id (30) and a dense value.
+RetrievalData retrieval_data() {
+  Schema s;
+  auto field = [&](const char* name, FieldKind kind, index_t vocab, const char* tower) {
+    Field f;
+    f.name = name;
+    f.kind = kind;
+    f.vocab_size = vocab;
+    f.tower = tower;
+    f.embedding_dim = 4;
+    s.add(std::move(f));
+  };
+  field("user", FieldKind::categorical, 40, "query");
+  field("u_x", FieldKind::dense, 0, "query");
+  field("item", FieldKind::categorical, 30, "candidate");
+  field("i_x", FieldKind::dense, 0, "candidate");
+  RetrievalData d;
+  d.schema = s;
+  Batch q(s), it(s);
+  Rng rng(5);
+  for (FeatureId u = 0; u < 40; ++u) {
+    const std::vector<float> dense{float(rng.uniform(-1, 1)), 0.f};
+    const std::vector<FeatureId> user{u};
+    const std::vector<std::span<const FeatureId>> ids{user, {}};
+    q.add(dense, ids, 1.f);
+  }
+  for (FeatureId i = 0; i < 30; ++i) {
+    const std::vector<float> dense{0.f, float(rng.uniform(-1, 1))};
+    const std::vector<FeatureId> item{i};
+    const std::vector<std::span<const FeatureId>> ids{{}, item};
+    it.add(dense, ids, 1.f);
+  }
+  d.queries = InMemoryDataset(s, std::move(q));
+  d.items = InMemoryDataset(s, std::move(it));
+  return d;
+}
+}  // namespace
+
+TEST_CASE("Two-tower training steps allocate nothing after the first, for every retrieval objective",
+          "[allocations][two_tower]") {
+  const RetrievalData d = retrieval_data();
+  std::vector<std::vector<index_t>> qs(3), is(3);
+  Rng rng(9);
+  for (std::size_t b = 0; b < qs.size(); ++b)
+    for (int r = 0; r < 24; ++r) {
+      qs[b].push_back(static_cast<index_t>(rng.below(40)));
+      is[b].push_back(static_cast<index_t>(rng.below(30)));
+    }
+  for (RetrievalObjective obj : {RetrievalObjective::in_batch, RetrievalObjective::mixed, RetrievalObjective::pointwise})
+    for (int threads : {1, 2}) {
+      INFO("objective " << static_cast<int>(obj) << ", " << threads << " thread(s)");
+      TwoTowerOptions mo;
+      mo.embedding_dim = 4;
+      mo.query_hidden = {8};
+      mo.candidate_hidden = {8};
+      mo.output_dim = 4;
+      TwoTowerMLP model = make_two_tower_mlp(d.schema, mo);
+      TwoTowerTrainerOptions o;
+      o.objective = obj;
+      o.shards = 4;
+      o.threads = threads;
+      o.mixed_negatives = 8;
+      o.pointwise_negatives = 2;
+      o.progress = ProgressMode::never;
+      TwoTowerTrainer<TwoTowerMLP> trainer(model, o);
+      for (std::size_t b = 0; b < qs.size(); ++b) trainer.train_step(d, qs[b], is[b]);
+      AllocationCounter counter;
+      for (std::size_t b = 0; b < qs.size(); ++b) trainer.train_step(d, qs[b], is[b]);
+      CHECK(counter.count() == 0);
+    }
+}
