@@ -12,6 +12,7 @@
 #include "ctrnet/models/dlrm.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
+#include "simd_parity_checks.hpp"
 
 using namespace ctrnet;
 using namespace ctrnet::io_test;
@@ -118,6 +119,7 @@ TEST_CASE("DLRM training step: cpu_simd matches cpu_scalar", "[dlrm][simd]") {
     INFO("dense gradient " << i);
     CHECK(std::abs(g1.dense[i] - g0.dense[i]) <= 1e-5 + 1e-4 * std::abs(g0.dense[i]));
   }
+  parity_test::check_table_grads_match(m.registry(), g0, g1);  // and the embedding-table gradients
 }
 
 TEST_CASE("DLRM save -> load -> predict is bit-identical", "[dlrm][io]") {

@@ -13,6 +13,7 @@
 #include "ctrnet/models/tab_transformer.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
+#include "simd_parity_checks.hpp"
 
 using namespace ctrnet;
 using namespace ctrnet::io_test;
@@ -90,6 +91,7 @@ TEST_CASE("TabTransformer training step: cpu_simd matches cpu_scalar", "[tab_tra
     INFO("dense gradient " << i);
     CHECK(std::abs(g1.dense[i] - g0.dense[i]) <= 2e-5 + 2e-4 * std::abs(g0.dense[i]));
   }
+  parity_test::check_table_grads_match(m.registry(), g0, g1);  // and the embedding-table gradients
 }
 
 TEST_CASE("TabTransformer save -> load -> predict is bit-identical", "[tab_transformer][io]") {
