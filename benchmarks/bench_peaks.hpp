@@ -1,6 +1,8 @@
-// The machine peaks every benchmark binary measures at start-up and reports results against:
-// FMA peak and streaming memory bandwidth on 1 and 2 threads, the best of three measurements each
-// (a busy machine only ever lowers a measurement). Printed, and added to the benchmark context.
+// The machine peaks that bench_attention, bench_cross, bench_interaction and bench_layers measure at
+// start-up and report results against (bench_gemm and bench_retrieval measure the FMA peak with
+// their own loop; docs/benchmarks.md): FMA peak and streaming memory bandwidth on 1 and 2 threads,
+// the best of three measurements each (a busy machine only ever lowers a measurement). Printed,
+// and added to the benchmark context.
 #pragma once
 #include <benchmark/benchmark.h>
 

@@ -27,6 +27,9 @@ class BasicModel {
                 "ctrnet::Model: wrong wiring: the body must read the batch, i.e. start with an input layer such as "
                 "FeatureInput, WideLinear or Embedding (input_kind = Sparse)");
   static_assert(sizeof...(Heads) >= 1, "ctrnet::Model needs at least one head");
+  // The Head concept (heads/head.hpp) checks only `width()` and a static `name`. What the model
+  // also calls, `loss(p, z, batch, normalizer, dz)` (ACCUMULATES into dz, returns the weighted loss)
+  // in head_loss() and `predict(p, z, out)` in predict(), is checked only when those are instantiated.
   static_assert((Head<Heads> && ...), "ctrnet::Model: every head must be a head (width(), loss(), predict())");
 
  public:

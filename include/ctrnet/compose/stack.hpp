@@ -1,5 +1,8 @@
-// Stack<L>: `depth` copies of layer L chained one after another, depth chosen at run time
-// (a cross network is Stack<CrossV2>). Layer i's parameters are named `<scope>.<i>.*`.
+// Stack<L>: `depth` layers L chained one after another (layer i reads layer i − 1's output), all
+// built from the same `Options::layer`, depth chosen at run time; e.g. the Transformer blocks of
+// TabTransformer and of the Transformer towers are Stack<TransformerBlock>. Layer i's parameters
+// are named `<scope>.<i>.*`. (A cross network is not a Stack: every cross layer also reads x0, so
+// it is CrossNet<C>, layers/cross.hpp.)
 #pragma once
 #include <vector>
 
