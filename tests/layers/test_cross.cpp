@@ -392,9 +392,10 @@ std::vector<float> simd_run(const Net& net, const ParamRegistry& reg, const Mode
 
 TEST_CASE("Cross layers on cpu_simd: multi-block GEMM epilogues and threaded kernels", "[cross][simd][threads]") {
   // 300 x 250 = 75k elements: the element-wise kernels split columns over threads, and the fused
-  // GEMM epilogue runs on several row blocks of T. Results must match cpu_scalar and be bitwise
-  // identical for 1 and 2 threads.
-  const index_t rows = 300, d = 250;
+  // GEMM epilogue runs on several row blocks of T. 128 x 520: one bias block of rows (the bias
+  // gradient must not be summed by two threads at once). Results must match cpu_scalar and be
+  // bitwise identical for 1 and 2 threads.
+  index_t rows = 300, d = 250;
   auto check = [&](auto net) {
     ParamRegistry reg;
     net.build(d, reg);
@@ -424,4 +425,7 @@ TEST_CASE("Cross layers on cpu_simd: multi-block GEMM epilogues and threaded ker
   check(v2_net(2, 16));
   check(mix_net(2, 8, 3, Activation::relu));
   check(v1_net(2));
+  rows = 128;
+  d = 520;
+  for (int rep = 0; rep < 5; ++rep) check(v2_net(2, 0));
 }

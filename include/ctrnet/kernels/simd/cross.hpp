@@ -109,7 +109,11 @@ void cross_v2_backward_data(const cpu_simd& p, ConstMatrixView<T> x0, ConstMatri
   constexpr index_t W = static_cast<index_t>(V::size);
   auto rows = [](MatrixView<T> v, index_t r0, index_t n) { return v.empty() ? v : v.row_block(r0, n); };
   const index_t R = dy.rows, d = dy.cols;
-  if (db == nullptr || R <= simd_detail::kBiasBlockRows) {  // no cross-block reduction
+  if (db != nullptr && R <= simd_detail::kBiasBlockRows) {  // one bias block: one thread sums db in row order
+    simd_detail::cross_v2_backward_block(x0, t, b, dy, dt, db, dx0, dxl);
+    return;
+  }
+  if (db == nullptr) {  // no bias gradient: rows are independent
     simd_detail::parallel_rows(p, R, d, [&](index_t r0, index_t r1) {
       const index_t n = r1 - r0;
       simd_detail::cross_v2_backward_block(x0.row_block(r0, n), t.row_block(r0, n), b, dy.row_block(r0, n),
