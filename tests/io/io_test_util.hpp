@@ -15,24 +15,13 @@
 
 #include "ctrnet/io/model_io.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
+#include "../temp_dir.hpp"
 
 namespace ctrnet::io_test {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("ctrnet_model_io_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using test_util::TempDir;
 
 inline Schema small_schema() {
   Schema s;

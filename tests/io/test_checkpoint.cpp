@@ -14,25 +14,14 @@
 #include "ctrnet/io/checkpoint.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
 #include "ctrnet/train/trainer.hpp"
+#include "../temp_dir.hpp"
 
 using namespace ctrnet;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("ctrnet_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using test_util::TempDir;
 
 Schema schema() {
   Schema s;

@@ -21,31 +21,14 @@
 #include <unistd.h>
 
 #include "ctrnet/io/output_file.hpp"
+#include "../temp_dir.hpp"
 
 using namespace ctrnet;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("ctrnet_output_file_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> v;
-    for (const auto& e : fs::directory_iterator(path)) v.push_back(e.path().filename().string());
-    std::sort(v.begin(), v.end());
-    return v;
-  }
-};
+using test_util::TempDir;
 
 std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

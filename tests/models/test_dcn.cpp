@@ -6,12 +6,11 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
-#include <latch>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "concurrent_inference_checks.hpp"
 #include "ctrnet/dcn_v2.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
 #include "ctrnet/testing/model_gradcheck.hpp"
@@ -47,47 +46,13 @@ DCNOptions small_options(index_t rank = 0) {
   return o;
 }
 
-// Predicts `b` in row ranges of `range` rows: first serially (a fresh Cache per range), then from
-// `threads` std::threads at once on the same const model, thread t taking ranges t, t + threads,
-// ... with its own Cache (reused across its ranges) and its own output, for `rounds` rounds that
-// start together. Returns how many (round, thread, range) outputs differ bitwise from the serial
-// run (0 when inference keeps no state in the model).
+// Predicts `b` on one const model from 8 threads at once, against a serial run
+// (concurrent_inference_checks.hpp): the number of outputs that differ bitwise.
 template <class M>
-int concurrent_predict_mismatches(const M& m, const Batch& b, const cpu_simd& policy, int threads = 8,
-                                  index_t range = 2, int rounds = 50) {
-  const BatchView all = b.view();
-  const index_t rows = all.size, width = m.output_width();
-  const index_t ranges = (rows + range - 1) / range;
-  auto rows_of = [&](index_t i) { return std::min(range, rows - i * range); };
-  Matrix<float> serial(rows, width);
-  for (index_t i = 0; i < ranges; ++i) {
-    typename M::Cache c;
-    m.predict(policy, all.rows(i * range, rows_of(i)), serial.view().row_block(i * range, rows_of(i)), c);
-  }
-  std::vector<Matrix<float>> outs;
-  for (int t = 0; t < threads; ++t) outs.emplace_back(rows, width);
-  std::vector<int> mismatches(static_cast<std::size_t>(threads), 0);
-  for (int round = 0; round < rounds; ++round) {
-    std::latch start(threads);
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] {
-        Matrix<float>& out = outs[static_cast<std::size_t>(t)];
-        out.set_all(std::numeric_limits<float>::quiet_NaN());
-        typename M::Cache c;
-        start.arrive_and_wait();
-        for (index_t i = t; i < ranges; i += threads)
-          m.predict(policy, all.rows(i * range, rows_of(i)), out.view().row_block(i * range, rows_of(i)), c);
-        for (index_t i = t; i < ranges; i += threads)
-          if (std::memcmp(&out(i * range, 0), &serial(i * range, 0),
-                          sizeof(float) * static_cast<std::size_t>(rows_of(i) * width)) != 0)
-            ++mismatches[static_cast<std::size_t>(t)];
-      });
-    for (auto& th : pool) th.join();
-  }
-  int total = 0;
-  for (int x : mismatches) total += x;
-  return total;
+int concurrent_predict_mismatches(const M& m, const Batch& b, const cpu_simd& policy) {
+  return concurrency_test::concurrent_mismatches<typename M::Cache>(
+      b.view(), m.output_width(),
+      [&](const BatchView& v, MatrixView<float> out, typename M::Cache& c) { m.predict(policy, v, out, c); });
 }
 
 template <class M>

@@ -8,12 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <latch>
 #include <limits>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "concurrent_inference_checks.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
 #include "ctrnet/testing/model_gradcheck.hpp"
 #include "ctrnet/two_tower.hpp"
@@ -309,41 +308,11 @@ TEST_CASE("8 threads encoding queries and candidates on one const two-tower mode
   TwoTowerMLP built = make_two_tower_mlp(s, o, 3);
   testing::randomize_params(built, 19);
   const TwoTowerMLP& m = built;
-  // Rows of `b` in ranges of 2: serially (a fresh cache per range), then 8 threads at once, thread t
-  // taking ranges t, t + 8, ... with its own cache and output, 50 rounds; counts bitwise mismatches.
+  // 8 threads encoding at once against a serial run (concurrent_inference_checks.hpp).
   auto mismatches = [&](const cpu_simd& policy, auto encode, auto cache_type) {
     using Cache = decltype(cache_type);
-    const BatchView all = b.view();
-    const index_t rows = all.size, range = 2, ranges = rows / range;
-    const int threads = 8;
-    Matrix<float> serial(rows, m.dim());
-    for (index_t i = 0; i < ranges; ++i) {
-      Cache c;
-      encode(policy, all.rows(i * range, range), serial.view().row_block(i * range, range), c);
-    }
-    std::vector<Matrix<float>> outs;
-    for (int t = 0; t < threads; ++t) outs.emplace_back(rows, m.dim());
-    std::vector<int> bad(threads, 0);
-    for (int round = 0; round < 50; ++round) {
-      std::latch start(threads);
-      std::vector<std::thread> pool;
-      for (int t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-          Matrix<float>& out = outs[static_cast<std::size_t>(t)];
-          out.set_all(std::numeric_limits<float>::quiet_NaN());
-          Cache c;
-          start.arrive_and_wait();
-          for (index_t i = t; i < ranges; i += threads)
-            encode(policy, all.rows(i * range, range), out.view().row_block(i * range, range), c);
-          for (index_t i = t; i < ranges; i += threads)
-            if (std::memcmp(&out(i * range, 0), &serial(i * range, 0), sizeof(float) * std::size_t(range * m.dim())))
-              ++bad[static_cast<std::size_t>(t)];
-        });
-      for (auto& th : pool) th.join();
-    }
-    int total = 0;
-    for (int x : bad) total += x;
-    return total;
+    return concurrency_test::concurrent_mismatches<Cache>(
+        b.view(), m.dim(), [&](const BatchView& v, MatrixView<float> out, Cache& c) { encode(policy, v, out, c); });
   };
   auto queries = [&](const cpu_simd& p, const BatchView& v, MatrixView<float> out, TwoTowerMLP::QueryCache& c) {
     m.encode_queries(p, v, out, c);

@@ -23,6 +23,7 @@
 #include "ctrnet/models/wide_deep.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
 #include "ctrnet/train/metrics.hpp"
+#include "../temp_dir.hpp"
 
 using namespace ctrnet;
 
@@ -144,22 +145,7 @@ std::vector<float> predict_scalar(const M& m, const BatchView& v) {
   return p;
 }
 
-// A fresh, unique directory under the system's temporary directory; removed on destruction.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    const auto tick = std::chrono::steady_clock::now().time_since_epoch().count();
-    path = std::filesystem::temp_directory_path() /
-           ("ctrnet_test_trainer_" + std::to_string(static_cast<unsigned long long>(tick)));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using test_util::TempDir;
 
 }  // namespace
 
