@@ -5,6 +5,8 @@
 #pragma once
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "ctrnet/data/cooccurrence.hpp"
 #include "ctrnet/data/schema_json.hpp"
 #include "ctrnet/io/architecture_item_to_item.hpp"
+#include "ctrnet/io/checkpoint.hpp"
 #include "ctrnet/models/item_to_item.hpp"
 #include "ctrnet/serve/related_items.hpp"
 #include "ctrnet/train/item_to_item_trainer.hpp"
@@ -35,7 +38,40 @@ struct Run {
   std::uint64_t seed = 1;
   OutputFile* model_out = nullptr;  ///< write the model here (null: no); main.cpp commits it
   nlohmann::json options;   ///< the model file's "options" metadata
+  nlohmann::json train_data;  ///< what the run trains on (sizes of the log, catalogue, positives), for resume checks
+  std::string checkpoint;   ///< --checkpoint: written every checkpoint_every steps and after every epoch
+  std::string resume;       ///< --resume: continue the run saved there
 };
+
+/// The settings a resumed run must share with the run that wrote the checkpoint: all of
+/// run.options except --epochs (a run may be continued for more epochs).
+inline nlohmann::json resume_options(const Run& run) {
+  nlohmann::json o = run.options;
+  o.erase("epochs");
+  return o;
+}
+
+/// Checks that `run.resume` is a ctrnet-vt checkpoint of the same model, options and data.
+inline void check_resume(const Run& run) {
+  const SafetensorsFile f(run.resume);
+  const std::string& src = run.resume;
+  CTRNET_CHECK(f.metadata().count("format") && f.metadata("format") == "ctrnet.checkpoint", src,
+               ": not a checkpoint (write one with --checkpoint)");
+  CTRNET_CHECK(f.metadata().count("ctrnet_vt_resume") && f.metadata().count("train_data"), src,
+               ": not a ctrnet-vt checkpoint (its metadata lacks 'ctrnet_vt_resume' or 'train_data')");
+  const nlohmann::json then = nlohmann::json::parse(f.metadata("ctrnet_vt_resume"), nullptr, false);
+  const nlohmann::json now = resume_options(run);
+  for (auto it = now.begin(); it != now.end(); ++it) {
+    const auto was = then.is_object() ? then.find(it.key()) : then.end();
+    CTRNET_CHECK(then.is_object() && was != then.end() && *was == *it, src, ": the checkpoint was written by a run with ",
+                 it.key(), " = ", then.is_object() && was != then.end() ? was->dump() : std::string("(none)"),
+                 ", this run has ", it->dump(), "; resume with the same options (only --epochs, --threads and the ",
+                 "output and checkpoint options may change)");
+  }
+  const nlohmann::json data_then = nlohmann::json::parse(f.metadata("train_data"), nullptr, false);
+  CTRNET_CHECK(data_then == run.train_data, src, ": the checkpoint was trained on ", data_then.dump(),
+               ", this run's --train log gives ", run.train_data.dump(), ": a different log or counting options");
+}
 
 /// Writes the model with save_model (architecture item_to_item / item_to_item_listwise; load_model<M>
 /// rebuilds it), the raw item id of each catalogue row as the tensor "extra.item_ids" (I64 [N]) and
@@ -68,9 +104,10 @@ inline void check_memory(const Run& run, const ParamRegistry& reg) {
   b.check("ctrnet-vt");
 }
 
-/// Builds model M (an item-to-item alias), trains it, writes it (run.model_out) and returns its lists.
+/// Builds model M (an item-to-item alias), trains it (from run.resume, writing run.checkpoint),
+/// writes it (run.model_out) and returns its lists; nothing when --max-steps stopped the run.
 template <class M>
-RecommendationLists train_model(const Run& run) {
+std::optional<RecommendationLists> train_model(const Run& run) {
   // log-Q correction of the listwise head for k negatives from the uniform base distribution: log(N / k).
   const double log_q = std::log(static_cast<double>(run.table->num_items()) /
                                 static_cast<double>(std::max<index_t>(run.train.negatives, 1)));
@@ -85,15 +122,36 @@ RecommendationLists train_model(const Run& run) {
   for (const auto& q : model.registry().params()) dense += static_cast<long long>(q.handle.size());
   for (const auto& t : model.params().tables) tables += static_cast<long long>(t.size());
   std::printf("parameters: %lld in the towers and biases, %lld in the tables\n", dense, tables);
-  train_item_to_item(model, *run.fz, *run.positives, run.train);
+  ItemToItemTrainer<M> trainer(model, *run.fz, run.train);
+  ModelSaveOptions checkpoint_options;
+  checkpoint_options.seed = run.seed;
+  checkpoint_options.metadata["ctrnet_vt_resume"] = resume_options(run).dump();
+  checkpoint_options.metadata["train_data"] = run.train_data.dump();
+  std::optional<TrainingPosition> start;
+  if (!run.resume.empty()) {
+    check_resume(run);
+    start = load_checkpoint(run.resume, trainer.trainer());
+    std::printf("resumed %s: epoch %lld, batch %lld, step %lld\n", run.resume.c_str(),
+                static_cast<long long>(start->epoch), static_cast<long long>(start->batch),
+                static_cast<long long>(start->step));
+  }
+  std::function<void(const TrainingPosition&)> on_checkpoint;
+  if (!run.checkpoint.empty())
+    on_checkpoint = [&](const TrainingPosition& p) { save_checkpoint(run.checkpoint, trainer.trainer(), p, checkpoint_options); };
+  const ItemToItemResult r = trainer.fit(*run.positives, start ? &*start : nullptr, on_checkpoint);
+  if (r.interrupted) {
+    std::printf("stopped after step %lld (--max-steps): checkpoint %s; continue with --resume %s\n",
+                static_cast<long long>(r.position.step), run.checkpoint.c_str(), run.checkpoint.c_str());
+    return std::nullopt;
+  }
   RecommendationLists lists = related_items(cpu_simd{}, model, *run.fz, run.related);
   if (run.model_out) save_item_to_item(*run.model_out, model, *run.table, run.options);
   return lists;
 }
 
 /// One per tower kind and TU (--towers mlp / cross / transformer).
-RecommendationLists train_mlp_towers(const Run& run);
-RecommendationLists train_cross_towers(const Run& run);
-RecommendationLists train_transformer_towers(const Run& run);
+std::optional<RecommendationLists> train_mlp_towers(const Run& run);
+std::optional<RecommendationLists> train_cross_towers(const Run& run);
+std::optional<RecommendationLists> train_transformer_towers(const Run& run);
 
 }  // namespace ctrnet_vt

@@ -8,6 +8,7 @@
 //             [--blocks 1] [--heads 2] [--ff-hidden 0] [--pooling mean|max|first]
 //             [--delimiter TAB] [--session-column 0] [--item-column 1] [--time-column 2]
 //             [--action-column -1] [--header detect|yes|no] [--hash-ids] [--skip-bad-lines]
+//             [--checkpoint PATH [--checkpoint-every N] [--max-steps N]] [--resume PATH]
 // Counts co-occurrences (data/cooccurrence.hpp), trains the two-output item-item two-tower model
 // (models/item_to_item.hpp, train/item_to_item_trainer.hpp) with MLP, DCN-V2 cross or Transformer
 // towers (--towers; each kind is compiled in its own models_<kind>.cpp), writes every item's top-K related
@@ -20,6 +21,11 @@
 // abort: an empty --train or --test log (or a --test log without a session of two events) is an
 // error; --dim, --hidden and --ff-hidden are at most 2^24 and items x --dim / --k must fit in 64
 // bits; the model's memory is checked against the available memory before it is allocated.
+// Checkpoints: --checkpoint PATH writes the model, the optimizer state and the position (epoch,
+// batch, step, the negative sampler's state) every --checkpoint-every N steps and after every
+// epoch (io/checkpoint.hpp); --resume PATH continues such a run (same options but --epochs and
+// --threads, same log) and ends with exactly the model and lists of an uninterrupted run.
+// --max-steps N stops after N steps in all, having written the checkpoint (no lists or model).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -27,6 +33,7 @@
 #include <cmath>
 #include <cstdio>
 #include <new>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +58,8 @@ int main(int argc, char** argv) {
   bool self_interaction = false;
   double half_life = 0.0;
   bool hash_ids = false, skip_bad = false;
+  std::string checkpoint_path, resume_path;
+  std::int64_t checkpoint_every = 0, max_steps = 0;
   app.add_option("--train", train_path, "training session log (session, item, time[, action])")->required();
   app.add_option("--test", test_path, "test session log: prints HR@K, MRR@K and list statistics");
   app.add_option("--model", model_path, "write the trained model here (safetensors)");
@@ -100,6 +109,16 @@ int main(int argc, char** argv) {
   app.add_option("--header", header, "header line: detect, yes or no")->check(CLI::IsMember({"detect", "yes", "no"}));
   app.add_flag("--hash-ids", hash_ids, "ids are tokens (hashed), not integers");
   app.add_flag("--skip-bad-lines", skip_bad, "skip and count malformed lines instead of failing");
+  auto* ckpt = app.add_option("--checkpoint", checkpoint_path,
+                              "write a checkpoint (model, optimizer state, position) after every epoch, atomically");
+  app.add_option("--checkpoint-every", checkpoint_every, "also write the checkpoint every N steps")
+      ->check(CLI::PositiveNumber)
+      ->needs(ckpt);
+  app.add_option("--resume", resume_path, "continue the run saved in this checkpoint (same options and log)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--max-steps", max_steps, "stop after N optimizer steps in all, having written the checkpoint")
+      ->check(CLI::PositiveNumber)
+      ->needs(ckpt);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -120,8 +139,11 @@ int main(int argc, char** argv) {
 
     // The outputs first: one that is an input, or cannot be created, fails before any work; both
     // are committed together at the end, only when everything succeeded (io/output_file.hpp).
-    check_outputs_not_inputs({{"--model", model_path}, {"--lists", lists_path}},
+    // --checkpoint and --resume may be the same file (the resume flow).
+    check_outputs_not_inputs({{"--model", model_path}, {"--lists", lists_path}, {"--checkpoint", checkpoint_path}},
                              {{"--train", train_path}, {"--test", test_path}});
+    check_outputs_not_inputs({{"--model", model_path}, {"--lists", lists_path}}, {{"--resume", resume_path}});
+    if (!checkpoint_path.empty()) check_can_write(checkpoint_path);
     OutputFiles outputs;
     OutputFile* lists_out = lists_path.empty() ? nullptr : &outputs.open(lists_path);
     OutputFile* model_out = model_path.empty() ? nullptr : &outputs.open(model_path);
@@ -177,6 +199,8 @@ int main(int argc, char** argv) {
     to.seed = seed;
     to.optimizer.lr = lr;
     to.embedding_optimizer.lr = emb_lr;
+    to.checkpoint_every = checkpoint_every;
+    to.max_steps = max_steps;
     to.on_epoch = [&](int e, double epoch_loss, double secs) {
       std::printf("epoch %d/%d loss=%.5f (%.1f s)\n", e, epochs, epoch_loss, secs);
       std::fflush(stdout);
@@ -196,6 +220,12 @@ int main(int argc, char** argv) {
     run.listwise = loss == "softmax";
     run.seed = seed;
     run.model_out = model_out;
+    run.checkpoint = checkpoint_path;
+    run.resume = resume_path;
+    run.train_data = {{"sessions", train.size()},
+                      {"items", table.num_items()},
+                      {"pairs", table.pairs().size()},
+                      {"positives", positives.size()}};
     run.options = {{"towers", towers},         {"embedding_dim", dim},
                    {"output_dim", dim},        {"context_hidden", mo.context_hidden},
                    {"glove_weight", glove_weight}, {"window", window},
@@ -203,14 +233,19 @@ int main(int argc, char** argv) {
                    {"neighbor_negatives", neighbor_negatives}, {"pair_dropout", pair_dropout},
                    {"epochs", epochs},
                    {"seed", seed},             {"loss", loss},
-                   {"decay", decay},           {"half_life", half_life}};
+                   {"decay", decay},           {"half_life", half_life},
+                   {"batch", batch},           {"lr", lr},
+                   {"emb_lr", emb_lr},         {"reverse_weight", reverse_weight}};
     if (towers == "cross")
       run.options["cross"] = {{"depth", cross_depth}, {"rank", rank}, {"self_interaction", self_interaction}};
     if (towers == "transformer")
       run.options["transformer"] = {{"blocks", blocks}, {"heads", heads}, {"ff_hidden", ff_hidden}, {"pooling", pooling}};
-    const RecommendationLists lists = towers == "cross"         ? ctrnet_vt::train_cross_towers(run)
-                                      : towers == "transformer" ? ctrnet_vt::train_transformer_towers(run)
-                                                                : ctrnet_vt::train_mlp_towers(run);
+    const std::optional<RecommendationLists> trained = towers == "cross" ? ctrnet_vt::train_cross_towers(run)
+                                                       : towers == "transformer"
+                                                           ? ctrnet_vt::train_transformer_towers(run)
+                                                           : ctrnet_vt::train_mlp_towers(run);
+    if (!trained) return 0;  // --max-steps: the checkpoint is written; the outputs are discarded
+    const RecommendationLists& lists = *trained;
     if (lists_out) write_related_items(*lists_out, lists, table);
     if (!test_path.empty()) {
       NextItemOptions eo;

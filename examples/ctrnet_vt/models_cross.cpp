@@ -3,7 +3,7 @@
 
 namespace ctrnet_vt {
 
-RecommendationLists train_cross_towers(const Run& run) {
+std::optional<RecommendationLists> train_cross_towers(const Run& run) {
   return run.listwise ? train_model<ItemToItemCrossListwise>(run) : train_model<ItemToItemCross>(run);
 }
 

@@ -3,7 +3,7 @@
 
 namespace ctrnet_vt {
 
-RecommendationLists train_mlp_towers(const Run& run) {
+std::optional<RecommendationLists> train_mlp_towers(const Run& run) {
   return run.listwise ? train_model<ItemToItemListwise>(run) : train_model<ItemToItem>(run);
 }
 

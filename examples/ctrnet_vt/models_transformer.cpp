@@ -3,7 +3,7 @@
 
 namespace ctrnet_vt {
 
-RecommendationLists train_transformer_towers(const Run& run) {
+std::optional<RecommendationLists> train_transformer_towers(const Run& run) {
   return run.listwise ? train_model<ItemToItemTransformerListwise>(run) : train_model<ItemToItemTransformer>(run);
 }
 

@@ -14,6 +14,9 @@
 # 3. Outputs: a --lists in a missing folder or a malformed --test fails before training and writes
 #    no model; --model = --train and --lists = --model are refused; --lists /dev/full is an error
 #    and the model is not written; no temporary file is left.
+# 4. Checkpoints: a run interrupted (--max-steps, --checkpoint-every) and resumed (--resume, other
+#    --threads) writes the very bytes (model and lists) of an uninterrupted run; a resume with other
+#    options or another log, or from a model file, is a clear error.
 set -euo pipefail
 bin="$1"
 work="$(mktemp -d)"
@@ -168,4 +171,31 @@ expect_fail huge_k "--k 4611686018427387904 x the catalogue's items: .* overflow
   --k 4611686018427387904
 expect_fail big_dim "not enough memory: ctrnet-vt needs .*lower --dim (now 16000000)" --train "$work/train.tsv" \
   --dim 16000000 --hidden 16000000
+
+# --- 4. checkpoints: interrupted (--max-steps) + --resume writes the very bytes of an uninterrupted run
+ck=(--train "$work/train.tsv" --epochs 2 --dim 8 --hidden 8 --k 5 --batch 64 --negatives 4)
+"$bin" "${ck[@]}" --threads 2 --model "$work/full.safetensors" --lists "$work/full.csv" > "$work/ck_full.txt" 2>&1 \
+  || { cat "$work/ck_full.txt"; fail "uninterrupted run failed"; }
+steps=$(awk '/training pairs/ { print int(($(NF - 2) + 63) / 64) }' "$work/ck_full.txt")
+[ -n "$steps" ] && [ "$steps" -gt 10 ] || { cat "$work/ck_full.txt"; fail "could not read the steps per epoch"; }
+stop=$((steps + steps / 2))  # inside epoch 2, between two --checkpoint-every checkpoints
+"$bin" "${ck[@]}" --threads 2 --model "$work/cut.safetensors" --lists "$work/cut.csv" --checkpoint "$work/vt.ckpt" \
+  --checkpoint-every 7 --max-steps "$stop" > "$work/ck_cut.txt" 2>&1 || { cat "$work/ck_cut.txt"; fail "interrupted run failed"; }
+grep -q "stopped after step $stop (--max-steps)" "$work/ck_cut.txt" || { cat "$work/ck_cut.txt"; fail "no interruption line"; }
+[ ! -e "$work/cut.safetensors" ] && [ ! -e "$work/cut.csv" ] || fail "an interrupted run wrote its unfinished model or lists"
+[ -s "$work/vt.ckpt" ] || fail "no checkpoint written"
+"$bin" "${ck[@]}" --threads 1 --model "$work/cut.safetensors" --lists "$work/cut.csv" --checkpoint "$work/vt.ckpt" \
+  --resume "$work/vt.ckpt" > "$work/ck_resume.txt" 2>&1 || { cat "$work/ck_resume.txt"; fail "resumed run failed"; }
+grep -q "resumed $work/vt.ckpt: epoch 2, batch $((stop - steps)), step $stop" "$work/ck_resume.txt" \
+  || { cat "$work/ck_resume.txt"; fail "the resume did not start where the run stopped"; }
+cmp -s "$work/full.safetensors" "$work/cut.safetensors" \
+  || fail "the interrupted and resumed run saved another model than the uninterrupted one"
+cmp -s "$work/full.csv" "$work/cut.csv" || fail "the interrupted and resumed run wrote other lists"
+expect_fail resume_other_dim "the checkpoint was written by a run with embedding_dim = 8, this run has 4" \
+  --train "$work/train.tsv" --epochs 2 --dim 4 --hidden 8 --k 5 --batch 64 --negatives 4 --resume "$work/vt.ckpt"
+expect_fail resume_other_log "the checkpoint was trained on .*a different log" \
+  --train "$work/test.tsv" --epochs 2 --dim 8 --hidden 8 --k 5 --batch 64 --negatives 4 --resume "$work/vt.ckpt"
+expect_fail resume_not_checkpoint "not a checkpoint" "${ck[@]}" --resume "$work/full.safetensors"
+echo "checkpoint: interrupted at step $stop and resumed: the model and lists are byte-identical"
+
 echo "ctrnet-vt CLI test passed"

@@ -1,14 +1,18 @@
 // save_model / load_model of the item-to-item models (io/architecture_item_to_item.hpp): ItemToItem,
 // ItemToItemListwise and ItemToItemTransformer round-trip bit for bit (both outputs), with the pair
 // body's and both heads' options restored; a file of another variant or tower kind, or with bad
-// head options, is an error.
+// head options, is an error. Item-to-item training (ItemToItemTrainer) interrupted and resumed from
+// a checkpoint, mid-epoch and at an epoch's end, ends with the model of an uninterrupted run.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "../models/item_to_item_towers_checks.hpp"
 #include "ctrnet/io/architecture_item_to_item.hpp"
+#include "ctrnet/io/checkpoint.hpp"
+#include "ctrnet/train/item_to_item_trainer.hpp"
 #include "io_test_util.hpp"
 
 using namespace ctrnet;
@@ -131,4 +135,109 @@ TEST_CASE("item-to-item loading names the mismatch", "[io][model][item_to_item]"
   write_safetensors(dir.file("kind.safetensors"), tensors, md);
   CHECK_THROWS_WITH(load_model<ItemToItem>(dir.file("kind.safetensors")),
                     Catch::Contains("the file holds a 'group_softmax' head, the model type has a 'binary' head"));
+}
+
+namespace {
+// Trains M on walk sessions: uninterrupted, then interrupted at `stop` steps (checkpoint written
+// there) and resumed in a fresh process-like setting (a new model and trainer, load_checkpoint).
+template <class M>
+void check_resume(std::int64_t stop, std::int64_t checkpoint_every) {
+  const auto sessions = i2i_test::walk_sessions(60, 20, 5, 7);
+  const CooccurrenceTable table = count_cooccurrence(sessions);
+  const ItemPairFeaturizer fz(table);
+  const auto positives = item_to_item_positives(sessions, table);
+  ItemToItemOptions mo;
+  mo.embedding_dim = 4;
+  mo.output_dim = 4;
+  mo.context_hidden = {6};
+  mo.glove_weight = 0.3;
+  ItemToItemTrainOptions to;
+  to.epochs = 3;
+  to.batch_size = 7;  // not a multiple of the shards: whole groups all the same
+  to.negatives = 3;
+  to.shards = 4;
+  to.threads = 2;
+  to.pair_dropout = 0.3;
+  to.seed = 11;
+  to.schedule.decay = DecayKind::linear;
+  to.schedule.decay_steps = 3 * ((static_cast<std::int64_t>(positives.size()) + 6) / 7);
+  to.checkpoint_every = checkpoint_every;
+
+  M full = make_item_to_item_as<M>(fz.schema(), mo, 0.0, 3);
+  ItemToItemTrainer<M> a(full, fz, to);
+  const ItemToItemResult ra = a.fit(positives);
+  REQUIRE_FALSE(ra.interrupted);
+
+  TempDir dir;
+  const std::string path = dir.file("i2i.ckpt");
+  M first = make_item_to_item_as<M>(fz.schema(), mo, 0.0, 3);
+  ItemToItemTrainOptions cut = to;
+  cut.max_steps = stop;
+  ItemToItemTrainer<M> b(first, fz, cut);
+  int written = 0;
+  const ItemToItemResult rb = b.fit(positives, nullptr, [&](const TrainingPosition& p) {
+    save_checkpoint(path, b.trainer(), p);
+    ++written;
+  });
+  REQUIRE(rb.interrupted);
+  CHECK(rb.position.step == stop);
+  CHECK(written >= 1);
+
+  M resumed = make_item_to_item_as<M>(fz.schema(), mo, 0.0, 99);  // another seed: everything comes from the file
+  ItemToItemTrainer<M> c(resumed, fz, to);
+  const TrainingPosition pos = load_checkpoint(path, c.trainer());
+  CHECK(pos.step == stop);
+  const ItemToItemResult rc = c.fit(positives, &pos);
+  CHECK_FALSE(rc.interrupted);
+  CHECK(same_dense(full, resumed));
+  for (std::size_t t = 0; t < full.params().tables.size(); ++t)
+    CHECK(bit_identical(full.params().tables[t], resumed.params().tables[t]));
+  CHECK(rc.loss == ra.loss);
+  REQUIRE(rc.position.fit->epochs.size() == 3);
+  for (std::size_t e = 0; e < 3; ++e)
+    CHECK(rc.position.fit->epochs[e].train_loss == ra.position.fit->epochs[e].train_loss);
+}
+}  // namespace
+
+TEST_CASE("item-to-item training resumes from a checkpoint bit for bit", "[io][checkpoint][item_to_item]") {
+  // 60 walk sessions: a few dozen steps of 7 positives per epoch, 3 epochs.
+  SECTION("listwise, mid-epoch (checkpoint every 5 steps)") { check_resume<ItemToItemListwise>(47, 5); }
+  SECTION("pointwise, mid-epoch (checkpoint only where it stops)") { check_resume<ItemToItem>(50, 0); }
+  SECTION("listwise, stopped at a checkpoint of every step") { check_resume<ItemToItemListwise>(13, 1); }
+}
+
+TEST_CASE("item-to-item resume refuses a position of another run", "[io][checkpoint][item_to_item][errors]") {
+  const auto sessions = i2i_test::walk_sessions(40, 15, 5, 7);
+  const CooccurrenceTable table = count_cooccurrence(sessions);
+  const ItemPairFeaturizer fz(table);
+  const auto positives = item_to_item_positives(sessions, table);
+  ItemToItemOptions mo;
+  mo.embedding_dim = 3;
+  mo.output_dim = 3;
+  ItemToItemTrainOptions to;
+  to.epochs = 2;
+  to.batch_size = 8;
+  to.negatives = 2;
+  to.max_steps = 3;
+  ItemToItem m = make_item_to_item(fz.schema(), mo, 1);
+  ItemToItemTrainer<ItemToItem> t(m, fz, to);
+  const TrainingPosition pos = t.fit(positives).position;
+  REQUIRE(pos.step == 3);
+  auto fails = [&](ItemToItemTrainOptions o, TrainingPosition p, const std::string& what) {
+    ItemToItem m2 = make_item_to_item(fz.schema(), mo, 1);
+    ItemToItemTrainer<ItemToItem> t2(m2, fz, o);
+    t2.trainer().set_step(3);
+    CHECK_THROWS_WITH(t2.fit(positives, &p), Catch::Contains(what));
+  };
+  ItemToItemTrainOptions other = to;
+  other.batch_size = 9;
+  fails(other, pos, "batch size 8");
+  TrainingPosition no_rng = pos;
+  no_rng.rng_state.reset();
+  fails(to, no_rng, "Rng state");
+  const std::vector<ItemPairExample> fewer(positives.begin(), positives.end() - 1);
+  ItemToItem m3 = make_item_to_item(fz.schema(), mo, 1);
+  ItemToItemTrainer<ItemToItem> t3(m3, fz, to);
+  t3.trainer().set_step(3);
+  CHECK_THROWS_WITH(t3.fit(fewer, &pos), Catch::Contains("same sessions"));
 }

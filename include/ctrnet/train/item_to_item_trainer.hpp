@@ -16,6 +16,7 @@
 // matter — among A's co-occurring items — get many more samples. A negative that co-occurs with A
 // keeps its real pair features and X_AB (its GloVe term counts once more). The loop uses the
 // ordinary Trainer::train_step: shards, thread independence and optimizers are the Trainer's.
+// ItemToItemTrainer runs it and resumes from a checkpoint bit for bit (ctrnet-vt --resume).
 // With ItemToItemListwise (GroupSoftmaxHead) the same rows form one softmax group per positive;
 // the Trainer then gets row_group = 1 + negatives, so its shards never cut a group, for any batch
 // size and shard count, and every positive is trained every epoch (the last batch may be partial).
@@ -31,13 +32,16 @@
 // MRR@20 0.191 -> 0.177 at p = 0.7; docs/item_to_item.md).
 #pragma once
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ctrnet/core/rng.hpp"
@@ -180,6 +184,12 @@ struct ItemToItemTrainOptions {
   SparseOptimizerOptions embedding_optimizer = default_embedding_optimizer();  ///< row-wise Adagrad, lr 0.1
   ScheduleOptions schedule{};  ///< learning-rate schedule over the steps (optim/schedule.hpp); constant by default
   std::function<void(int epoch, double loss, double seconds)> on_epoch{};
+  /// ItemToItemTrainer::fit calls its on_checkpoint every `checkpoint_every` steps (0: only at
+  /// epoch ends) and after every epoch.
+  std::int64_t checkpoint_every = 0;
+  /// Stop once the trainer's step count reaches max_steps (0: no limit), after a checkpoint: an
+  /// interruption on purpose (ItemToItemResult::interrupted), resumable from its position.
+  std::int64_t max_steps = 0;
 
   static DenseOptimizerOptions default_optimizer() {
     DenseOptimizerOptions d;
@@ -195,112 +205,242 @@ struct ItemToItemTrainOptions {
   }
 };
 
-/// \brief Trains `model` on the positives (shuffled every epoch) with sampled negatives.
-/// Returns the mean loss of the last epoch.
-template <class M, class Policy = cpu_simd>
-double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vector<ItemPairExample>& positives,
-                          const ItemToItemTrainOptions& o, Policy policy = {}) {
-  CTRNET_CHECK(!positives.empty(), "train_item_to_item: no training pairs (are the sessions longer than one event?)");
-  CTRNET_CHECK(o.negatives >= 0, "train_item_to_item: negatives must be >= 0, got ", o.negatives);
-  CTRNET_CHECK(o.neighbor_negatives >= 0.0 && o.neighbor_negatives < 1.0,
-               "train_item_to_item: neighbor_negatives must be in [0, 1), got ", o.neighbor_negatives);
-  CTRNET_CHECK(o.batch_size > 0, "train_item_to_item: batch_size must be positive, got ", o.batch_size);
-  CTRNET_CHECK(o.pair_dropout >= 0.0 && o.pair_dropout < 1.0,
-               "train_item_to_item: pair_dropout must be in [0, 1), got ", o.pair_dropout);
-  TrainerOptions to;
-  to.batch_size = o.batch_size * (1 + o.negatives);
-  to.shards = o.shards;
-  // Listwise: a positive and its negatives are one softmax group, which a shard must not split.
-  // Pointwise: every row is its own example.
-  to.row_group = is_listwise_item_to_item_v<M> ? 1 + o.negatives : 1;
-  to.threads = o.threads;
-  to.seed = o.seed;
-  to.optimizer = o.optimizer;
-  to.embedding_optimizer = o.embedding_optimizer;
-  to.schedule = o.schedule;
-  Trainer<M, Policy> trainer(model, to, policy);
+/// Where ItemToItemTrainer::fit stopped.
+struct ItemToItemResult {
+  double loss = 0.0;         ///< mean loss of the last finished epoch (0 when none has finished)
+  bool interrupted = false;  ///< stopped by ItemToItemTrainOptions::max_steps; resume from `position`
+  TrainingPosition position; ///< epoch, batch, step, the sampler's Rng state and the epochs' statistics
+};
 
-  // Alias-free sampler: cumulative weights, binary search.
-  const index_t N = fz.num_items();
-  std::vector<double> cdf(static_cast<std::size_t>(N));
-  double acc = 0.0;
-  for (index_t i = 0; i < N; ++i) {
-    acc += std::pow(static_cast<double>(std::max<std::int64_t>(fz.table().item_events(i), 1)), o.negative_power);
-    cdf[static_cast<std::size_t>(i)] = acc;
+/// \brief The item-to-item training loop over a Trainer (see the header comment), resumable bit for
+/// bit: the epoch's order is a pure function of (seed, epoch, positives), the negatives and pair dropout are
+/// drawn from one Rng per epoch whose state a checkpoint records (TrainingPosition::rng_state),
+/// and the Trainer's parameters, optimizer state and step are restored by
+/// load_checkpoint(path, trainer()) (io/checkpoint.hpp). `fit`'s on_checkpoint receives the position
+/// every `checkpoint_every` steps (0: only at epoch ends) and after every epoch, e.g. to call
+/// save_checkpoint(path, trainer(), position).
+template <class M, class Policy = cpu_simd>
+class ItemToItemTrainer {
+ public:
+  ItemToItemTrainer(M& model, const ItemPairFeaturizer& fz, const ItemToItemTrainOptions& o, Policy policy = {})
+      : model_(model), fz_(fz), o_(checked(o)), trainer_(model, trainer_options(o), policy) {
+    // Alias-free sampler of the base negatives q0 ∝ events^β: cumulative weights, binary search.
+    const index_t N = fz_.num_items();
+    cdf_.resize(static_cast<std::size_t>(N));
+    for (index_t i = 0; i < N; ++i) {
+      acc_ += std::pow(static_cast<double>(std::max<std::int64_t>(fz_.table().item_events(i), 1)), o_.negative_power);
+      cdf_[static_cast<std::size_t>(i)] = acc_;
+    }
   }
-  auto draw = [&](Rng& rng) {
-    const double u = rng.uniform() * acc;
-    const auto it = std::upper_bound(cdf.begin(), cdf.end(), u);
-    return static_cast<index_t>(std::min<std::ptrdiff_t>(it - cdf.begin(), N - 1));
-  };
-  auto q0 = [&](index_t b) {
-    const auto ub = static_cast<std::size_t>(b);
-    return (cdf[ub] - (ub > 0 ? cdf[ub - 1] : 0.0)) / acc;
-  };
-  const double lambda = o.neighbor_negatives;
-  // Draws a negative for a and returns it with its importance weight q0(b) / q(b|a).
-  auto draw_negative = [&](Rng& rng, index_t a, double& iw) {
-    const auto nb = fz.table().neighbors(a);
+
+  Trainer<M, Policy>& trainer() { return trainer_; }
+  const ItemToItemTrainOptions& options() const { return o_; }
+
+  /// Trains over `positives` (shuffled every epoch). With `resume` (from a checkpoint, after
+  /// load_checkpoint(path, trainer())), continues where that run stopped, bit for bit.
+  ItemToItemResult fit(const std::vector<ItemPairExample>& positives, const TrainingPosition* resume = nullptr,
+                       const std::function<void(const TrainingPosition&)>& on_checkpoint = {}) {
+    CTRNET_CHECK(!positives.empty(), "train_item_to_item: no training pairs (are the sessions longer than one event?)");
+    const auto n = static_cast<index_t>(positives.size());
+    const std::int64_t batches = (n + o_.batch_size - 1) / o_.batch_size;
+    TrainingPosition pos;
+    if (resume != nullptr) {
+      pos = *resume;
+      check_resume(pos, n, batches);
+    } else {
+      pos.step = trainer_.step();
+      pos.fit.emplace();
+      pos.fit->examples = n;
+      pos.fit->batch_size = o_.batch_size;
+    }
+    FitState& fs = *pos.fit;
+    std::optional<std::pair<std::int64_t, std::int64_t>> last_checkpoint;
+    Rng rng;
+    auto checkpoint = [&] {
+      if (last_checkpoint == std::pair(pos.epoch, pos.batch)) return;
+      if (pos.batch > 0) {
+        detail::check_params_finite(model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
+                                    StepPlace{pos.epoch, pos.batch - 1, batches});
+        const std::uint64_t* st = rng.state();
+        pos.rng_state = std::array<std::uint64_t, 4>{st[0], st[1], st[2], st[3]};
+      } else {
+        pos.rng_state.reset();  // an epoch's start: its Rng is a function of (seed, epoch)
+      }
+      if (on_checkpoint) on_checkpoint(pos);
+      last_checkpoint = std::pair(pos.epoch, pos.batch);
+    };
+    auto finish = [&](bool interrupted) {
+      ItemToItemResult r;
+      r.loss = fs.epochs.empty() ? 0.0 : fs.epochs.back().train_loss;
+      r.interrupted = interrupted;
+      r.position = pos;
+      return r;
+    };
+    auto out_of_steps = [&] { return o_.max_steps > 0 && trainer_.step() >= o_.max_steps; };
+
+    // Epoch e's order: the identity shuffled by the Rngs of epochs 1, 2, ..., e in turn (each
+    // epoch shuffles the previous order). A resumed run replays the earlier epochs' shuffles.
+    std::vector<std::size_t> order(positives.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    auto shuffle = [&](Rng& r) {
+      for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[r.below(i)]);
+    };
+    for (std::int64_t e = 1; e < pos.epoch; ++e) {
+      Rng r(mix_seed(o_.seed, 0x1712, static_cast<std::uint64_t>(e)));
+      shuffle(r);
+    }
+    Batch batch = fz_.make_batch();
+    BatchView view;  // re-used across steps
+    while (pos.epoch <= o_.epochs) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const std::int64_t epoch = pos.epoch;
+      rng = Rng(mix_seed(o_.seed, 0x1712, static_cast<std::uint64_t>(epoch)));
+      shuffle(rng);
+      if (pos.batch > 0) rng.set_state(pos.rng_state->data());  // mid-epoch: the sampler where it stopped
+      while (pos.batch < batches) {
+        if (out_of_steps()) {
+          checkpoint();
+          return finish(true);
+        }
+        const auto begin = static_cast<std::size_t>(pos.batch * o_.batch_size);
+        const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(o_.batch_size));
+        fill_batch(positives, order, begin, end, rng, batch);
+        double w = 0.0;
+        for (float x : batch.weights) w += x;
+        batch.view(view);
+        const double loss = trainer_.train_step(view, StepPlace{epoch, pos.batch, batches});
+        fs.loss_sum += loss * w;
+        fs.weight_sum += w;
+        fs.last_loss = loss;
+        ++pos.batch;
+        pos.step = trainer_.step();
+        if (o_.checkpoint_every > 0 && pos.step % o_.checkpoint_every == 0 && pos.batch < batches) checkpoint();
+      }
+      detail::check_params_finite(model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
+                                  StepPlace{epoch, batches - 1, batches});
+      EpochStats st;
+      st.epoch = static_cast<int>(epoch);
+      st.train_loss = fs.loss_sum / std::max(fs.weight_sum, 1e-300);
+      st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      fs.epochs.push_back(st);
+      fs.best_epoch = st.epoch;
+      if (o_.on_epoch) o_.on_epoch(st.epoch, st.train_loss, st.seconds);
+      ++pos.epoch;
+      pos.batch = 0;
+      fs.loss_sum = fs.weight_sum = 0.0;
+      checkpoint();
+      if (out_of_steps() && pos.epoch <= o_.epochs) return finish(true);
+    }
+    return finish(false);
+  }
+
+ private:
+  static const ItemToItemTrainOptions& checked(const ItemToItemTrainOptions& o) {
+    CTRNET_CHECK(o.negatives >= 0, "train_item_to_item: negatives must be >= 0, got ", o.negatives);
+    CTRNET_CHECK(o.neighbor_negatives >= 0.0 && o.neighbor_negatives < 1.0,
+                 "train_item_to_item: neighbor_negatives must be in [0, 1), got ", o.neighbor_negatives);
+    CTRNET_CHECK(o.batch_size > 0, "train_item_to_item: batch_size must be positive, got ", o.batch_size);
+    CTRNET_CHECK(o.pair_dropout >= 0.0 && o.pair_dropout < 1.0,
+                 "train_item_to_item: pair_dropout must be in [0, 1), got ", o.pair_dropout);
+    CTRNET_CHECK(o.checkpoint_every >= 0 && o.max_steps >= 0,
+                 "train_item_to_item: checkpoint_every and max_steps must be >= 0");
+    return o;
+  }
+  static TrainerOptions trainer_options(const ItemToItemTrainOptions& o) {
+    TrainerOptions to;
+    to.batch_size = o.batch_size * (1 + o.negatives);
+    to.shards = o.shards;
+    // Listwise: a positive and its negatives are one softmax group, which a shard must not split.
+    // Pointwise: every row is its own example.
+    to.row_group = is_listwise_item_to_item_v<M> ? 1 + o.negatives : 1;
+    to.threads = o.threads;
+    to.seed = o.seed;
+    to.optimizer = o.optimizer;
+    to.embedding_optimizer = o.embedding_optimizer;
+    to.schedule = o.schedule;
+    return to;
+  }
+
+  void check_resume(const TrainingPosition& pos, index_t n, std::int64_t batches) const {
+    CTRNET_CHECK(pos.step == trainer_.step(), "train_item_to_item: the position is at step ", pos.step,
+                 " but the trainer at step ", trainer_.step(), "; restore it first (load_checkpoint(path, trainer()))");
+    CTRNET_CHECK(pos.fit.has_value(), "train_item_to_item: the position to resume has no training state (not ",
+                 "written by an item-to-item run)");
+    CTRNET_CHECK(pos.fit->examples == n, "train_item_to_item: the run to resume trained on ", pos.fit->examples,
+                 " positives, this one has ", n, ": resume with the same sessions and options");
+    CTRNET_CHECK(pos.fit->batch_size == o_.batch_size, "train_item_to_item: the run to resume used batch size ",
+                 pos.fit->batch_size, ", this one ", o_.batch_size);
+    CTRNET_CHECK(pos.epoch >= 1 && pos.epoch <= o_.epochs + 1, "train_item_to_item: the run to resume has finished ",
+                 pos.epoch - 1, " epochs, more than the ", o_.epochs, " of this run");
+    CTRNET_CHECK(pos.batch >= 0 && pos.batch <= batches, "train_item_to_item: the position's batch ", pos.batch,
+                 " is beyond the ", batches, " batches of an epoch");
+    CTRNET_CHECK(pos.batch == 0 || pos.rng_state.has_value(), "train_item_to_item: a position inside an epoch ",
+                 "needs the sampler's Rng state");
+  }
+
+  // Draws the negative of positive A and returns it with its importance weight q0(b) / q(b|A).
+  index_t draw_negative(Rng& rng, index_t a, double& iw) const {
+    const auto nb = fz_.table().neighbors(a);
+    const double lambda = o_.neighbor_negatives;
     index_t b;
-    if (lambda > 0.0 && !nb.empty() && rng.uniform() < lambda)
+    if (lambda > 0.0 && !nb.empty() && rng.uniform() < lambda) {
       b = nb[rng.below(nb.size())].item;
-    else
-      b = draw(rng);
-    const bool in_nb = lambda > 0.0 && !nb.empty() && fz.table().find(a, b) != nullptr;
+    } else {
+      const double u = rng.uniform() * acc_;
+      const auto it = std::upper_bound(cdf_.begin(), cdf_.end(), u);
+      b = static_cast<index_t>(std::min<std::ptrdiff_t>(it - cdf_.begin(), fz_.num_items() - 1));
+    }
+    const bool in_nb = lambda > 0.0 && !nb.empty() && fz_.table().find(a, b) != nullptr;
     const double q = (in_nb ? lambda / static_cast<double>(nb.size()) : 0.0) + (nb.empty() ? 1.0 : 1.0 - lambda) * q0(b);
     iw = q0(b) / q;
     return b;
-  };
-
-  std::vector<std::size_t> order(positives.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  Batch batch = fz.make_batch();
-  BatchView view;  // re-used across steps
-  double last = 0.0;
-  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    Rng rng(mix_seed(o.seed, 0x1712, static_cast<std::uint64_t>(epoch)));
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-    double loss_sum = 0.0, weight_sum = 0.0;
-    const auto batches = static_cast<std::int64_t>((order.size() + static_cast<std::size_t>(o.batch_size) - 1) /
-                                                   static_cast<std::size_t>(o.batch_size));
-    for (std::size_t begin = 0; begin < order.size(); begin += static_cast<std::size_t>(o.batch_size)) {
-      const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(o.batch_size));
-      batch.clear();
-      for (std::size_t k = begin; k < end; ++k) {
-        const ItemPairExample& e = positives[order[k]];
-        // The group's pair features are dropped with probability pair_dropout (no draw when 0, so
-        // the random stream, and the result, are those of a run without the option).
-        const bool drop = o.pair_dropout > 0.0 && rng.uniform() < o.pair_dropout;
-        auto add = [&](index_t b, float label, float weight) {
-          if (drop)
-            fz.add_without_pair_features(batch, e.a, b, label, weight);
-          else
-            fz.add(batch, e.a, b, label, weight);
-        };
-        add(e.b, 1.0f, e.weight);
-        for (index_t n = 0; n < o.negatives; ++n) {
-          double iw = 1.0;
-          index_t b = draw_negative(rng, e.a, iw);
-          if (b == e.a) b = draw_negative(rng, e.a, iw);
-          add(b, 0.0f, static_cast<float>(e.weight * iw));
-        }
-      }
-      batch.set_size(static_cast<index_t>(batch.labels.size()));
-      double w = 0.0;
-      for (float x : batch.weights) w += x;
-      const StepPlace at{epoch, static_cast<std::int64_t>(begin / static_cast<std::size_t>(o.batch_size)), batches};
-      batch.view(view);
-      loss_sum += trainer.train_step(view, at) * w;
-      weight_sum += w;
-    }
-    detail::check_params_finite(model.registry(), model.params(), "train_item_to_item", trainer.step(),
-                                StepPlace{epoch, batches - 1, batches});
-    last = loss_sum / std::max(weight_sum, 1e-300);
-    if (o.on_epoch)
-      o.on_epoch(epoch, last, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  return last;
+  double q0(index_t b) const {
+    const auto ub = static_cast<std::size_t>(b);
+    return (cdf_[ub] - (ub > 0 ? cdf_[ub - 1] : 0.0)) / acc_;
+  }
+
+  // The rows of positives order[begin..end), each followed by its negatives.
+  void fill_batch(const std::vector<ItemPairExample>& positives, const std::vector<std::size_t>& order,
+                  std::size_t begin, std::size_t end, Rng& rng, Batch& batch) const {
+    batch.clear();
+    for (std::size_t k = begin; k < end; ++k) {
+      const ItemPairExample& e = positives[order[k]];
+      // The group's pair features are dropped with probability pair_dropout (no draw when 0, so
+      // the random stream, and the result, are those of a run without the option).
+      const bool drop = o_.pair_dropout > 0.0 && rng.uniform() < o_.pair_dropout;
+      auto add = [&](index_t b, float label, float weight) {
+        if (drop)
+          fz_.add_without_pair_features(batch, e.a, b, label, weight);
+        else
+          fz_.add(batch, e.a, b, label, weight);
+      };
+      add(e.b, 1.0f, e.weight);
+      for (index_t j = 0; j < o_.negatives; ++j) {
+        double iw = 1.0;
+        index_t b = draw_negative(rng, e.a, iw);
+        if (b == e.a) b = draw_negative(rng, e.a, iw);
+        add(b, 0.0f, static_cast<float>(e.weight * iw));
+      }
+    }
+    batch.set_size(static_cast<index_t>(batch.labels.size()));
+  }
+
+  M& model_;
+  const ItemPairFeaturizer& fz_;
+  ItemToItemTrainOptions o_;
+  Trainer<M, Policy> trainer_;
+  std::vector<double> cdf_;
+  double acc_ = 0.0;
+};
+
+/// \brief Trains `model` on the positives (shuffled every epoch) with sampled negatives.
+/// Returns the mean loss of the last epoch. (ItemToItemTrainer: the same loop, resumable.)
+template <class M, class Policy = cpu_simd>
+double train_item_to_item(M& model, const ItemPairFeaturizer& fz, const std::vector<ItemPairExample>& positives,
+                          const ItemToItemTrainOptions& o, Policy policy = {}) {
+  ItemToItemTrainer<M, Policy> t(model, fz, o, policy);
+  return t.fit(positives).loss;
 }
 
 }  // namespace ctrnet
