@@ -13,6 +13,7 @@
 #include "ctrnet/serve/related_items.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
 #include "ctrnet/testing/model_gradcheck.hpp"
+#include "simd_parity_checks.hpp"
 
 namespace ctrnet::i2i_test {
 
@@ -62,26 +63,15 @@ double loss_gradient_error(const BasicModel<float, Body, Heads...>& proto) {
   return check.error;
 }
 
-/// Loss, both outputs and every dense gradient agree between cpu_simd and cpu_scalar.
+/// Loss, both outputs, every dense gradient and every embedding-table gradient row agree between
+/// cpu_simd and cpu_scalar, and so do the predictions (simd_parity_checks.hpp).
 template <class M>
 void check_simd_parity(M m) {
   const Schema s = tiny_schema();
   const Batch b = tiny_batch(s, 37, 8);
   Rng rng(1);
   for (auto& v : m.params().dense) v = static_cast<float>(rng.uniform(-0.5, 0.5));
-  double norm = 0;
-  for (float w : b.weights) norm += w;
-  typename M::Cache cs, cv;
-  auto gs = m.make_grads(), gv = m.make_grads();
-  const double ls = m.forward_backward(cpu_scalar{}, b.view(), cs, gs, Context{}, norm);
-  const double lv = m.forward_backward(cpu_simd{}, b.view(), cv, gv, Context{}, norm);
-  CHECK(lv == Approx(ls).epsilon(1e-5));
-  REQUIRE(cs.logits.size() == cv.logits.size());
-  for (index_t i = 0; i < cs.logits.size(); ++i) CHECK(cv.logits.data()[i] == Approx(cs.logits.data()[i]).margin(1e-5));
-  for (std::size_t k = 0; k < gs.dense.size(); ++k) CHECK(gv.dense[k] == Approx(gs.dense[k]).margin(1e-5));
-  double gnorm = 0.0;
-  for (float x : gs.dense) gnorm += std::abs(x);
-  CHECK(gnorm > 0.0);
+  parity_test::check_model_simd_parity(m, b.view());
 }
 
 // Made-up sessions over `items` items: walks on a fixed random graph, raw ids 500 + i.
