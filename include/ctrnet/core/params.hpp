@@ -195,8 +195,21 @@ class SparseRows {
     }
     return values_.data() + slots_[h] * dim_;
   }
+  /// Makes room for `rows` touched rows in all, so that row() allocates nothing until more are
+  /// touched. Kernels reserve the ids of their whole input before they touch rows: a batch then
+  /// sizes the table once, whatever share of its ids are distinct.
+  void reserve(index_t rows) {
+    if (keys_.empty()) reset(dim_);
+    std::size_t cap = keys_.size();
+    while (2 * (static_cast<std::size_t>(rows) + 1) > cap) cap *= 2;
+    if (cap != keys_.size()) rehash(cap);
+    ids_.reserve(static_cast<std::size_t>(rows));
+    where_.reserve(static_cast<std::size_t>(rows));
+    values_.reserve(static_cast<std::size_t>(rows * dim_));
+  }
   /// Adds another SparseRows (same dim) into this one, in the other's row order.
   void add(const SparseRows& o) {
+    reserve(size() + o.size());
     for (index_t i = 0; i < o.size(); ++i) {
       T* dst = row(o.id(i));
       const T* src = o.values(i);
@@ -214,8 +227,9 @@ class SparseRows {
     while (keys_[h] != kEmpty && keys_[h] != id) h = (h + 1) & mask;
     return h;
   }
-  void grow() {
-    keys_.assign(keys_.size() * 2, kEmpty);
+  void grow() { rehash(keys_.size() * 2); }
+  void rehash(std::size_t capacity) {
+    keys_.assign(capacity, kEmpty);
     slots_.assign(keys_.size(), 0);
     for (std::size_t i = 0; i < ids_.size(); ++i) {
       const std::size_t h = probe(ids_[i]);
