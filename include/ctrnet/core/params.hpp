@@ -160,6 +160,7 @@ class SparseRows {
     ids_.clear();
     where_.clear();
     values_.clear();
+    announced_ = 0;
     keys_.assign(16, kEmpty);
     slots_.assign(16, 0);
   }
@@ -168,6 +169,7 @@ class SparseRows {
     where_.clear();
     ids_.clear();
     values_.clear();
+    announced_ = 0;
   }
   index_t dim() const { return dim_; }
   index_t size() const { return static_cast<index_t>(ids_.size()); }
@@ -195,21 +197,24 @@ class SparseRows {
     }
     return values_.data() + slots_[h] * dim_;
   }
-  /// Makes room for `rows` touched rows in all, so that row() allocates nothing until more are
-  /// touched. Kernels reserve the ids of their whole input before they touch rows: a batch then
-  /// sizes the table once, whatever share of its ids are distinct.
-  void reserve(index_t rows) {
+  /// Makes room for `ids` more rows than were announced since the last clear(): kernels announce the
+  /// id count of their whole input before they touch rows, so the capacity depends on how many ids
+  /// a batch has, not on how many of them are distinct, and row() allocates nothing once a batch
+  /// shape has been seen.
+  void reserve_more(index_t ids) {
     if (keys_.empty()) reset(dim_);
+    announced_ += ids;
+    const auto rows = static_cast<std::size_t>(std::max<index_t>(announced_, size()));
     std::size_t cap = keys_.size();
-    while (2 * (static_cast<std::size_t>(rows) + 1) > cap) cap *= 2;
+    while (2 * (rows + 1) > cap) cap *= 2;
     if (cap != keys_.size()) rehash(cap);
-    ids_.reserve(static_cast<std::size_t>(rows));
-    where_.reserve(static_cast<std::size_t>(rows));
-    values_.reserve(static_cast<std::size_t>(rows * dim_));
+    ids_.reserve(rows);
+    where_.reserve(rows);
+    values_.reserve(rows * static_cast<std::size_t>(dim_));
   }
   /// Adds another SparseRows (same dim) into this one, in the other's row order.
   void add(const SparseRows& o) {
-    reserve(size() + o.size());
+    reserve_more(std::max(o.announced_, o.size()));
     for (index_t i = 0; i < o.size(); ++i) {
       T* dst = row(o.id(i));
       const T* src = o.values(i);
@@ -245,6 +250,7 @@ class SparseRows {
   std::vector<FeatureId> keys_;    // hash slots: id or kEmpty
   std::vector<index_t> slots_;     // hash slot → index into ids_
   std::vector<std::size_t> where_; // index into ids_ → hash slot (clear() empties exactly these)
+  index_t announced_ = 0;           // ids announced by reserve_more() since the last clear()
 };
 
 /// Read-only access to a model's values, passed to forward/backward.

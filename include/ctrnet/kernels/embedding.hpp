@@ -36,7 +36,7 @@ template <class T>
 void embedding_bag_backward(const cpu_scalar&, FieldIds ids, const IdMapper& map, Pooling pooling,
                             index_t first_row, ConstMatrixView<T> dy, SparseRows<T>& grad) {
   const index_t dim = dy.cols;
-  if (dy.rows > 0) grad.reserve(grad.size() + (ids.offsets[dy.rows] - ids.offsets[0]));  // no growth mid-loop
+  if (dy.rows > 0) grad.reserve_more(ids.offsets[dy.rows] - ids.offsets[0]);  // sized by the id count
   for (index_t r = 0; r < dy.rows; ++r) {
     const index_t n = ids.count(r);
     if (n == 0) continue;
