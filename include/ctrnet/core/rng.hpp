@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <numbers>
+#include <span>
+#include <utility>
 
 namespace ctrnet {
 
@@ -62,6 +64,11 @@ class Rng {
   }
   double normal(double mean, double stddev) { return mean + stddev * normal(); }
   bool bernoulli(double p) { return uniform() < p; }
+  /// Fisher–Yates shuffle of `v` in place (the one every epoch order in the library uses).
+  template <class T>
+  void shuffle(std::span<T> v) {
+    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[below(i)]);
+  }
 
   /// The full state, for checkpoints.
   const std::uint64_t* state() const { return s_; }

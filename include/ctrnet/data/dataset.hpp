@@ -60,7 +60,7 @@ class InMemoryDataset {
     std::iota(idx.begin(), idx.end(), index_t(0));
     if (shuffle) {
       Rng rng(seed);
-      for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.below(i)]);
+      rng.shuffle(std::span<index_t>(idx));
     }
     return idx;
   }

@@ -282,20 +282,15 @@ class ItemToItemTrainer {
     // epoch shuffles the previous order). A resumed run replays the earlier epochs' shuffles.
     std::vector<std::size_t> order(positives.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    auto shuffle = [&](Rng& r) {
-      for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[r.below(i)]);
-    };
-    for (std::int64_t e = 1; e < pos.epoch; ++e) {
-      Rng r(mix_seed(o_.seed, 0x1712, static_cast<std::uint64_t>(e)));
-      shuffle(r);
-    }
+    for (std::int64_t e = 1; e < pos.epoch; ++e)
+      Rng(mix_seed(o_.seed, 0x1712, static_cast<std::uint64_t>(e))).shuffle(std::span<std::size_t>(order));
     Batch batch = fz_.make_batch();
     BatchView view;  // re-used across steps
     while (pos.epoch <= o_.epochs) {
       const auto t0 = std::chrono::steady_clock::now();
       const std::int64_t epoch = pos.epoch;
       rng = Rng(mix_seed(o_.seed, 0x1712, static_cast<std::uint64_t>(epoch)));
-      shuffle(rng);
+      rng.shuffle(std::span<std::size_t>(order));
       if (pos.batch > 0) rng.set_state(pos.rng_state->data());  // mid-epoch: the sampler where it stopped
       while (pos.batch < batches) {
         if (out_of_steps()) {

@@ -459,7 +459,7 @@ class Trainer {
     std::iota(groups.begin(), groups.end(), index_t(0));
     if (opt_.shuffle) {
       Rng rng(seed);
-      for (std::size_t i = groups.size(); i > 1; --i) std::swap(groups[i - 1], groups[rng.below(i)]);
+      rng.shuffle(std::span<index_t>(groups));
     }
     std::vector<index_t> order;
     order.reserve(static_cast<std::size_t>(n));

@@ -353,7 +353,7 @@ class TwoTowerTrainer {
       for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<index_t>(i);
       if (opt_.shuffle) {
         Rng rng(mix_seed(opt_.seed, 0xE90C, static_cast<std::uint64_t>(epoch)));
-        for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+        rng.shuffle(std::span<index_t>(order));
       }
       const index_t n = train.size();
       progress.start("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs), n);
