@@ -1,7 +1,7 @@
 // TabTransformer as a model: parameter names and shapes, finite-difference gradient checks of the
 // whole body (double, cpu_scalar; concat and added column embeddings, pre- and post-norm),
-// cpu_simd against cpu_scalar for a training step, save → load → predict bit for bit, and the
-// errors a user can hit.
+// cpu_simd against cpu_scalar for a training step, save → load → predict bit for bit, the errors a
+// user can hit, and the column-token kernels (kernels/tokens.hpp) on hand-computed cases.
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
@@ -10,6 +10,7 @@
 #include "../io/io_test_util.hpp"
 #include "ctrnet/io/architecture_tab_transformer.hpp"
 #include "ctrnet/io/model_io.hpp"
+#include "ctrnet/kernels/tokens.hpp"
 #include "ctrnet/models/tab_transformer.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
@@ -141,4 +142,59 @@ TEST_CASE("TabTransformer reports wrong options clearly", "[tab_transformer]") {
   dense_only.add_dense("x");
   CHECK_THROWS_WITH(make_tab_transformer(dense_only, small_options(ColumnEmbedding::add), 1),
                     Catch::Contains("no categorical field"));
+}
+
+namespace {
+template <class P>
+void check_column_token_kernels(const P& p) {
+  SECTION("concat: t_f = [c_f | e_f], dc_f += dt_f[0:ℓ], de_f = dt_f[ℓ:d]") {
+    // F = 2 fields, ℓ = 1, d_v = 2, d = 3
+    const Matrix<double> emb = [] {
+      Matrix<double> m(1, 4);
+      for (index_t k = 0; k < 4; ++k) m(0, k) = double(k + 1);
+      return m;
+    }();
+    Matrix<double> col(2, 1);
+    col(0, 0) = 10, col(1, 0) = 20;
+    Matrix<double> tok(1, 6, -1.0);
+    kernels::column_tokens_forward(p, emb.cview(), col.cview(), false, tok.view());
+    const double et[6] = {10, 1, 2, 20, 3, 4};
+    for (index_t k = 0; k < 6; ++k) CHECK(tok(0, k) == et[k]);
+
+    Matrix<double> dtok(2, 6);
+    for (index_t i = 0; i < 12; ++i) dtok.data()[i] = double(i + 1);  // rows 1..6, 7..12
+    Matrix<double> dcol(2, 1);
+    dcol(0, 0) = 100, dcol(1, 0) = 200;  // accumulated into
+    Matrix<double> demb(2, 4, -1.0);     // overwritten
+    kernels::column_tokens_backward(p, dtok.cview(), dcol.view(), demb.view());
+    CHECK(dcol(0, 0) == 100 + 1 + 7);
+    CHECK(dcol(1, 0) == 200 + 4 + 10);
+    const double e0[4] = {2, 3, 5, 6}, e1[4] = {8, 9, 11, 12};
+    for (index_t k = 0; k < 4; ++k) {
+      CHECK(demb(0, k) == e0[k]);
+      CHECK(demb(1, k) == e1[k]);
+    }
+  }
+  SECTION("add: t_f = c_f + e_f, dc_f += dt_f, de_f = dt_f") {
+    // F = 2 fields, ℓ = d_v = d = 2
+    Matrix<double> emb(1, 4), col(2, 2);
+    for (index_t k = 0; k < 4; ++k) emb(0, k) = double(k + 1), col.data()[k] = 10.0 * double(k + 1);
+    Matrix<double> tok(1, 4);
+    kernels::column_tokens_forward(p, emb.cview(), col.cview(), true, tok.view());
+    for (index_t k = 0; k < 4; ++k) CHECK(tok(0, k) == 11.0 * double(k + 1));
+
+    Matrix<double> dtok(1, 4), dcol(2, 2, 0.5), demb(1, 4);
+    for (index_t k = 0; k < 4; ++k) dtok(0, k) = double(k + 1);
+    kernels::column_tokens_backward(p, dtok.cview(), dcol.view(), demb.view());
+    for (index_t k = 0; k < 4; ++k) {
+      CHECK(dcol.data()[k] == 0.5 + double(k + 1));
+      CHECK(demb(0, k) == double(k + 1));
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("column_tokens_forward / backward on hand-computed cases", "[tab_transformer][kernels]") {
+  SECTION("cpu_scalar") { check_column_token_kernels(cpu_scalar{}); }
+  SECTION("cpu_simd") { check_column_token_kernels(cpu_simd{}); }
 }

@@ -2,11 +2,13 @@
 // position-embedded tokens with a key padding mask), parameter names, finite-difference gradient
 // checks of both towers (every pooling mode), cpu_simd against cpu_scalar for the whole model's
 // training step (dense and table gradients, serving vectors), and learning a clustered synthetic
-// problem whose query side only shows its cluster through the sequence of recently seen items.
+// problem whose query side only shows its cluster through the sequence of recently seen items;
+// the sequence-token kernels (kernels/tokens.hpp) on a hand-computed case.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
+#include "ctrnet/kernels/tokens.hpp"
 #include "ctrnet/models/two_tower_transformer.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
 #include "ctrnet/two_tower.hpp"
@@ -179,4 +181,70 @@ TEST_CASE("A Transformer tower learns a user's cluster from the items it has see
   CHECK(stats.back().train_loss < stats.front().train_loss);
   // Ranking the user's cluster first gives recall@5 near 1; random about 0.14.
   CHECK(r.recall > 0.6);
+}
+
+namespace {
+template <class P>
+void check_sequence_token_kernels(const P& p) {
+  // table E [4, 2]: E[i] = [i + 1, 10 (i + 1)]; positions P [2, 2]: P_0 = [0.5, 0.25], P_1 = [0.125, 2]
+  Field f = field("history", FieldKind::sequence, 4, "query");
+  const IdMapper map(f);
+  Matrix<double> table(4, 2), pos(2, 2);
+  for (index_t i = 0; i < 4; ++i) table(i, 0) = double(i + 1), table(i, 1) = 10.0 * double(i + 1);
+  pos(0, 0) = 0.5, pos(0, 1) = 0.25, pos(1, 0) = 0.125, pos(1, 1) = 2;
+  // example 0: ids 0 1 2 3 (max_len 2 keeps the last two: 2, 3); example 1: id 3; example 2: none
+  const std::vector<FeatureId> ids = {0, 1, 2, 3, 3};
+  const std::vector<index_t> offsets = {0, 4, 5, 5};
+  const FieldIds fids{ids.data(), offsets.data()};
+  // y: [3, 1 leading token (untouched) | 2 sequence tokens | count]
+  Matrix<double> y(3, 7, -1.0);
+  const MatrixView<double> yv = y.view();
+  kernels::sequence_tokens_forward(p, table, fids, map, 0, pos.cview(), 1, yv.col_block(2, 4), yv.col_block(6, 1));
+  const double e[3][7] = {{-1, -1, 3.5, 30.25, 4.125, 42, 3},
+                          {-1, -1, 4.5, 40.25, 0, 0, 2},
+                          {-1, -1, 0, 0, 0, 0, 1}};
+  for (index_t r = 0; r < 3; ++r)
+    for (index_t c = 0; c < 7; ++c) {
+      INFO("row " << r << " column " << c);
+      CHECK(y(r, c) == e[r][c]);
+    }
+  // without leading tokens the count of an empty sequence is still 1
+  kernels::sequence_tokens_forward(p, table, fids, map, 0, pos.cview(), 0, yv.col_block(2, 4), yv.col_block(6, 1));
+  CHECK(y(0, 6) == 2);
+  CHECK(y(1, 6) == 1);
+  CHECK(y(2, 6) == 1);
+
+  // backward: dE[2] += dt_0 of example 0, dE[3] += dt_1 of example 0 + dt_0 of example 1;
+  // dP_0 += dt_0 of examples 0 and 1, dP_1 += dt_1 of example 0; padding and example 2: nothing
+  Matrix<double> dt(3, 4);
+  for (index_t i = 0; i < 12; ++i) dt.data()[i] = double(i + 1);  // rows 1..4, 5..8, 9..12
+  SparseRows<double> dtable;
+  dtable.reset(2);
+  Matrix<double> dpos(2, 2, 0.5);  // accumulated into
+  kernels::sequence_tokens_backward(p, fids, map, 0, dt.cview(), dtable, dpos.view());
+  REQUIRE(dtable.size() == 2);
+  CHECK(dtable.id(0) == 2);  // in order of first touch
+  CHECK(dtable.id(1) == 3);
+  CHECK(dtable.values(0)[0] == 1);
+  CHECK(dtable.values(0)[1] == 2);
+  CHECK(dtable.values(1)[0] == 3 + 5);
+  CHECK(dtable.values(1)[1] == 4 + 6);
+  CHECK(dpos(0, 0) == 0.5 + 1 + 5);
+  CHECK(dpos(0, 1) == 0.5 + 2 + 6);
+  CHECK(dpos(1, 0) == 0.5 + 3);
+  CHECK(dpos(1, 1) == 0.5 + 4);
+
+  // an id outside the vocabulary names the field and the batch row (first_row + b)
+  const std::vector<FeatureId> bad = {1, 4};
+  const std::vector<index_t> bad_offsets = {0, 2};
+  CHECK_THROWS_WITH(kernels::sequence_tokens_forward(p, table, FieldIds{bad.data(), bad_offsets.data()}, map, 7,
+                                                     pos.cview(), 0, yv.row_block(0, 1).col_block(2, 4),
+                                                     yv.row_block(0, 1).col_block(6, 1)),
+                    Catch::Contains("id 4 in example 7"));
+}
+}  // namespace
+
+TEST_CASE("sequence_tokens_forward / backward on a hand-computed case", "[two_tower_transformer][kernels]") {
+  SECTION("cpu_scalar") { check_sequence_token_kernels(cpu_scalar{}); }
+  SECTION("cpu_simd") { check_sequence_token_kernels(cpu_simd{}); }
 }

@@ -22,6 +22,7 @@
 #include "ctrnet/core/layer.hpp"
 #include "ctrnet/kernels/attention.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
+#include "ctrnet/kernels/tokens.hpp"
 #include "ctrnet/layers/linear.hpp"
 
 namespace ctrnet {
@@ -43,12 +44,7 @@ ConstMatrixView<T> token_matrix(const P& p, ConstMatrixView<T> x, index_t L, ind
                                 std::vector<index_t>* counts) {
   if (masked && counts) {
     counts->resize(static_cast<std::size_t>(x.rows));
-    for (index_t b = 0; b < x.rows; ++b) {
-      const double v = static_cast<double>(x(b, L * w));
-      CTRNET_CHECK(std::isfinite(v) && std::lround(v) >= 1 && std::lround(v) <= L, "attention: example ", b,
-                   " has a valid-token count of ", v, " (expected an integer in [1, ", L, "])");
-      (*counts)[static_cast<std::size_t>(b)] = static_cast<index_t>(std::lround(v));
-    }
+    kernels::read_token_counts(p, x, L * w, L, counts->data(), "attention");
   }
   if (x.stride == L * w) return {x.data, x.rows * L, w};
   buf.resize(x.rows * L, w);
@@ -183,7 +179,7 @@ class MultiHeadAttention {
     for (index_t b0 = 0; b0 < B; b0 += E) {
       const index_t nb = std::min(E, B - b0), r0 = b0 * L, r = nb * L;
       const MatrixView<T> dctx = c.dctx.view().row_block(0, r), dqkv = c.dqkv.view().row_block(0, r);
-      std::fill(dctx.data, dctx.data + r * w_, T(0));  // out_.backward accumulates
+      kernels::fill(p, T(0), dctx);  // out_.backward accumulates
       c.out_c.x = ctx.row_block(r0, r);
       out_.backward(p, w, c.out_c, dY.row_block(r0, r), dctx, g);
       kernels::attention_backward(p, shape(nb), scale<T>(), c.qkv.cview().row_block(r0, r),

@@ -19,6 +19,7 @@
 #include "ctrnet/compose/sequential.hpp"
 #include "ctrnet/compose/stack.hpp"
 #include "ctrnet/heads/binary.hpp"
+#include "ctrnet/kernels/tokens.hpp"
 #include "ctrnet/layers/feature_input.hpp"
 #include "ctrnet/layers/layer_norm.hpp"
 #include "ctrnet/layers/linear.hpp"
@@ -119,20 +120,7 @@ class TabTransformerEncoder {
     c.emb.resize(B, fields_ * dv_);
     input_.forward(p, w, x, c.emb.view(), c.input, ctx);
     c.tok.resize(B, fields_ * d);
-    const ConstMatrixView<T> col = w[column_];
-    for (index_t b = 0; b < B; ++b) {
-      const T* e = c.emb.data() + b * fields_ * dv_;
-      T* t = c.tok.data() + b * fields_ * d;
-      for (index_t f = 0; f < fields_; ++f, e += dv_, t += d) {
-        const T* cf = col.row(f);
-        if (opt_.column_mode == ColumnEmbedding::concat) {
-          std::copy(cf, cf + ell_, t);
-          std::copy(e, e + dv_, t + ell_);
-        } else {
-          for (index_t k = 0; k < d; ++k) t[k] = e[k] + cf[k];
-        }
-      }
-    }
+    kernels::column_tokens_forward(p, c.emb.cview(), w[column_], opt_.column_mode == ColumnEmbedding::add, c.tok.view());
     blocks_.forward(p, w, c.tok.cview(), y.col_block(num_dense_, fields_ * d), c.blocks, ctx);
     if (num_dense_ > 0) {
       c.dense.resize(B, num_dense_);
@@ -153,17 +141,7 @@ class TabTransformerEncoder {
     c.dtok.resize(B, fields_ * d, T(0));
     blocks_.backward(p, w, c.blocks, dy.col_block(num_dense_, fields_ * d), c.dtok.view(), g);
     c.demb.resize(B, fields_ * dv_);
-    const MatrixView<T> dcol = g[column_];
-    const index_t off = opt_.column_mode == ColumnEmbedding::concat ? ell_ : 0;
-    for (index_t b = 0; b < B; ++b) {
-      const T* t = c.dtok.data() + b * fields_ * d;
-      T* e = c.demb.data() + b * fields_ * dv_;
-      for (index_t f = 0; f < fields_; ++f, e += dv_, t += d) {
-        T* cf = dcol.row(f);
-        for (index_t k = 0; k < ell_; ++k) cf[k] += t[k];
-        std::copy(t + off, t + off + dv_, e);
-      }
-    }
+    kernels::column_tokens_backward(p, c.dtok.cview(), g[column_], c.demb.view());
     input_.backward(p, w, c.input, c.demb.cview(), NoInputGrad{}, g);
   }
 

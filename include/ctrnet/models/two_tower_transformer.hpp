@@ -26,6 +26,7 @@
 #include "ctrnet/compose/stack.hpp"
 #include "ctrnet/compose/tower.hpp"
 #include "ctrnet/compose/two_tower.hpp"
+#include "ctrnet/kernels/tokens.hpp"
 #include "ctrnet/layers/embedding.hpp"
 #include "ctrnet/layers/linear.hpp"
 #include "ctrnet/layers/similarity.hpp"
@@ -135,25 +136,9 @@ class FieldTokens {
       dense_.forward(p, w, c.xd.cview(), y.col_block(S * d, d), c.dense, ctx);
     }
     if (!masked()) return;
-    const IdMapper map(seq_field_);
-    const FieldIds& ids = x.fields[static_cast<std::size_t>(seq_index_)];
-    const Matrix<T>& table = w.table(seq_table_);
-    const ConstMatrixView<T> pos = w[position_];
-    for (index_t b = 0; b < x.size; ++b) {
-      const auto seq = ids.of(b);
-      const index_t len = static_cast<index_t>(seq.size()), n = std::min(len, opt_.max_len);
-      T* row = y.row(b) + (S + D) * d;
-      for (index_t t = 0; t < opt_.max_len; ++t) {
-        T* tok = row + t * d;
-        if (t < n) {
-          const T* e = table.data() + map(seq[static_cast<std::size_t>(len - n + t)], x.first_row + b) * d;
-          for (index_t k = 0; k < d; ++k) tok[k] = e[k] + pos(t, k);
-        } else {
-          std::fill(tok, tok + d, T(0));
-        }
-      }
-      y(b, L_ * d) = T(std::max<index_t>(1, S + D + n));
-    }
+    kernels::sequence_tokens_forward(p, w.table(seq_table_), x.fields[static_cast<std::size_t>(seq_index_)],
+                                     IdMapper(seq_field_), x.first_row, w[position_], S + D,
+                                     y.col_block((S + D) * d, opt_.max_len * d), y.col_block(L_ * d, 1));
   }
 
   template <class P, class T>
@@ -167,23 +152,9 @@ class FieldTokens {
     const index_t D = num_dense() > 0 ? 1 : 0;
     if (D > 0) dense_.backward(p, w, c.dense, dy.col_block(S * d, d), MatrixView<T>{}, g);
     if (!masked()) return;
-    const IdMapper map(seq_field_);
-    const FieldIds& ids = x.fields[static_cast<std::size_t>(seq_index_)];
-    SparseRows<T>& dt = g.table(seq_table_);
-    const MatrixView<T> dpos = g[position_];
-    for (index_t b = 0; b < dy.rows; ++b) {
-      const auto seq = ids.of(b);
-      const index_t len = static_cast<index_t>(seq.size()), n = std::min(len, opt_.max_len);
-      const T* row = dy.row(b) + (S + D) * d;
-      for (index_t t = 0; t < n; ++t) {
-        const T* gt = row + t * d;
-        T* de = dt.row(map(seq[static_cast<std::size_t>(len - n + t)], x.first_row + b));
-        for (index_t k = 0; k < d; ++k) {
-          de[k] += gt[k];
-          dpos(t, k) += gt[k];
-        }
-      }
-    }
+    kernels::sequence_tokens_backward(p, x.fields[static_cast<std::size_t>(seq_index_)], IdMapper(seq_field_),
+                                      x.first_row, dy.col_block((S + D) * d, opt_.max_len * d),
+                                      g.table(seq_table_), g[position_]);
   }
 
  private:
