@@ -1,7 +1,8 @@
 // Retrieval objectives: pointwise BCE, in-batch sampled softmax (logQ, accidental hits) and mixed
 // negative sampling on hand-computed cases; finite-difference gradients of each loss (double,
 // cpu_scalar, weighted rows); the streaming frequency estimator on a hand-traced sequence; the
-// accidental-hit mask; and the cpu_simd softmax kernel against cpu_scalar.
+// accidental-hit mask; the cpu_simd softmax kernel against cpu_scalar; and the frequency, logQ and
+// accidental-hit kernels behind them on hand-traced cases.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
@@ -211,4 +212,105 @@ TEST_CASE("Sampled softmax: cpu_simd matches cpu_scalar", "[retrieval][loss][sim
     CHECK(l2 == Approx(l1).epsilon(1e-5));
     for (index_t i = 0; i < d1.size(); ++i) REQUIRE(std::abs(d1.data()[i] - d2.data()[i]) <= 1e-6 + 1e-4 * std::abs(d1.data()[i]));
   }
+}
+
+TEST_CASE("Retrieval kernels: frequency_update and frequency_log_q on a hand-traced case", "[retrieval][kernels]") {
+  // 4 buckets, α = 0.5. Step 0: items [1, 1]: the first 1 is new → B = 0 + 1 = 1, A = 0; the
+  // duplicate has gap 0 → B = 0.5·1 + 0.5·0 = 0.5. Step 3: item 1 → B = 0.5·0.5 + 0.5·3 = 1.75.
+  const index_t H = 4;
+  const std::uint64_t seed = 9;
+  std::vector<std::int64_t> last(H, -1);
+  std::vector<double> gap(H, 0.0);
+  const FeatureId s0[] = {1, 1}, s3[] = {1};
+  kernels::frequency_update(cpu_scalar{}, s0, 2, 0, 0.5, seed, H, last.data(), gap.data());
+  const std::size_t h1 = kernels::frequency_bucket(seed, H, 1);
+  CHECK(last[h1] == 0);
+  CHECK(gap[h1] == 0.5);
+  kernels::frequency_update(cpu_simd{}, s3, 1, 3, 0.5, seed, H, last.data(), gap.data());
+  CHECK(last[h1] == 3);
+  CHECK(gap[h1] == 1.75);
+  // p̂(1) = 1 / 1.75; an item in another, unseen bucket has p̂ = 0.
+  FeatureId unseen = 2;
+  while (kernels::frequency_bucket(seed, H, unseen) == h1) ++unseen;
+  const kernels::FrequencyBuckets f{last.data(), gap.data(), H, seed};
+  const FeatureId ids[] = {1, unseen, 1};
+  double lq[3] = {-9, -9, -9};
+  // In-batch (uniform 0): the unseen item in column 1 has q = 0 → reported, column 0 written.
+  CHECK(kernels::frequency_log_q(cpu_scalar{}, f, ids, 3, 3, 0.0, lq) == 1);
+  CHECK(lq[0] == std::log(1 / 1.75));
+  // Mixture with u = 0.25: q = [1/1.75 + 0.25, 0.25, 1/1.75 + 0.25].
+  CHECK(kernels::frequency_log_q(cpu_scalar{}, f, ids, 3, 3, 0.25, lq) == -1);
+  CHECK(lq[0] == std::log(1 / 1.75 + 0.25));
+  CHECK(lq[1] == std::log(0.25));
+  CHECK(lq[2] == lq[0]);
+  // Only the first column corrected: the others are 0 and never checked (u = 0 would fail them).
+  float lqf[3] = {-9, -9, -9};
+  CHECK(kernels::frequency_log_q(cpu_simd{}, f, ids, 3, 1, 0.0, lqf) == -1);
+  CHECK(lqf[0] == static_cast<float>(std::log(1 / 1.75)));
+  CHECK(lqf[1] == 0.0f);
+  CHECK(lqf[2] == 0.0f);
+  // The estimator routes through the same kernels.
+  FrequencyEstimator est(FrequencyEstimatorOptions{H, 0.5, seed});
+  est.update(cpu_simd{}, std::vector<FeatureId>{1, 1});
+  est.update(std::vector<FeatureId>{});  // steps 1 and 2 see no item
+  est.update(std::vector<FeatureId>{});
+  est.update(std::vector<FeatureId>{1});
+  CHECK(est.steps() == 4);
+  CHECK(est.probability(1) == 1 / 1.75);
+  CHECK(est.probability(unseen) == 0.0);
+  CHECK(est.buckets().buckets == H);
+}
+
+TEST_CASE("Retrieval kernels: accidental-hit mask in two passes on a hand-computed case", "[retrieval][kernels]") {
+  // ids = [4, 2, 4, 9, 2, 4], rows = 4. Sorted by (id, column): 2@1, 2@4, 4@0, 4@2, 4@5, 9@3 →
+  // order = [1, 4, 0, 2, 5, 3]; groups: {1, 4} at [0, 2), {0, 2, 5} at [2, 5), 9 alone.
+  // Row 0 masks 2, 5; row 1 masks 4; row 2 masks 0, 5; row 3 (item 9) nothing.
+  const FeatureId ids[] = {4, 2, 4, 9, 2, 4};
+  std::vector<index_t> order(6), group_of(4), group_end(4), offsets(5);
+  const index_t hits = kernels::accidental_hit_offsets(cpu_scalar{}, ids, 6, 4, order.data(), group_of.data(),
+                                                       group_end.data(), offsets.data());
+  CHECK(hits == 5);
+  CHECK(order == std::vector<index_t>{1, 4, 0, 2, 5, 3});
+  CHECK(group_of == std::vector<index_t>{2, 0, 2, -1});
+  CHECK(group_end == std::vector<index_t>{5, 2, 5, -1});
+  CHECK(offsets == std::vector<index_t>{0, 2, 3, 5, 5});
+  std::vector<index_t> cols(static_cast<std::size_t>(hits), -1);
+  kernels::accidental_hit_columns(cpu_simd{}, order.data(), group_of.data(), group_end.data(), offsets.data(), 4,
+                                  cols.data());
+  CHECK(cols == std::vector<index_t>{2, 5, 4, 0, 5});
+  // Through AccidentalHitMask on either policy: the same arrays, sized to the hits.
+  AccidentalHitMask m1, m2;
+  m1.build(cpu_simd{}, std::vector<FeatureId>(ids, ids + 6), 4);
+  m2.build(std::vector<FeatureId>(ids, ids + 6), 4);
+  CHECK(m1.offsets == offsets);
+  CHECK(m1.cols == cols);
+  CHECK(m2.cols == cols);
+  // No hits at all: empty columns, zero offsets.
+  const FeatureId uniq[] = {1, 2, 3};
+  m1.build(std::vector<FeatureId>(uniq, uniq + 3), 3);
+  CHECK(m1.offsets == std::vector<index_t>{0, 0, 0, 0});
+  CHECK(m1.cols.empty());
+}
+
+TEST_CASE("Retrieval losses keep their error messages (unseen item, too few columns)", "[retrieval][errors]") {
+  const Matrix<double> s = mat(2, 2, {1, 0, 2, 3});
+  const std::vector<FeatureId> ids{10, 11};
+  FrequencyEstimator f(FrequencyEstimatorOptions{1024, 0.5, 0});
+  f.update(std::vector<FeatureId>{10});
+  InBatchSoftmax ib;
+  InBatchSoftmax::Workspace<double> ws;
+  if (kernels::frequency_bucket(0, 1024, 10) != kernels::frequency_bucket(0, 1024, 11)) {
+    CHECK_THROWS_WITH(ib.loss(cpu_simd{}, s.cview(), ids, &f, nullptr, 1.0, MatrixView<double>{}, ws),
+                      Catch::Contains("InBatchSoftmax: item 11 has no frequency estimate; update the estimator"));
+    const Matrix<double> s3 = mat(2, 3, {1, 0, 2, 3, 1, 1});
+    const std::vector<FeatureId> ids3{10, 11, 12};
+    MixedNegativeSoftmax mixed(MixedNegativeSoftmax::Options{1, true, false});
+    // B′ = 1 of N = 10 → u = 0.1 > 0: every column has q > 0, no error.
+    CHECK_NOTHROW(mixed.loss(cpu_scalar{}, s3.cview(), ids3, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws));
+    // B = B + B′ columns (B′ = 0): item 11 has q = 0.
+    CHECK_THROWS_WITH(mixed.loss(cpu_scalar{}, s.cview(), ids, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws),
+                      Catch::Contains("MixedNegativeSoftmax: item 11 has no frequency estimate and B' = 0"));
+  }
+  AccidentalHitMask m;
+  CHECK_THROWS_WITH(m.build(ids, 3), Catch::Contains("accidental-hit mask: 3 rows but only 2 columns"));
 }

@@ -3,7 +3,7 @@
 // (column blocks of wider matrices whose other columns must stay untouched), backward kernels that
 // must ACCUMULATE into pre-filled outputs, extreme activation inputs (±30, ±100: no NaN), the same
 // dropout mask bit for bit, and out-of-vocabulary ids raising a ctrnet::Error that names the field.
-// Kernels without a cpu_simd overload (copy, fill, scale, convert, the losses, dropout backward)
+// Kernels without a cpu_simd overload (copy, fill, broadcast_row, scale, convert, the losses, dropout backward)
 // are covered too, so an overload added later is checked from day one.
 #include <catch2/catch.hpp>
 
@@ -275,6 +275,39 @@ TEMPLATE_TEST_CASE("axpy, copy, fill, scale: cpu_simd matches cpu_scalar on stri
       CHECK(compare_exact<T>(sv.cview(), ss.cview()) == "");
       CHECK(ss.view(0, 0) == T(-3) * y.view(0, 0));
       CHECK(sv.outside_untouched());
+    }
+}
+
+TEMPLATE_TEST_CASE("broadcast_row: every row becomes b; cpu_simd matches cpu_scalar on strided odd widths",
+                   "[kernels][simd][elementwise]", float, double) {
+  using T = TestType;
+  // Hand-computed: b = [1.5, −2] over 3 rows → [[1.5, −2], [1.5, −2], [1.5, −2]], whatever y held.
+  {
+    const T b[] = {T(1.5), T(-2)};
+    Buf<T> y(3, 2, true);
+    y.fill(T(9));
+    kernels::broadcast_row(kScalar, b, y.view);
+    for (index_t r = 0; r < 3; ++r) {
+      CHECK(y.view(r, 0) == T(1.5));
+      CHECK(y.view(r, 1) == T(-2));
+    }
+    CHECK(y.outside_untouched());
+  }
+  std::mt19937 rng(15);
+  for (index_t cols : kWidths)
+    for (bool strided : {false, true}) {
+      INFO(describe<T>("broadcast_row", kRows, cols, strided));
+      Buf<T> b(1, cols, false), y(kRows, cols, strided);
+      b.randomize(rng, -1, 1);
+      y.randomize(rng, -1, 1);
+      Buf<T> ys(y), yv(y);
+      kernels::broadcast_row(kScalar, b.view.data, ys.view);
+      kernels::broadcast_row(kSimd, b.view.data, yv.view);
+      CHECK(compare_exact<T>(yv.cview(), ys.cview()) == "");
+      for (index_t r = 0; r < kRows; ++r)
+        CHECK(compare_exact<T>(ys.cview().row_block(r, 1), b.cview()) == "");
+      CHECK(ys.outside_untouched());
+      CHECK(yv.outside_untouched());
     }
 }
 

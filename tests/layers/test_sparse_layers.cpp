@@ -1,10 +1,12 @@
 // Embedding, FeatureInput and WideLinear: gradient checks (double, cpu_scalar), sharing of
-// tables by name, pooling, hashing and clear errors for bad ids and schemas.
+// tables by name, pooling, hashing and clear errors for bad ids and schemas; WideLinear's forward on a
+// hand-computed case and the hash_cross_ids kernel.
 #include <catch2/catch.hpp>
 
 #include "ctrnet/layers/embedding.hpp"
 #include "ctrnet/layers/feature_input.hpp"
 #include "ctrnet/layers/wide.hpp"
+#include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/testing/gradcheck.hpp"
 
 using namespace ctrnet;
@@ -206,4 +208,110 @@ TEST_CASE("WideLinear crosses need one-id categorical fields", "[wide][errors]")
   WideLinear w2(o2);
   ParamRegistry reg2;
   CHECK_THROWS_WITH(w2.build(s, reg2), Catch::Contains("cross field 'd0' is not a categorical field"));
+}
+
+TEST_CASE("hash_cross_ids: one hashed id per row, and the first row without exactly one id", "[wide][kernels]") {
+  // Two one-id fields a = [3, 7, 3], b = [5, 5, −1]: id(r) = mix_seed(mix_seed(0x9E3779B97F4A7C15, a_r), b_r),
+  // offsets = [0, 1, 2, 3]. Rows 0 and 2 differ only in b, rows 0 and 1 only in a.
+  const std::vector<FeatureId> a{3, 7, 3}, b{5, 5, -1};
+  const std::vector<index_t> off{0, 1, 2, 3};
+  const FieldIds fields[] = {{a.data(), off.data()}, {b.data(), off.data()}};
+  const index_t cross[] = {0, 1};
+  std::vector<FeatureId> ids(3, 0);
+  std::vector<index_t> out(4, -9);
+  const kernels::CrossIdError e = kernels::hash_cross_ids(cpu_scalar{}, fields, cross, 2, 3, ids.data(), out.data());
+  CHECK(e.ok());
+  for (index_t r = 0; r < 3; ++r) {
+    const std::uint64_t h = mix_seed(mix_seed(0x9E3779B97F4A7C15ull, static_cast<std::uint64_t>(a[r])),
+                                     static_cast<std::uint64_t>(b[r]));
+    CHECK(ids[static_cast<std::size_t>(r)] == static_cast<FeatureId>(h));
+  }
+  CHECK(ids[0] != ids[1]);
+  CHECK(ids[0] != ids[2]);
+  CHECK(out == std::vector<index_t>{0, 1, 2, 3});
+  // The cross order matters: (b, a) hashes differently.
+  const index_t swapped[] = {1, 0};
+  std::vector<FeatureId> ids2(3, 0);
+  CHECK(kernels::hash_cross_ids(cpu_simd{}, fields, swapped, 2, 3, ids2.data(), out.data()).ok());
+  CHECK(ids2[0] != ids[0]);
+  // Field b holds 2 ids in row 1 and none in row 2: the first offender (row 1, field 1) is reported.
+  const std::vector<FeatureId> b2{5, 5, 6};
+  const std::vector<index_t> off2{0, 1, 3, 3};
+  const FieldIds bad[] = {{a.data(), off.data()}, {b2.data(), off2.data()}};
+  const kernels::CrossIdError e2 = kernels::hash_cross_ids(cpu_scalar{}, bad, cross, 2, 3, ids.data(), out.data());
+  CHECK_FALSE(e2.ok());
+  CHECK(e2.row == 1);
+  CHECK(e2.field == 1);
+  CHECK(e2.count == 2);
+}
+
+TEST_CASE("WideLinear forward: bias broadcast from the weights, dense, per-field and cross terms", "[wide]") {
+  // bias 0.25, dense weight [2, −1], wide.user[i] = 100 + i, every other table 0 except the cross
+  // table, all 1000 (so the bucket of the cross does not matter here):
+  //   y_r = 0.25 + 2 d0_r − d1_r + (100 + user_r) + 1000.
+  Schema s = test_schema();
+  Batch b = test_batch(s);
+  WideLinear::Options o;
+  o.crosses = {{"user", "item"}};
+  o.cross_buckets = 13;
+  WideLinear wide(o);
+  ParamRegistry reg;
+  REQUIRE(wide.build(s, reg) == 1);
+  ModelParams<double> p;
+  p.allocate(reg);
+  REQUIRE(reg.find("wide.bias") != nullptr);
+  REQUIRE(reg.find("wide.dense_weight") != nullptr);
+  p.view(reg.find("wide.bias")->handle)(0, 0) = 0.25;
+  p.view(reg.find("wide.dense_weight")->handle)(0, 0) = 2.0;
+  p.view(reg.find("wide.dense_weight")->handle)(0, 1) = -1.0;
+  REQUIRE(reg.find_table("wide.user") != nullptr);
+  REQUIRE(reg.find_table("wide.cross.user_x_item") != nullptr);
+  Matrix<double>& user = p.tables[static_cast<std::size_t>(reg.find_table("wide.user")->handle.id)];
+  for (index_t i = 0; i < user.rows(); ++i) user(i, 0) = 100.0 + static_cast<double>(i);
+  Matrix<double>& cross = p.tables[static_cast<std::size_t>(reg.find_table("wide.cross.user_x_item")->handle.id)];
+  for (index_t i = 0; i < cross.rows(); ++i) cross(i, 0) = 1000.0;
+  const auto v = b.view();
+  const double d0[] = {0.5, -0.2, 1.5, 0.1}, d1[] = {-1.0, 0.3, 0.0, 0.7};
+  const double u[] = {0, 4, 2, 0};
+  Matrix<double> ys(4, 1, -5.0), yv(4, 1, -5.0);  // the forward overwrites y
+  WideLinear::Cache<double> cs, cv;
+  wide.forward(cpu_scalar{}, p.weights(), v, ys.view(), cs);
+  wide.forward(cpu_simd{}, p.weights(), v, yv.view(), cv);
+  for (index_t r = 0; r < 4; ++r) {
+    INFO("row " << r);
+    const double want = 0.25 + 2 * static_cast<double>(static_cast<float>(d0[r])) -
+                        static_cast<double>(static_cast<float>(d1[r])) + 100 + u[r] + 1000;
+    CHECK(ys(r, 0) == Approx(want).epsilon(1e-12));
+    CHECK(yv(r, 0) == Approx(want).epsilon(1e-12));
+  }
+  // The cross ids in the Cache: one per row, the hash of (user, item) (rows 0 and 3 share user 0
+  // but not the item; rows 0 and 1 share item 1 but not the user).
+  REQUIRE(cs.cross_ids.size() == 1);
+  CHECK(cs.cross_offsets[0] == std::vector<index_t>{0, 1, 2, 3, 4});
+  CHECK(cs.cross_ids[0] == cv.cross_ids[0]);
+  const std::uint64_t h0 = mix_seed(mix_seed(0x9E3779B97F4A7C15ull, std::uint64_t{0}), std::uint64_t{1});
+  CHECK(cs.cross_ids[0][0] == static_cast<FeatureId>(h0));
+}
+
+TEST_CASE("WideLinear: a crossed field without exactly one id in an example is a clear error", "[wide][errors]") {
+  Schema s = test_schema();
+  Batch b = test_batch(s);
+  WideLinear::Options o;
+  o.crosses = {{"user", "item"}};
+  o.cross_buckets = 13;
+  WideLinear wide(o);
+  ParamRegistry reg;
+  wide.build(s, reg);
+  ModelParams<float> p;
+  p.initialize(reg, 1);
+  // A view whose "user" ids give example 2 two ids (a Batch would refuse them for a one-id field).
+  const std::vector<FeatureId> ids{0, 4, 2, 3, 0};
+  const std::vector<index_t> off{0, 1, 2, 4, 5};
+  BatchView v = b.view();
+  v.fields[0] = FieldIds{ids.data(), off.data()};
+  v.first_row = 10;
+  Matrix<float> y(4, 1);
+  WideLinear::Cache<float> c;
+  CHECK_THROWS_WITH(wide.forward(cpu_scalar{}, p.weights(), v, y.view(), c),
+                    Catch::Contains("WideLinear: cross field 'user' has 2 ids in example 12; expected exactly one"));
 }

@@ -29,7 +29,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <numeric>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -75,7 +74,8 @@ struct FrequencyEstimatorOptions {
 /// and p̂(y) = 1 / B[h(y)] estimates the probability that y appears in a batch. The first time a
 /// bucket is seen its gap is initialised to the observed one, t + 1 (instead of averaging with an
 /// arbitrary initial value). Duplicates within a batch are processed one after another, as in the
-/// paper (a gap of 0 pulls B down). Steps count update() calls.
+/// paper (a gap of 0 pulls B down). Steps count update() calls. The arithmetic is in kernels
+/// (kernels::frequency_update, kernels::frequency_log_q); the buckets are host vectors.
 class FrequencyEstimator {
  public:
   FrequencyEstimator() : FrequencyEstimator(FrequencyEstimatorOptions{}) {}
@@ -88,33 +88,26 @@ class FrequencyEstimator {
   }
 
   /// Records the items of one training step (the next step number).
-  void update(std::span<const FeatureId> items) {
-    const std::int64_t t = step_;
-    for (FeatureId y : items) {
-      const std::size_t h = bucket(y);
-      if (last_[h] < 0) {
-        gap_[h] = static_cast<double>(t + 1);
-      } else {
-        gap_[h] = (1.0 - opt_.alpha) * gap_[h] + opt_.alpha * static_cast<double>(t - last_[h]);
-      }
-      last_[h] = t;
-    }
+  template <class P>
+  void update(const P& p, std::span<const FeatureId> items) {
+    kernels::frequency_update(p, items.data(), static_cast<index_t>(items.size()), step_, opt_.alpha, opt_.seed,
+                              opt_.buckets, last_.data(), gap_.data());
     ++step_;
   }
-  /// p̂(y) = 1 / B[h(y)] (capped at 1), 0 for an item never seen.
+  void update(std::span<const FeatureId> items) { update(cpu_scalar{}, items); }
+  /// p̂(y) = 1 / B[h(y)] (capped at 1), 0 for an item never seen. A host read of one bucket, for
+  /// inspection; the losses read the buckets through kernels::frequency_log_q.
   double probability(FeatureId y) const {
-    const std::size_t h = bucket(y);
+    const std::size_t h = kernels::frequency_bucket(opt_.seed, opt_.buckets, y);
     if (last_[h] < 0) return 0.0;
     return 1.0 / std::max(gap_[h], 1.0);
   }
+  /// The buckets, for kernels::frequency_log_q.
+  kernels::FrequencyBuckets buckets() const { return {last_.data(), gap_.data(), opt_.buckets, opt_.seed}; }
   std::int64_t steps() const { return step_; }
   const FrequencyEstimatorOptions& options() const { return opt_; }
 
  private:
-  std::size_t bucket(FeatureId y) const {
-    return static_cast<std::size_t>(mix_seed(opt_.seed, static_cast<std::uint64_t>(y)) %
-                                    static_cast<std::uint64_t>(opt_.buckets));
-  }
   FrequencyEstimatorOptions opt_;
   std::vector<std::int64_t> last_;
   std::vector<double> gap_;
@@ -123,7 +116,9 @@ class FrequencyEstimator {
 
 /// \brief Masks of accidental hits for a softmax over `cols` columns with item ids `ids[0..cols)`
 /// whose row i (< rows) has its positive in column i: row i masks every column j ≠ i with
-/// ids[j] == ids[i]. Sorting once makes it O(cols log cols + hits).
+/// ids[j] == ids[i]. Sorting once makes it O(cols log cols + hits). Built by the two passes
+/// kernels::accidental_hit_offsets / accidental_hit_columns; the arrays are integer metadata of
+/// the batch that kernels::sampled_softmax_loss applies to the scores.
 struct AccidentalHitMask {
   std::vector<index_t> offsets;  ///< [rows + 1]
   std::vector<index_t> cols;     ///< sorted per row
@@ -132,32 +127,25 @@ struct AccidentalHitMask {
   std::vector<index_t> group_of;   // start of row i's group of equal ids in `order`, or -1
   std::vector<index_t> group_end;
 
-  void build(std::span<const FeatureId> ids, index_t rows) {
+  template <class P>
+  void build(const P& p, std::span<const FeatureId> ids, index_t rows) {
     const index_t n = static_cast<index_t>(ids.size());
     CTRNET_CHECK(rows <= n, "accidental-hit mask: ", rows, " rows but only ", n, " columns");
     order.resize(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), index_t(0));
-    // By (id, column): the order of a stable sort by id, without std::stable_sort's buffer.
-    std::sort(order.begin(), order.end(), [&](index_t a, index_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
-    group_of.assign(static_cast<std::size_t>(rows), -1);
-    group_end.assign(static_cast<std::size_t>(rows), -1);
-    for (index_t g = 0; g < n;) {
-      index_t e = g + 1;
-      while (e < n && ids[order[e]] == ids[order[g]]) ++e;
-      if (e - g > 1)
-        for (index_t k = g; k < e; ++k)
-          if (order[k] < rows) group_of[order[k]] = g, group_end[order[k]] = e;
-      g = e;
-    }
-    offsets.assign(static_cast<std::size_t>(rows + 1), 0);
-    cols.clear();
-    for (index_t i = 0; i < rows; ++i) {
-      if (group_of[i] >= 0)
-        for (index_t k = group_of[i]; k < group_end[i]; ++k)  // the group is in column order (stable)
-          if (order[k] != i) cols.push_back(order[k]);
-      offsets[i + 1] = static_cast<index_t>(cols.size());
-    }
+    group_of.resize(static_cast<std::size_t>(rows));
+    group_end.resize(static_cast<std::size_t>(rows));
+    offsets.resize(static_cast<std::size_t>(rows + 1));
+    const index_t hits = kernels::accidental_hit_offsets(p, ids.data(), n, rows, order.data(), group_of.data(),
+                                                         group_end.data(), offsets.data());
+    // Grown geometrically, as push_back would: a batch with a few more hits than any before
+    // does not reallocate each time.
+    const auto need = static_cast<std::size_t>(hits);
+    if (need > cols.capacity()) cols.reserve(std::max(need, 2 * cols.capacity()));
+    cols.resize(need);
+    kernels::accidental_hit_columns(p, order.data(), group_of.data(), group_end.data(), offsets.data(), rows,
+                                    cols.data());
   }
+  void build(std::span<const FeatureId> ids, index_t rows) { build(cpu_scalar{}, ids, rows); }
   kernels::SoftmaxMask view() const { return {offsets.data(), cols.data()}; }
 };
 
@@ -202,17 +190,15 @@ class InBatchSoftmax {
     if (opt_.logq_correction) {
       CTRNET_CHECK(freq != nullptr, "InBatchSoftmax: logQ correction needs a FrequencyEstimator");
       ws.log_q.resize(ids.size());
-      for (std::size_t j = 0; j < ids.size(); ++j) {
-        const double q = freq->probability(ids[j]);
-        CTRNET_CHECK(q > 0.0, "InBatchSoftmax: item ", ids[j], " has no frequency estimate; update the estimator "
-                     "with the batch's items before computing the loss");
-        ws.log_q[j] = static_cast<T>(std::log(q));
-      }
+      const index_t cols = static_cast<index_t>(ids.size());
+      const index_t bad = kernels::frequency_log_q(p, freq->buckets(), ids.data(), cols, cols, 0.0, ws.log_q.data());
+      CTRNET_CHECK(bad < 0, "InBatchSoftmax: item ", ids[static_cast<std::size_t>(bad)], " has no frequency estimate; "
+                   "update the estimator with the batch's items before computing the loss");
       lq = ws.log_q.data();
     }
     kernels::SoftmaxMask m;
     if (opt_.mask_accidental_hits) {
-      ws.mask.build(ids, s.rows);
+      ws.mask.build(p, ids, s.rows);
       m = ws.mask.view();
     }
     return kernels::sampled_softmax_loss(p, s, lq, m, weights, scale, ds);
@@ -265,20 +251,17 @@ class MixedNegativeSoftmax {
       CTRNET_CHECK(freq != nullptr, "MixedNegativeSoftmax: logQ correction needs a FrequencyEstimator");
       const double uniform = static_cast<double>(s.cols - s.rows) / static_cast<double>(corpus_size);
       ws.log_q.resize(ids.size());
-      for (std::size_t j = 0; j < ids.size(); ++j) {
-        if (!opt_.correct_sampled && static_cast<index_t>(j) >= s.rows) {  // a sampled column: raw score
-          ws.log_q[j] = T(0);
-          continue;
-        }
-        const double q = freq->probability(ids[j]) + uniform;
-        CTRNET_CHECK(q > 0.0, "MixedNegativeSoftmax: item ", ids[j], " has no frequency estimate and B' = 0");
-        ws.log_q[j] = static_cast<T>(std::log(q));
-      }
+      // Without correct_sampled the B′ sampled columns keep their raw score (log_q = 0).
+      const index_t corrected = opt_.correct_sampled ? s.cols : s.rows;
+      const index_t bad = kernels::frequency_log_q(p, freq->buckets(), ids.data(), s.cols, corrected, uniform,
+                                                   ws.log_q.data());
+      CTRNET_CHECK(bad < 0, "MixedNegativeSoftmax: item ", ids[static_cast<std::size_t>(bad)],
+                   " has no frequency estimate and B' = 0");
       lq = ws.log_q.data();
     }
     kernels::SoftmaxMask m;
     if (opt_.mask_accidental_hits) {
-      ws.mask.build(ids, s.rows);
+      ws.mask.build(p, ids, s.rows);
       m = ws.mask.view();
     }
     return kernels::sampled_softmax_loss(p, s, lq, m, weights, scale, ds);

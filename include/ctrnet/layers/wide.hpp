@@ -12,6 +12,7 @@
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/kernels/embedding.hpp"
 #include "ctrnet/kernels/gemm.hpp"
+#include "ctrnet/kernels/hashing.hpp"
 
 namespace ctrnet {
 
@@ -79,7 +80,7 @@ class WideLinear {
                const Context& = {}) const {
     c.x = &x;
     const index_t n = x.size;
-    kernels::fill(p, w[bias_](0, 0), y);
+    kernels::broadcast_row(p, w[bias_].data, y);
     if (num_dense_ > 0) {
       c.dense.resize(n, num_dense_);
       kernels::convert(p, x.dense, c.dense.view());
@@ -91,7 +92,7 @@ class WideLinear {
                                      x.first_row, c.tmp.view());
       kernels::axpy(p, T(1), c.tmp.cview(), y);
     }
-    make_cross_ids(x, c);
+    make_cross_ids(p, x, c);
     for (std::size_t k = 0; k < crosses_.size(); ++k) {
       kernels::embedding_bag_forward(p, w.table(crosses_[k].table), cross_field_ids(c, k), IdMapper(crosses_[k].field),
                                      Pooling::sum, x.first_row, c.tmp.view());
@@ -121,9 +122,10 @@ class WideLinear {
     TableHandle table;
   };
 
-  // The cross id of a row combines the raw ids of its fields; IdMapper then hashes it.
-  template <class T>
-  void make_cross_ids(const BatchView& x, Cache<T>& c) const {
+  // The cross id of a row combines the raw ids of its fields (kernels::hash_cross_ids); IdMapper
+  // then hashes it. The id and offset arrays live in the Cache (re-used: sized by the batch).
+  template <class P, class T>
+  void make_cross_ids(const P& p, const BatchView& x, Cache<T>& c) const {
     c.cross_ids.resize(crosses_.size());
     c.cross_offsets.resize(crosses_.size());
     for (std::size_t k = 0; k < crosses_.size(); ++k) {
@@ -131,18 +133,12 @@ class WideLinear {
       auto& off = c.cross_offsets[k];
       ids.resize(static_cast<std::size_t>(x.size));
       off.resize(static_cast<std::size_t>(x.size + 1));
-      for (index_t r = 0; r < x.size; ++r) {
-        std::uint64_t h = 0x9E3779B97F4A7C15ull;
-        for (index_t fi : crosses_[k].fields) {
-          const FieldIds& fid = x.fields[static_cast<std::size_t>(fi)];
-          CTRNET_CHECK(fid.count(r) == 1, "WideLinear: cross field '", fields_[static_cast<std::size_t>(fi)].name,
-                       "' has ", fid.count(r), " ids in example ", x.first_row + r, "; expected exactly one");
-          h = mix_seed(h, static_cast<std::uint64_t>(fid.ids[fid.offsets[r]]));
-        }
-        ids[static_cast<std::size_t>(r)] = static_cast<FeatureId>(h);
-        off[static_cast<std::size_t>(r)] = r;
-      }
-      off[static_cast<std::size_t>(x.size)] = x.size;
+      const std::vector<index_t>& cf = crosses_[k].fields;
+      const kernels::CrossIdError e = kernels::hash_cross_ids(p, x.fields.data(), cf.data(),
+                                                              static_cast<index_t>(cf.size()), x.size, ids.data(),
+                                                              off.data());
+      CTRNET_CHECK(e.ok(), "WideLinear: cross field '", fields_[static_cast<std::size_t>(e.field)].name, "' has ",
+                   e.count, " ids in example ", x.first_row + e.row, "; expected exactly one");
     }
   }
   template <class T>

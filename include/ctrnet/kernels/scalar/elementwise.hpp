@@ -1,4 +1,5 @@
 // Reference element-wise kernels on cpu_scalar. Shapes: y, x, dy, dx: [rows, cols]; b, db: [cols].
+// (broadcast_row has no cpu_simd overload: it is a copy, and this one serves both policies.)
 // Every *_backward kernel ACCUMULATES into its outputs (dx +=, db +=).
 #pragma once
 #include "ctrnet/core/matrix.hpp"
@@ -89,6 +90,14 @@ template <class T>
 void fill(const cpu_scalar&, T value, MatrixView<T> y) {
   for (index_t r = 0; r < y.rows; ++r)
     for (index_t c = 0; c < y.cols; ++c) y(r, c) = value;
+}
+
+/// y[r, c] = b[c]: every row of y becomes the row b ([cols]); e.g. a bias that starts a sum, read
+/// from the weights where they live instead of through a host read of b[0].
+template <class T>
+void broadcast_row(const cpu_scalar&, const T* b, MatrixView<T> y) {
+  for (index_t r = 0; r < y.rows; ++r)
+    for (index_t c = 0; c < y.cols; ++c) y(r, c) = b[c];
 }
 
 /// y *= s
