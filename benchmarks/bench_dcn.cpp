@@ -7,7 +7,8 @@
 //   65 536 pre-generated examples, each iteration takes the next batch of it.
 //
 //   dcn_v2/train/batch:B/threads:T/shards:S   Trainer::train_step (S gradient shards per batch,
-//       the trainer's determinism unit; T oneTBB threads). samples_per_s = B / step time.
+//       the trainer's determinism unit, "auto" = the default shards = 0: one per 256 rows, at most
+//       8; T oneTBB threads). samples_per_s = B / step time.
 //   dcn_v2/predict/batch:B/threads:T          Model::predict (probabilities), samples_per_s and
 //       the time per call (batch 1: the serving latency, reported in microseconds).
 //
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ctrnet/data/synthetic.hpp"
 #include "ctrnet/models/dcn.hpp"
@@ -115,9 +117,9 @@ void bench_predict(benchmark::State& st, index_t batch, int threads) {
 void register_all() {
   for (index_t batch : {512, 4096})
     for (int t : {1, 2})
-      for (index_t shards : {index_t(8), index_t(t)}) {
+      for (index_t shards : t == 1 ? std::vector<index_t>{0, 8, 1} : std::vector<index_t>{0, 8, index_t(t), 1}) {
         const std::string name = "dcn_v2/train/batch:" + std::to_string(batch) + "/threads:" + std::to_string(t) +
-                                 "/shards:" + std::to_string(shards);
+                                 "/shards:" + (shards == 0 ? std::string("auto") : std::to_string(shards));
         benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { bench_train(st, batch, t, shards); })
             ->UseRealTime()
             ->MinTime(1.0)

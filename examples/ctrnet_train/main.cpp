@@ -251,8 +251,8 @@ void check_memory(const Args& a, const Schema& schema, const ParamRegistry& reg)
         a.hash_buckets > 0 ? "--hash-buckets (now " + std::to_string(a.hash_buckets) + ") or " + dim
                            : dim + ", or raise --min-count (now " + std::to_string(a.min_count) + ")");
   b.add_floats("dense parameters (" + std::to_string(static_cast<long long>(dense)) + " values) with " +
-                   std::to_string(defaults.shards) + " gradient shards and optimizer state",
-               dense, 1.0 + best + static_cast<double>(defaults.shards) + dense_slots(a.optimizer),
+                   std::to_string(max_shard_count(defaults.shards)) + " gradient shards and optimizer state",
+               dense, 1.0 + best + static_cast<double>(max_shard_count(defaults.shards)) + dense_slots(a.optimizer),
                a.model == "lr" ? "the number of dense fields" : dim + ", --hidden or --cross-depth");
   if (a.model != "lr")
     b.add_floats("activations of one mini-batch (estimate)",

@@ -97,7 +97,7 @@ inline void check_memory(const Run& run, const ParamRegistry& reg) {
   MemoryBudget b;
   b.add("embedding tables with their optimizer state", tables, "--dim (now " + std::to_string(run.model.embedding_dim) + ")");
   b.add_floats("tower parameters with gradient shards and Adam state", static_cast<double>(reg.dense_size()),
-               1.0 + static_cast<double>(run.train.shards) + 2.0,
+               1.0 + static_cast<double>(max_shard_count(run.train.shards)) + 2.0,
                "--dim (now " + std::to_string(run.model.embedding_dim) + "), --hidden or --ff-hidden");
   b.add("item vectors and the top-K lists", n * (dim + 1.0) * 4.0 * 2.0 + n * static_cast<double>(run.related.k) * 12.0,
         "--k (now " + std::to_string(run.related.k) + ") or --dim");

@@ -329,6 +329,43 @@ TEST_CASE("train_step works with more shards than batch rows", "[trainer][train_
   CHECK(std::isfinite(t8.train_step(one)));
 }
 
+TEST_CASE("shards = 0 (the default) uses one shard per 256 rows, at most 8, whole groups", "[trainer][shards]") {
+  CHECK(TrainerOptions{}.shards == 0);
+  // shard_count(shards, rows, groups)
+  CHECK(shard_count(0, 1, 1) == 1);
+  CHECK(shard_count(0, 511, 511) == 1);
+  CHECK(shard_count(0, 512, 512) == 2);
+  CHECK(shard_count(0, 1280, 256) == 5);  // item-to-item: 256 groups of 5 rows
+  CHECK(shard_count(0, 2048, 2048) == 8);
+  CHECK(shard_count(0, 1 << 20, 1 << 20) == 8);
+  CHECK(shard_count(0, 4096, 3) == 3);    // never more shards than groups
+  CHECK(shard_count(8, 512, 512) == 8);   // a fixed count is kept
+  CHECK(shard_count(8, 3, 3) == 3);
+  CHECK(shard_count(0, 0, 0) == 1);
+  CHECK(max_shard_count(0) == 8);
+  CHECK(max_shard_count(3) == 3);
+
+  // The default trains batch 600 with 2 shards: bitwise the model of shards = 2, on 1 or 2 threads.
+  const SyntheticCTR gen(small_synthetic());
+  Batch b;
+  gen.generate(600, synthetic_train, b);
+  const BatchView v = b.view();
+  const WideDeepOptions wo = small_wide_deep(0.2);
+  auto train = [&](index_t shards, int threads) {
+    WideDeep m = make_wide_deep(gen.schema(), wo, 3);
+    TrainerOptions o = base_options();
+    o.shards = shards;
+    o.threads = threads;
+    Trainer<WideDeep> t(m, o);
+    for (int step = 0; step < 2; ++step) t.train_step(v);
+    return m;
+  };
+  const WideDeep auto1 = train(0, 1), auto2 = train(0, 2), two = train(2, 1), three = train(3, 1);
+  CHECK(bitwise_same(auto1, two));
+  CHECK(bitwise_same(auto2, two));
+  CHECK_FALSE(first_difference(auto1, three).empty());  // 3 shards add up in another order
+}
+
 TEST_CASE("a warm-up from factor 0 leaves the model unchanged by the first step", "[trainer][schedule]") {
   // Every learning rate (Adam, row-wise Adagrad, FTRL) is scaled by the schedule's factor.
   const SyntheticCTR gen(small_synthetic());
@@ -625,9 +662,9 @@ TEST_CASE("Trainer reports bad options and inputs as ctrnet::Error", "[trainer][
     CHECK_THROWS_AS(construct(built), Error);
     CHECK_THROWS_WITH(construct(built), Catch::Contains("batch_size must be positive"));
   }
-  SECTION("shards 0") {
-    o.shards = 0;
-    CHECK_THROWS_WITH(construct(built), Catch::Contains("shards must be positive"));
+  SECTION("shards -1") {
+    o.shards = -1;
+    CHECK_THROWS_WITH(construct(built), Catch::Contains("shards must be >= 0"));
   }
   SECTION("row_group 0, or a batch_size that is not a multiple of row_group") {
     o.row_group = 0;

@@ -295,9 +295,12 @@ class SyntheticCTR {
   }
 
   void build_schema() {
-    for (index_t j = 0; j < opt_.num_dense; ++j) schema_.add_dense("I" + std::to_string(j + 1));
+    // std::string(1, c).append(...) rather than "I" + std::to_string(...): g++ 12 at -O3 warns
+    // (-Wrestrict, a false positive) about the inlined operator+(const char*, string&&).
+    auto name = [](char prefix, index_t i) { return std::string(1, prefix).append(std::to_string(i + 1)); };
+    for (index_t j = 0; j < opt_.num_dense; ++j) schema_.add_dense(name('I', j));
     for (index_t f = 0; f < opt_.num_categorical; ++f)
-      schema_.add_categorical("C" + std::to_string(f + 1), vocab_[static_cast<std::size_t>(f)]);
+      schema_.add_categorical(name('C', f), vocab_[static_cast<std::size_t>(f)]);
   }
 
   const ZipfTable& zipf(std::size_t f) const { return zipfs_[static_cast<std::size_t>(field_zipf_[f])]; }

@@ -178,7 +178,7 @@ struct ItemToItemTrainOptions {
   /// ranks the items B that never co-occur with A (see the header comment). 0: off.
   double pair_dropout = 0.0;
   int threads = 0;
-  index_t shards = 8;
+  index_t shards = 0;  ///< the Trainer's gradient shards: 0 = one per 256 rows, at most 8 (train/shards.hpp)
   std::uint64_t seed = 1;
   DenseOptimizerOptions optimizer = default_optimizer();                   ///< Adam, lr 2e-3
   SparseOptimizerOptions embedding_optimizer = default_embedding_optimizer();  ///< row-wise Adagrad, lr 0.1

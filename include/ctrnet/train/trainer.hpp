@@ -1,16 +1,16 @@
 // Trainer: mini-batches, epochs, validation each epoch, early stopping, LR schedule, a progress
 // line and a JSON-lines log.
 //
-// Determinism: a batch is cut into a FIXED number of shards (TrainerOptions::shards). Each shard
-// runs forward/backward with its own cache and gradient buffer on a oneTBB worker; the shard
-// gradients are then summed in shard order (0 + 1 + 2 + ...), and every kernel splits work only
-// over independent outputs. So for a given seed the model is bitwise the same whatever the
-// number of threads — 1, 2 or 64.
+// Determinism: a batch is cut into shards whose number depends on the batch and the options only
+// (TrainerOptions::shards; train/shards.hpp). Each shard runs forward/backward with its own cache
+// and gradient buffer on a oneTBB worker; the shard gradients are then summed in shard order
+// (0 + 1 + 2 + ...), and every kernel splits work only over independent outputs. So for a given
+// seed the model is bitwise the same whatever the number of threads — 1, 2 or 64.
 //
 // Row groups: heads that couple consecutive rows (GroupSoftmaxHead: a positive and its negatives
 // form one softmax) need every group inside one shard. With TrainerOptions::row_group = G, rows
 // [k·G, (k+1)·G) form group k; a batch of n rows (a multiple of G) has g = n / G groups and
-// S = min(shards, g) shards, shard s covering groups [s·g/S, (s+1)·g/S). G = 1 is the plain split
+// S = min(shard_count, g) shards, shard s covering groups [s·g/S, (s+1)·g/S). G = 1 is the plain split
 // of rows [s·n/S, (s+1)·n/S). fit() then shuffles whole groups (the rows of a group stay together
 // and in order) and needs a training set of whole groups.
 //
@@ -55,6 +55,7 @@
 #include "ctrnet/train/metrics.hpp"
 #include "ctrnet/train/divergence.hpp"
 #include "ctrnet/train/progress.hpp"
+#include "ctrnet/train/shards.hpp"
 
 namespace ctrnet {
 
@@ -105,7 +106,9 @@ struct TrainingPosition {
 struct TrainerOptions {
   int epochs = 1;
   index_t batch_size = 512;
-  index_t shards = 8;  ///< fixed per batch: the result does not depend on `threads`
+  /// Gradient shards per batch (the result never depends on `threads`): 0 = one per 256 rows, at
+  /// most 8 (train/shards.hpp says why); > 0: that many.
+  index_t shards = 0;
   /// Rows [k·G, (k+1)·G) of a batch form a group that a shard never splits (G = row_group), for
   /// heads that couple the rows of a group (GroupSoftmaxHead: a positive and its negatives). Every
   /// batch given to train_step must have a multiple of G rows, and so must batch_size and (for
@@ -156,7 +159,7 @@ class Trainer {
         arena_(arena_threads(opt_.threads)) {
     CTRNET_CHECK(model_.built(), "Trainer: build the model before training it");
     CTRNET_CHECK(opt_.batch_size > 0, "Trainer: batch_size must be positive, got ", opt_.batch_size);
-    CTRNET_CHECK(opt_.shards > 0, "Trainer: shards must be positive, got ", opt_.shards);
+    CTRNET_CHECK(opt_.shards >= 0, "Trainer: shards must be >= 0 (0: one per 256 rows, at most 8), got ", opt_.shards);
     CTRNET_CHECK(opt_.row_group > 0, "Trainer: row_group must be positive, got ", opt_.row_group);
     CTRNET_CHECK(opt_.batch_size % opt_.row_group == 0, "Trainer: batch_size (", opt_.batch_size,
                  " rows) must be a multiple of row_group (", opt_.row_group, " rows per group, which a shard never splits)");
@@ -174,7 +177,7 @@ class Trainer {
         }
     optimizer_ = ModelOptimizer<T>(mo);
     optimizer_.init(model_.registry());
-    shards_.resize(static_cast<std::size_t>(opt_.shards));
+    shards_.resize(static_cast<std::size_t>(max_shard_count(opt_.shards)));
     for (auto& s : shards_) s.grads = model_.make_grads();
   }
 
@@ -441,8 +444,8 @@ class Trainer {
 
   // Groups of a batch of n rows: ⌈n / G⌉ (a partial last group counts as one; train_step has none).
   index_t group_count(index_t n) const { return (n + opt_.row_group - 1) / opt_.row_group; }
-  // S = min(shards, groups): every shard holds at least one group.
-  index_t shard_count(index_t n) const { return std::min<index_t>(opt_.shards, group_count(n)); }
+  // S ≤ groups: every shard holds at least one group (train/shards.hpp).
+  index_t shard_count(index_t n) const { return ctrnet::shard_count(opt_.shards, n, group_count(n)); }
   // First row of shard s of S over n rows: group s·g/S (g groups), clamped to n. For G = 1 it is s·n/S.
   index_t shard_begin(index_t s, index_t n, index_t S) const {
     return std::min<index_t>(n, s * group_count(n) / S * opt_.row_group);
@@ -495,21 +498,8 @@ class Trainer {
     double loss = 0.0;
   };
 
-  // g_0 += g_1 + ... + g_{S-1}, in shard order for every element (parallel over chunks of the
-  // dense buffer, which keeps the per-element order), then the sparse rows table by table.
   void reduce_gradients(index_t S) {
-    auto& g0 = shards_[0].grads;
-    const index_t size = static_cast<index_t>(g0.dense.size());
-    const index_t chunk = 1 << 14;
-    tbb::parallel_for(index_t(0), (size + chunk - 1) / chunk, [&](index_t c) {
-      const index_t b = c * chunk, e = std::min(size, b + chunk);
-      const MatrixView<T> dst(g0.dense.data() + b, 1, e - b);
-      for (index_t s = 1; s < S; ++s)
-        kernels::axpy(policy_, T(1), ConstMatrixView<T>(shards_[static_cast<std::size_t>(s)].grads.dense.data() + b, 1, e - b), dst);
-    });
-    tbb::parallel_for(std::size_t(0), g0.tables.size(), [&](std::size_t t) {
-      for (index_t s = 1; s < S; ++s) g0.tables[t].add(shards_[static_cast<std::size_t>(s)].grads.tables[t]);
-    });
+    reduce_shard_gradients(policy_, S, [&](index_t s) -> ModelGrads<T>& { return shards_[static_cast<std::size_t>(s)].grads; });
   }
 
   Model& model_;

@@ -6,8 +6,9 @@
 // whose row r is the pair (queries[q_r], items[i_r]), so both towers read the same BatchView.
 //
 // A step is the three phases of DESIGN.md, deterministic for a seed whatever the thread count:
-//   1. both towers forward, shard-parallel over a FIXED number of shards (and the candidate
-//      tower over the B′ sampled items for `mixed`), into U: [B, d] and V: [B (+B′), d];
+//   1. both towers forward, shard-parallel (train/shards.hpp: the shard count depends on the batch,
+//      never on the threads), and the candidate tower over the B′ sampled items for `mixed`, into
+//      U: [B, d] and V: [B (+B′), d];
 //   2. the objective over the whole batch (heads/retrieval.hpp): pointwise BCE on labelled pairs
 //      (each positive plus `pointwise_negatives` uniformly drawn items labelled 0), in-batch
 //      softmax over S = s(U, V): [B, B], or mixed negatives over [B, B + B′]; logQ from the
@@ -41,6 +42,7 @@
 #include "ctrnet/train/divergence.hpp"
 #include "ctrnet/train/progress.hpp"
 #include "ctrnet/train/ranking_metrics.hpp"
+#include "ctrnet/train/shards.hpp"
 
 namespace ctrnet {
 
@@ -147,7 +149,9 @@ struct TwoTowerTrainerOptions {
   RetrievalObjective objective = RetrievalObjective::in_batch;
   int epochs = 10;
   index_t batch_size = 1024;        ///< positive pairs per step (B)
-  index_t shards = 8;               ///< fixed per batch: the result does not depend on `threads`
+  /// Gradient shards per batch (the result never depends on `threads`): 0 = one per 256 pairs, at
+  /// most 8 (train/shards.hpp); > 0: that many.
+  index_t shards = 0;
   int threads = 0;                  ///< 0: every core oneTBB sees
   std::uint64_t seed = 1;
   bool shuffle = true;
@@ -187,7 +191,8 @@ class TwoTowerTrainer {
         schedule_(1.0, opt_.schedule) {
     CTRNET_CHECK(model_.built(), "TwoTowerTrainer: build the model before training it");
     CTRNET_CHECK(opt_.batch_size > 0, "TwoTowerTrainer: batch_size must be positive, got ", opt_.batch_size);
-    CTRNET_CHECK(opt_.shards > 0, "TwoTowerTrainer: shards must be positive, got ", opt_.shards);
+    CTRNET_CHECK(opt_.shards >= 0, "TwoTowerTrainer: shards must be >= 0 (0: one per 256 pairs, at most 8), got ",
+                 opt_.shards);
     CTRNET_CHECK(opt_.epochs >= 0, "TwoTowerTrainer: epochs must be >= 0, got ", opt_.epochs);
     CTRNET_CHECK(opt_.pointwise_negatives >= 0, "TwoTowerTrainer: pointwise_negatives must be >= 0, got ",
                  opt_.pointwise_negatives);
@@ -197,7 +202,7 @@ class TwoTowerTrainer {
     mo.tables = opt_.embedding_optimizer;
     optimizer_ = ModelOptimizer<T>(mo);
     optimizer_.init(model_.registry());
-    shards_.resize(static_cast<std::size_t>(opt_.shards));
+    shards_.resize(static_cast<std::size_t>(max_shard_count(opt_.shards)));
     for (auto& s : shards_) s.grads = model_.make_grads();
   }
 
@@ -227,7 +232,7 @@ class TwoTowerTrainer {
     double norm = 0.0;
     for (index_t r = 0; r < n; ++r) norm += pairs.weight(r);
     CTRNET_CHECK(norm > 0.0, "TwoTowerTrainer: the batch's weights sum to ", norm, "; expected a positive total");
-    const index_t S = std::min<index_t>(opt_.shards, n);
+    const index_t S = shard_count(opt_.shards, n, n);
     const Context ctx{.training = true, .seed = opt_.seed, .step = static_cast<std::uint64_t>(step_), .first_row = 0};
     u_.resize(n, d);
     v_.resize(n + m, d);
@@ -453,19 +458,7 @@ class TwoTowerTrainer {
   };
 
   void reduce_gradients(index_t S) {
-    auto& g0 = shards_[0].grads;
-    const index_t size = static_cast<index_t>(g0.dense.size());
-    const index_t chunk = 1 << 14;
-    tbb::parallel_for(index_t(0), (size + chunk - 1) / chunk, [&](index_t c) {
-      const index_t b = c * chunk, e = std::min(size, b + chunk);
-      const MatrixView<T> dst(g0.dense.data() + b, 1, e - b);
-      for (index_t s = 1; s < S; ++s)
-        kernels::axpy(policy_, T(1),
-                      ConstMatrixView<T>(shards_[static_cast<std::size_t>(s)].grads.dense.data() + b, 1, e - b), dst);
-    });
-    tbb::parallel_for(std::size_t(0), g0.tables.size(), [&](std::size_t t) {
-      for (index_t s = 1; s < S; ++s) g0.tables[t].add(shards_[static_cast<std::size_t>(s)].grads.tables[t]);
-    });
+    reduce_shard_gradients(policy_, S, [&](index_t s) -> ModelGrads<T>& { return shards_[static_cast<std::size_t>(s)].grads; });
   }
 
   Model& model_;
