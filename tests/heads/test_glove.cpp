@@ -166,3 +166,45 @@ TEST_CASE("GloVe loss recovers log X of a planted low-rank co-occurrence matrix"
   CHECK(rms < 0.02);
   CHECK(worst < 0.1);
 }
+
+TEST_CASE("kernels::glove_loss: hand-computed case, null weights, accumulation, row numbers",
+          "[heads][glove][kernels]") {
+  // x_max = 4, α = 1/2: f(0) = 0, f(1) = 1/2, f(4) = f(16) = 1. scale 0.5, weights null (= 1).
+  const std::vector<float> counts{0.0f, 1.0f, 4.0f, 16.0f};
+  Matrix<double> z(4, 1), dz(4, 1, 1.0);  // dz pre-filled with 1: the kernel accumulates
+  z(0, 0) = 3.0;                          // X = 0: skipped (log 0 never taken)
+  z(1, 0) = 2.0;                          // e = 2
+  z(2, 0) = 1.0 + std::log(4.0);          // e = 1
+  z(3, 0) = std::log(16.0) - 2.0;         // e = −2
+  // ℓ = 0.5 · (½·2² + 1·1² + 1·(−2)²) = 3.5;  dz_r += 0.5 · f · 2e.
+  const double got = kernels::glove_loss(cpu_scalar{}, z.cview(), counts.data(), nullptr, 0.5, 4.0, 0.5, 0, dz.view());
+  CHECK(got == Approx(3.5).epsilon(1e-14));
+  CHECK(dz(0, 0) == 1.0);
+  CHECK(dz(1, 0) == Approx(2.0).epsilon(1e-14));
+  CHECK(dz(2, 0) == Approx(2.0).epsilon(1e-14));
+  CHECK(dz(3, 0) == Approx(-1.0).epsilon(1e-14));
+  // No gradient requested: the same loss, nothing written.
+  CHECK(kernels::glove_loss(cpu_scalar{}, z.cview(), counts.data(), nullptr, 0.5, 4.0, 0.5, 0, MatrixView<double>{}) ==
+        got);
+  // Per-row weights (float) scale each row; float logits.
+  const std::vector<float> w{9.0f, 2.0f, 0.5f, 0.0f};
+  Matrix<float> zf(4, 1), dzf(4, 1, 0.0f);
+  for (index_t r = 0; r < 4; ++r) zf(r, 0) = static_cast<float>(z(r, 0));
+  const double gw =
+      kernels::glove_loss(cpu_scalar{}, zf.cview(), counts.data(), w.data(), 0.5, 4.0, 0.5, 0, dzf.view());
+  CHECK(gw == Approx(0.5 * (2.0 * 0.5 * 4.0 + 0.5 * 1.0)).epsilon(1e-6));
+  CHECK(dzf(0, 0) == 0.0f);
+  CHECK(dzf(1, 0) == Approx(2.0));
+  CHECK(dzf(2, 0) == Approx(0.5));
+  CHECK(dzf(3, 0) == 0.0f);
+  // The count check names the batch row: first_row + r.
+  const std::vector<float> bad{2.0f, -0.5f};
+  Matrix<double> z2(2, 1, 0.0);
+  CHECK_THROWS_WITH(kernels::glove_loss(cpu_scalar{}, z2.cview(), bad.data(), nullptr, 1.0, 100.0, 0.75, 7,
+                                        MatrixView<double>{}),
+                    Catch::Contains("GloveHead: the co-occurrence count of row 8 is -0.5"));
+  const std::vector<float> nan{std::nanf("")};
+  CHECK_THROWS_WITH(kernels::glove_loss(cpu_scalar{}, z2.cview().row_block(0, 1), nan.data(), nullptr, 1.0, 100.0,
+                                        0.75, 3, MatrixView<double>{}),
+                    Catch::Contains("co-occurrence count of row 3 is nan; expected a finite count >= 0"));
+}

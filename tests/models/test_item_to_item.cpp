@@ -519,3 +519,89 @@ TEST_CASE("Trainer row_group: shards never cut a softmax group", "[item_to_item]
     CHECK_THROWS_WITH(construct(options(4, 0, 1)), Catch::Contains("row_group must be positive"));
   }
 }
+
+TEST_CASE("kernels::group_softmax_loss: hand-computed groups, ignored lead rows, errors", "[item_to_item][kernels]") {
+  // Row 0: a negative before any positive (ignored, its weight 0 never checked). Group rows 1-3:
+  // w_p = 2, negatives' weights 1 and 4 (ratios 1/2, 2); log_correction = log 2, so with
+  // z = (0, log 2, −log 2) the corrected logits are z' = (0, log 2, log 2): Σ exp = 5,
+  // ℓ = s·w_p·log 5, dz = s·w_p·(1/5 − 1, 2/5, 2/5). Row 4: a group of one (ℓ = 0, dz = 0).
+  const std::vector<float> labels{0, 1, 0, 0, 1};
+  const std::vector<float> weights{0.0f, 2.0f, 1.0f, 4.0f, 3.0f};
+  Matrix<double> z(5, 1), dz(5, 1, 1.0);  // pre-filled: accumulates
+  const double zs[5] = {7.0, 0.0, std::log(2.0), -std::log(2.0), -1.0};
+  for (index_t r = 0; r < 5; ++r) z(r, 0) = zs[r];
+  const double s = 0.25;
+  const double loss = kernels::group_softmax_loss(cpu_scalar{}, z.cview(), labels.data(), weights.data(), s,
+                                                  std::log(2.0), 0, dz.view());
+  CHECK(loss == Approx(s * 2.0 * std::log(5.0)).epsilon(1e-14));
+  CHECK(dz(0, 0) == 1.0);
+  CHECK(dz(1, 0) == Approx(1.0 + 0.5 * (0.2 - 1.0)).epsilon(1e-14));
+  CHECK(dz(2, 0) == Approx(1.0 + 0.5 * 0.4).epsilon(1e-14));
+  CHECK(dz(3, 0) == Approx(1.0 + 0.5 * 0.4).epsilon(1e-14));
+  CHECK(dz(4, 0) == 1.0);
+  // Null weights (= 1), float logits, cpu_simd (the scalar kernel) gives the same bits.
+  Matrix<float> zf(5, 1), d1(5, 1, 0.0f), d2(5, 1, 0.0f);
+  for (index_t r = 0; r < 5; ++r) zf(r, 0) = static_cast<float>(zs[r]);
+  const double l1 =
+      kernels::group_softmax_loss(cpu_scalar{}, zf.cview(), labels.data(), nullptr, 1.0, 0.0, 0, d1.view());
+  const double l2 =
+      kernels::group_softmax_loss(cpu_simd{}, zf.cview(), labels.data(), nullptr, 1.0, 0.0, 0, d2.view());
+  CHECK(l1 == l2);
+  CHECK(std::memcmp(d1.data(), d2.data(), 5 * sizeof(float)) == 0);
+  // Weights 1: z' = z, lse of (0, log 2, −log 2) = log 3.5.
+  CHECK(l1 == Approx(std::log(3.5)).epsilon(1e-6));
+  CHECK(d1(1, 0) == Approx(1.0 / 3.5 - 1.0).epsilon(1e-6));
+  CHECK(d1(2, 0) == Approx(2.0 / 3.5).epsilon(1e-6));
+  // A negative with weight 0 inside a group: named by its batch row, first_row + i.
+  const std::vector<float> w0{1.0f, 0.0f};
+  const std::vector<float> l0{1, 0};
+  CHECK_THROWS_WITH(kernels::group_softmax_loss(cpu_scalar{}, z.cview().row_block(0, 2), l0.data(), w0.data(), 1.0, 0.0,
+                                                10, MatrixView<double>{}),
+                    Catch::Contains("GroupSoftmaxHead: row 11 has weight 0; negatives need a positive weight"));
+}
+
+TEST_CASE("kernels::item_pair_forward / item_pair_backward: hand-computed outputs and gradients",
+          "[item_to_item][kernels]") {
+  // Two rows; dense x = [[1, 2, 3], [4, 5, 6]], the linear term on columns (2, 0) with w = (2, −1),
+  // c = 0.5: o = (0.5 + 6 − 1, 0.5 + 12 − 4) = (5.5, 8.5).
+  const std::vector<float> xv{1, 2, 3, 4, 5, 6};
+  const ConstMatrixView<float> x(xv.data(), 2, 3);
+  const index_t cols[2] = {2, 0};
+  const float w[2] = {2.0f, -1.0f};
+  const float c = 0.5f;
+  Matrix<float> dot(2, 1), d(2, 1), ba(2, 1), bb(2, 1), y(2, 2, 0.0f);
+  dot(0, 0) = 1.0f, dot(1, 0) = -2.0f;
+  d(0, 0) = 0.25f, d(1, 0) = -0.25f;
+  ba(0, 0) = 0.5f, ba(1, 0) = 1.0f;
+  bb(0, 0) = -1.0f, bb(1, 0) = 2.0f;
+  kernels::item_pair_forward(cpu_scalar{}, dot.cview(), &c, w, x, cols, 2, d.cview(), ba.cview(), bb.cview(), y.view());
+  CHECK(y(0, 0) == 6.75f);  // 1 + 5.5 + 0.25
+  CHECK(y(1, 0) == 6.25f);  // −2 + 8.5 − 0.25
+  CHECK(y(0, 1) == 0.5f);   // 1 + 0.5 − 1
+  CHECK(y(1, 1) == 1.0f);   // −2 + 1 + 2
+  CHECK(kernels::detail::item_pair_offset(&c, w, x.row(1), cols, 2) == 8.5f);
+  // Nothing but the dot product: y = [s, s].
+  const float* none = nullptr;
+  kernels::item_pair_forward(cpu_simd{}, dot.cview(), none, none, ConstMatrixView<float>{}, nullptr, 0,
+                             ConstMatrixView<float>{}, ConstMatrixView<float>{}, ConstMatrixView<float>{}, y.view());
+  CHECK(y(0, 0) == 1.0f);
+  CHECK(y(0, 1) == 1.0f);
+  CHECK(y(1, 0) == -2.0f);
+  CHECK(y(1, 1) == -2.0f);
+
+  // dy = [[1, 2], [−0.5, 3]]: g = (3, 2.5), dc += 0.5, dw += (1·3 − 0.5·6, 1·1 − 0.5·4) = (0, −1).
+  Matrix<float> dy(2, 2), g(2, 1, 9.0f);
+  dy(0, 0) = 1.0f, dy(0, 1) = 2.0f, dy(1, 0) = -0.5f, dy(1, 1) = 3.0f;
+  float dc = 1.0f, dw[2] = {10.0f, 20.0f};
+  kernels::item_pair_backward(cpu_scalar{}, dy.cview(), x, cols, 2, g.view(), &dc, dw);
+  CHECK(g(0, 0) == 3.0f);  // overwritten, not accumulated
+  CHECK(g(1, 0) == 2.5f);
+  CHECK(dc == 1.5f);
+  CHECK(dw[0] == 10.0f);
+  CHECK(dw[1] == 19.0f);
+  // No bias, no linear term: only g.
+  kernels::item_pair_backward(cpu_simd{}, dy.cview(), ConstMatrixView<float>{}, nullptr, 0, g.view(),
+                              static_cast<float*>(nullptr), static_cast<float*>(nullptr));
+  CHECK(g(1, 0) == 2.5f);
+  CHECK(dc == 1.5f);
+}

@@ -7,12 +7,11 @@
 // Rows with X = 0 contribute nothing (f(0) = 0, and log 0 is never evaluated): in a batch that
 // mixes co-occurring pairs with sampled negatives, the negatives only feed the other heads.
 // Scaled like every head: weight · Σ_r w_r ℓ_r / normalizer. The prediction is ŷ itself (an
-// estimate of log X_AB).
+// estimate of log X_AB). The loss and its gradient: kernels::glove_loss (kernels/loss.hpp).
 #pragma once
-#include <cmath>
-
 #include "ctrnet/heads/head.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
+#include "ctrnet/kernels/loss.hpp"
 
 namespace ctrnet {
 
@@ -23,8 +22,7 @@ struct GloveOptions {
 
 /// f(x) = min(1, (x / x_max)^α) for x > 0, and 0 for x ≤ 0.
 inline double glove_weight(double x, const GloveOptions& o = {}) {
-  if (!(x > 0.0)) return 0.0;
-  return x >= o.x_max ? 1.0 : std::pow(x / o.x_max, o.alpha);
+  return kernels::detail::glove_weighting(x, o.x_max, o.alpha);
 }
 
 struct GloveHead {
@@ -38,24 +36,12 @@ struct GloveHead {
 
   /// Returns this head's loss contribution; dz += its gradient. z, dz: [rows, 1].
   template <class P, class T>
-  double loss(const P&, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
+  double loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
     check();
     const float* x = detail::head_target(b, opt.target);
     const double scale = opt.weight / normalizer;
     if (scale == 0.0) return 0.0;
-    double total = 0.0;
-    for (index_t r = 0; r < z.rows; ++r) {
-      const double xr = x[r];
-      CTRNET_CHECK(xr >= 0.0 && std::isfinite(xr), "GloveHead: the co-occurrence count of row ", b.first_row + r,
-                   " is ", xr, "; expected a finite count >= 0");
-      const double f = glove_weight(xr, glove);
-      if (f == 0.0) continue;
-      const double w = b.weight(r) * scale * f;
-      const double e = static_cast<double>(z(r, 0)) - std::log(xr);
-      total += w * e * e;
-      if (!dz.empty()) dz(r, 0) += static_cast<T>(w * 2.0 * e);
-    }
-    return total;
+    return kernels::glove_loss(p, z, x, b.weights, scale, glove.x_max, glove.alpha, b.first_row, dz);
   }
   /// out = ŷ (the model's estimate of log X).
   template <class P, class T>

@@ -45,6 +45,8 @@
 #include "ctrnet/heads/binary.hpp"
 #include "ctrnet/heads/glove.hpp"
 #include "ctrnet/kernels/embedding.hpp"
+#include "ctrnet/kernels/item_pair.hpp"
+#include "ctrnet/kernels/loss.hpp"
 #include "ctrnet/kernels/retrieval.hpp"
 #include "ctrnet/layers/mlp.hpp"
 #include "ctrnet/models/two_tower_cross.hpp"
@@ -126,7 +128,8 @@ class ItemPairBody {
     return opt_.relevance_bias ? w[c_](0, 0) : T(0);
   }
 
-  /// The part of output 0 that does not depend on B's tower: c + wᵀx_A of row r of b.
+  /// The part of output 0 that does not depend on B's tower: c + wᵀx_A of row r of b. A host read
+  /// for serving (serve/related_items.hpp); forward computes it in kernels::item_pair_forward.
   template <class T>
   T relevance_offset(const Weights<T>& w, const BatchView& b, index_t r) const {
     T o = relevance_bias(w);
@@ -160,10 +163,11 @@ class ItemPairBody {
       kernels::embedding_bag_forward(p, w.table(rel_b_), b.fields[static_cast<std::size_t>(fb_)], IdMapper(field_b_),
                                      Pooling::sum, b.first_row, c.rel_b.view());
     }
-    for (index_t r = 0; r < n; ++r) {
-      y(r, 0) = c.dot(r, 0) + relevance_offset(w, b, r) + (opt_.item_bias ? c.rel_b(r, 0) : T(0));
-      y(r, 1) = opt_.glove_biases ? c.dot(r, 0) + c.bias_a(r, 0) + c.bias_b(r, 0) : c.dot(r, 0);
-    }
+    kernels::item_pair_forward(p, c.dot.cview(), bias_ptr(w), linear_ptr(w), b.dense, linear_.data(),
+                               static_cast<index_t>(linear_.size()),
+                               opt_.item_bias ? c.rel_b.cview() : ConstMatrixView<T>{},
+                               opt_.glove_biases ? c.bias_a.cview() : ConstMatrixView<T>{},
+                               opt_.glove_biases ? c.bias_b.cview() : ConstMatrixView<T>{}, y);
   }
 
   template <class P, class T>
@@ -172,17 +176,8 @@ class ItemPairBody {
     const index_t n = dy.rows;
     const BatchView& b = *c.x;
     c.g.resize(n, 1);
-    T dc = T(0);
-    for (index_t r = 0; r < n; ++r) {
-      c.g(r, 0) = dy(r, 0) + dy(r, 1);
-      dc += dy(r, 0);
-    }
-    if (opt_.relevance_bias) g[c_](0, 0) += dc;
-    for (std::size_t l = 0; l < linear_.size(); ++l) {
-      T acc = T(0);
-      for (index_t r = 0; r < n; ++r) acc += dy(r, 0) * static_cast<T>(b.dense(r, linear_[l]));
-      g[w_](0, static_cast<index_t>(l)) += acc;
-    }
+    kernels::item_pair_backward(p, dy, b.dense, linear_.data(), static_cast<index_t>(linear_.size()), c.g.view(),
+                                opt_.relevance_bias ? g[c_].data : nullptr, linear_.empty() ? nullptr : g[w_].data);
     if (opt_.glove_biases) {
       const ConstMatrixView<T> d1 = dy.col_block(1, 1);
       kernels::embedding_bag_backward(p, b.fields[static_cast<std::size_t>(fa_)], IdMapper(field_a_), Pooling::sum,
@@ -202,6 +197,15 @@ class ItemPairBody {
   }
 
  private:
+  // Pointers to c and w for the kernels (null when absent).
+  template <class T>
+  const T* bias_ptr(const Weights<T>& w) const {
+    return opt_.relevance_bias ? w[c_].data : nullptr;
+  }
+  template <class T>
+  const T* linear_ptr(const Weights<T>& w) const {
+    return linear_.empty() ? nullptr : w[w_].data;
+  }
   static index_t field_index(const Schema& s, const std::string& name) {
     const index_t i = s.categorical_index(name);
     CTRNET_CHECK(i >= 0, "ItemPairBody: the schema has no categorical field '", name, "'");
@@ -235,7 +239,7 @@ class ItemPairBody {
 /// The head sees one shard of a batch at a time, so a group must lie inside one shard: the Trainer
 /// keeps groups whole with TrainerOptions::row_group = 1 + negatives (train_item_to_item sets it).
 /// Label-0 rows before the first positive of the rows given (no group start) are ignored.
-/// Prediction: the logit itself (a ranking score).
+/// Prediction: the logit itself (a ranking score). The loss: kernels::group_softmax_loss (kernels/loss.hpp).
 struct GroupSoftmaxHead {
   static constexpr const char* name = "group_softmax";
   HeadOptions opt{};
@@ -244,38 +248,11 @@ struct GroupSoftmaxHead {
   index_t width() const { return 1; }
 
   template <class P, class T>
-  double loss(const P&, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
+  double loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
     const double scale = opt.weight / normalizer;
     if (scale == 0.0) return 0.0;
     CTRNET_CHECK(b.labels != nullptr, "GroupSoftmaxHead: the batch has no labels");
-    double total = 0.0;
-    index_t r = 0;
-    while (r < z.rows && !(b.labels[r] > 0.5f)) ++r;
-    while (r < z.rows) {
-      const index_t p = r;
-      index_t e = p + 1;
-      while (e < z.rows && !(b.labels[e] > 0.5f)) ++e;
-      const double wp = b.weight(p);
-      auto zc = [&](index_t i) {
-        if (i == p) return static_cast<double>(z(i, 0));
-        const double ratio = static_cast<double>(b.weight(i)) / wp;
-        CTRNET_CHECK(ratio > 0.0, "GroupSoftmaxHead: row ", b.first_row + i, " has weight ", b.weight(i),
-                     "; negatives need a positive weight");
-        return static_cast<double>(z(i, 0)) + std::log(ratio) + log_correction;
-      };
-      double mx = zc(p);
-      for (index_t i = p + 1; i < e; ++i) mx = std::max(mx, zc(i));
-      double sum = 0.0;
-      for (index_t i = p; i < e; ++i) sum += std::exp(zc(i) - mx);
-      const double lse = mx + std::log(sum);
-      const double w = wp * scale;
-      total += w * (lse - zc(p));
-      if (!dz.empty())
-        for (index_t i = p; i < e; ++i)
-          dz(i, 0) += static_cast<T>(w * (std::exp(zc(i) - lse) - (i == p ? 1.0 : 0.0)));
-      r = e;
-    }
-    return total;
+    return kernels::group_softmax_loss(p, z, b.labels, b.weights, scale, log_correction, b.first_row, dz);
   }
 
   template <class P, class T>
