@@ -56,7 +56,7 @@ class Parallel {
       out_ = widths_[0];
     } else {
       out_ = 0;
-      for (auto wd : widths_) out_ += wd;
+      for (auto wd : widths_) out_ += wd;  // host: adds up branch widths (integers)
     }
     return out_;
   }

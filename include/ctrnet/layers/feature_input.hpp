@@ -74,6 +74,7 @@ class FeatureInput {
     }
     c.emb.resize(embeddings_.size());
     index_t col = nd;
+    // host: column offsets of the embeddings' outputs; each embedding runs its kernels
     for (std::size_t e = 0; e < embeddings_.size(); ++e) {
       embeddings_[e].forward(p, w, x, y.col_block(col, embeddings_[e].out_dim()), c.emb[e], ctx);
       col += embeddings_[e].out_dim();
@@ -83,6 +84,7 @@ class FeatureInput {
   void backward(const P& p, const Weights<T>& w, Cache<T>& c, ConstMatrixView<T> dy, NoInputGrad,
                 const Gradients<T>& g) const {
     index_t col = num_dense();
+    // host: column offsets, as in forward
     for (std::size_t e = 0; e < embeddings_.size(); ++e) {
       embeddings_[e].backward(p, w, c.emb[e], dy.col_block(col, embeddings_[e].out_dim()), NoInputGrad{}, g);
       col += embeddings_[e].out_dim();

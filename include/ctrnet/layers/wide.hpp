@@ -51,7 +51,7 @@ class WideLinear {
       fields_.push_back(f);
       tables_.push_back(reg.add_table("wide." + f.name, f.rows(), 1, Init::zeros()));
     }
-    for (const auto& cr : opt_.crosses) {
+    for (const auto& cr : opt_.crosses) {  // host: build time, names and field indices
       CTRNET_CHECK(cr.size() >= 2, "WideLinear: a cross needs at least two fields");
       Cross c;
       std::string name;

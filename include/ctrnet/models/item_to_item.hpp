@@ -133,6 +133,8 @@ class ItemPairBody {
   template <class T>
   T relevance_offset(const Weights<T>& w, const BatchView& b, index_t r) const {
     T o = relevance_bias(w);
+    // host: a serving read of the host weights (serve/related_items.hpp is not behind the policy
+    // yet; docs/architecture.md lists it). Kept as it was: its -O3 rounding is the lists' bits.
     for (std::size_t l = 0; l < linear_.size(); ++l)
       o += w[w_](0, static_cast<index_t>(l)) * static_cast<T>(b.dense(r, linear_[l]));
     return o;

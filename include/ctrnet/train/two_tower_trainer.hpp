@@ -324,7 +324,7 @@ class TwoTowerTrainer {
     } else {
       gather_pairs(data, q_rows, i_rows, {}, pair_batch_);
       item_ids_.assign(i_rows.begin(), i_rows.end());
-      if (opt_.logq_correction) freq_.update(item_ids_);
+      if (opt_.logq_correction) freq_.update(policy_, item_ids_);
       if (opt_.objective == RetrievalObjective::mixed && opt_.mixed_negatives > 0) {
         mixed_.sample(rng, N, sampled_rows_);
         data.items.gather(sampled_rows_, sampled_batch_);
