@@ -9,18 +9,27 @@
 // is generated so the example always runs. A --data folder without u.data is an error (it never
 // falls back to the synthetic data; --synthetic asks for that).
 //   movielens_two_tower [--data DIR] [--objectives pointwise,in-batch,mixed] [--towers mlp,cross,transformer]
-//                       [--epochs N] ...
+//                       [--epochs N] [--save DIR] [--checkpoint PATH [--checkpoint-every N] [--max-steps N]]
+//                       [--resume PATH] ...
+// Checkpoints (one objective and one tower kind): --checkpoint PATH writes the model, the optimizer
+// state, the frequency estimator and the position every --checkpoint-every N steps and after every
+// epoch (io/two_tower_checkpoint.hpp); --max-steps N stops after N steps in all, having written it
+// (no evaluation, no --save); --resume PATH continues such a run bit for bit (same options and data;
+// only --epochs, --threads and the output and checkpoint options may change).
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "ctrnet/io/two_tower_checkpoint.hpp"
 #include "ctrnet/models/two_tower_cross.hpp"
 #include "ctrnet/models/two_tower_transformer.hpp"
 #include "ctrnet/two_tower.hpp"
@@ -160,6 +169,23 @@ Split synthetic(std::uint64_t seed) {
   return sp;
 }
 
+// --resume: the checkpoint must be one of this program's, written with the same options and data.
+void check_resume(const std::string& path, const nlohmann::json& now) {
+  const SafetensorsFile f(path);
+  CTRNET_CHECK(f.metadata().count("format") && f.metadata("format") == "ctrnet.checkpoint", path,
+               ": not a checkpoint (write one with --checkpoint)");
+  CTRNET_CHECK(f.metadata().count("movielens_two_tower"), path,
+               ": not a movielens_two_tower checkpoint (its metadata lacks 'movielens_two_tower')");
+  const nlohmann::json then = nlohmann::json::parse(f.metadata("movielens_two_tower"), nullptr, false);
+  for (auto it = now.begin(); it != now.end(); ++it) {
+    const auto was = then.is_object() ? then.find(it.key()) : then.end();
+    CTRNET_CHECK(then.is_object() && was != then.end() && *was == *it, path, ": the checkpoint was written by a run with ",
+                 it.key(), " = ", then.is_object() && was != then.end() ? was->dump() : std::string("(none)"),
+                 ", this run has ", it->dump(), "; resume with the same options (only --epochs, --threads and the ",
+                 "output and checkpoint options may change)");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -216,6 +242,19 @@ int main(int argc, char** argv) {
   std::string save_dir;
   app.add_option("--save", save_dir,
                  "write each trained model to DIR/<objective>_<towers>.safetensors (load_model<M> rebuilds it)");
+  std::string checkpoint_path, resume_path;
+  std::int64_t checkpoint_every = 0, max_steps = 0;
+  auto* ckpt = app.add_option("--checkpoint", checkpoint_path,
+                              "write a checkpoint (model, optimizer and estimator state, position) after every "
+                              "epoch, atomically (one objective and one tower kind)");
+  app.add_option("--checkpoint-every", checkpoint_every, "also write the checkpoint every N steps")
+      ->check(CLI::PositiveNumber)
+      ->needs(ckpt);
+  app.add_option("--resume", resume_path, "continue the run saved in this checkpoint (same options and data)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--max-steps", max_steps, "stop after N optimizer steps in all, having written the checkpoint")
+      ->check(CLI::PositiveNumber)
+      ->needs(ckpt);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -223,6 +262,11 @@ int main(int argc, char** argv) {
       detail::throw_error("--data '", data_dir, "': no file '", data_dir,
                           "/u.data' (expected the ml-100k folder with u.data, u.item and u.user); --synthetic runs on "
                           "made-up data instead");
+    const bool checkpointing = !checkpoint_path.empty() || !resume_path.empty();
+    CTRNET_CHECK(!checkpointing || (objectives.size() == 1 && towers.size() == 1),
+                 "--checkpoint / --resume: give one objective (--objectives) and one tower kind (--towers); got ",
+                 objectives.size(), " and ", towers.size());
+    if (!checkpoint_path.empty()) check_can_write(checkpoint_path);
     if (!save_dir.empty()) {  // an unwritable --save folder fails before any training
       std::error_code ec;
       std::filesystem::create_directories(save_dir, ec);
@@ -247,6 +291,32 @@ int main(int argc, char** argv) {
     to.optimizer.lr = lr;
     to.embedding_optimizer = SparseOptimizerOptions::named(embedding_optimizer);
     to.embedding_optimizer.lr = embedding_lr;
+    to.checkpoint_every = checkpoint_every;
+    to.max_steps = max_steps;
+    // What a resumed run must share with the run that wrote the checkpoint (not --epochs, --threads,
+    // the outputs): the data, the model and the training options.
+    const nlohmann::json resume_key{
+        {"data", sp.source},
+        {"train_interactions", sp.train.size()},
+        {"objective", objectives.empty() ? "" : objectives.front()},
+        {"towers", towers.empty() ? "" : towers.front()},
+        {"seed", to.seed},
+        {"batch", to.batch_size},
+        {"dim", mo.output_dim},
+        {"embedding_dim", mo.embedding_dim},
+        {"temperature", mo.temperature},
+        {"pointwise_temperature", pointwise_temperature},
+        {"mixed_negatives", to.mixed_negatives},
+        {"pointwise_negatives", to.pointwise_negatives},
+        {"lr", lr},
+        {"embedding_lr", embedding_lr},
+        {"embedding_optimizer", embedding_optimizer},
+        {"logq", to.logq_correction},
+        {"uncorrected_sampled", uncorrected_sampled},
+        {"cross_depth", cross_depth},
+        {"transformer_blocks", transformer_blocks},
+        {"transformer_heads", transformer_heads}};
+    if (!resume_path.empty()) check_resume(resume_path, resume_key);
     // One training + evaluation of a model type; the line starts with the objective and the towers.
     auto run = [&](const std::string& name, const char* towers, auto&& make) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -254,8 +324,32 @@ int main(int argc, char** argv) {
       o.objective = parse_retrieval_objective(name);
       const double temperature = o.objective == RetrievalObjective::pointwise ? pointwise_temperature : mo.temperature;
       auto model = make(temperature);
-      TwoTowerTrainer<std::decay_t<decltype(model)>> trainer(model, o);
-      const auto stats = trainer.fit(sp.data, sp.train);
+      using Model = std::decay_t<decltype(model)>;
+      TwoTowerTrainer<Model>* tp = nullptr;
+      if (!checkpoint_path.empty()) {
+        o.on_checkpoint = [&](const TrainingPosition& p) {
+          ModelSaveOptions co;
+          co.seed = o.seed;
+          co.metadata["movielens_two_tower"] = resume_key.dump();
+          save_checkpoint(checkpoint_path, *tp, p, co);
+        };
+      }
+      TwoTowerTrainer<Model> trainer(model, o);
+      tp = &trainer;
+      std::optional<TrainingPosition> start;
+      if (!resume_path.empty()) {
+        start = load_checkpoint(resume_path, trainer);
+        std::printf("resumed %s: epoch %lld, batch %lld, step %lld\n", resume_path.c_str(),
+                    static_cast<long long>(start->epoch), static_cast<long long>(start->batch),
+                    static_cast<long long>(start->step));
+      }
+      const auto stats = trainer.fit(sp.data, sp.train, start ? &*start : nullptr);
+      if (stats.interrupted) {
+        std::printf("stopped after step %lld (--max-steps): checkpoint %s; continue with --resume %s\n",
+                    static_cast<long long>(stats.position.step), checkpoint_path.c_str(), checkpoint_path.c_str());
+        std::fflush(stdout);
+        return;
+      }
       if (verbose)
         for (const auto& s : stats)
           std::printf("  %s epoch %d: loss %.4f, %.0f pairs/s\n", name.c_str(), s.epoch, s.train_loss, s.samples_per_second);

@@ -2,12 +2,21 @@
 // and Transformer towers and both similarities, save → load → encode_queries / encode_candidates is
 // bit-identical and the rebuilt model's options equal the saved one's; a file of other tower kinds,
 // another similarity, a missing tensor or corrupted options is a ctrnet::Error naming it.
+// TwoTowerTrainer checkpoints (io/two_tower_checkpoint.hpp): a run interrupted by max_steps, saved,
+// loaded into a fresh model and trainer and resumed ends with the parameters, optimizer state,
+// frequency estimator and epoch statistics of an uninterrupted run (in-batch with logQ, mixed
+// negatives, pointwise); a mismatched model or trainer, or a corrupted estimator state, is an error.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ctrnet/io/architecture_two_tower.hpp"
+#include "ctrnet/io/two_tower_checkpoint.hpp"
 #include "io_test_util.hpp"
 
 using namespace ctrnet;
@@ -301,4 +310,227 @@ TEST_CASE("two-tower loading names the mismatch", "[io][model][two_tower]") {
                     Catch::Contains("missing tensor 'candidate.0.bias'"));
   load_model_params(target, with_options("same.safetensors", oj));
   CHECK(same_dense(m, target));
+}
+
+namespace {
+
+// 30 users, 40 items in 4 genres; each user likes items of "its" genre. Both tables hold every
+// field (the other side's left empty / 0).
+RetrievalData resume_data(Interactions& train) {
+  RetrievalData d;
+  d.schema.add(field("user", FieldKind::categorical, 30, "query"))
+      .add(dense("q_x", "query"))
+      .add(field("item", FieldKind::categorical, 40, "candidate"))
+      .add(field("genre", FieldKind::multi_hot, 4, "candidate"));
+  Batch q(d.schema), it(d.schema);
+  Rng rng(17);
+  for (index_t u = 0; u < 30; ++u) {
+    const std::vector<FeatureId> user{FeatureId(u)};
+    q.add(std::vector<float>{float(rng.normal())}, std::vector<std::span<const FeatureId>>{user, {}, {}}, 1.f);
+  }
+  for (index_t i = 0; i < 40; ++i) {
+    const std::vector<FeatureId> item{FeatureId(i)}, genre{FeatureId(i % 4)};
+    it.add(std::vector<float>{0.f}, std::vector<std::span<const FeatureId>>{{}, item, genre}, 1.f);
+  }
+  d.queries = InMemoryDataset(d.schema, std::move(q));
+  d.items = InMemoryDataset(d.schema, std::move(it));
+  for (int k = 0; k < 200; ++k) {
+    const auto u = static_cast<index_t>(rng.below(30));
+    train.add(u, static_cast<index_t>((u % 4) + 4 * static_cast<index_t>(rng.below(10))));
+  }
+  return d;
+}
+
+TwoTowerMLP resume_model(const Schema& s, std::uint64_t seed, index_t out = 4) {
+  TwoTowerOptions o;
+  o.embedding_dim = 4;
+  o.query_hidden = {8};
+  o.output_dim = out;
+  o.dropout = 0.1;  // masks keyed by (seed, step, layer, row)
+  o.temperature = 0.2;
+  return make_two_tower_mlp(s, o, seed);
+}
+
+TwoTowerTrainerOptions resume_options(RetrievalObjective obj) {
+  TwoTowerTrainerOptions o;
+  o.objective = obj;
+  o.epochs = 3;
+  o.batch_size = 16;  // 13 batches per epoch, the last one of 8 pairs
+  o.shards = 2;
+  o.threads = 2;
+  o.seed = 7;
+  o.mixed_negatives = 8;
+  o.pointwise_negatives = 2;
+  o.frequency.buckets = 64;  // a few collisions among 40 items
+  o.optimizer.kind = DenseKind::adam;
+  o.optimizer.lr = 0.01;
+  o.embedding_optimizer.kind = SparseKind::rowwise_adagrad;
+  o.embedding_optimizer.lr = 0.1;
+  o.schedule.decay = DecayKind::linear;
+  o.schedule.decay_steps = 39;
+  o.progress = ProgressMode::never;
+  return o;
+}
+
+bool same_optimizer(ModelOptimizer<float>& a, ModelOptimizer<float>& b) {
+  auto sa = a.state(), sb = b.state();
+  if (sa.size() != sb.size() || a.step_count() != b.step_count()) return false;
+  for (std::size_t i = 0; i < sa.size(); ++i)
+    if (sa[i].name != sb[i].name || sa[i].values.size() != sb[i].values.size() ||
+        std::memcmp(sa[i].values.data(), sb[i].values.data(), sa[i].values.size() * sizeof(float)) != 0)
+      return false;
+  return true;
+}
+
+bool same_estimator(const FrequencyEstimator& a, const FrequencyEstimator& b) {
+  return a.steps() == b.steps() && a.last_seen().size() == b.last_seen().size() &&
+         std::memcmp(a.last_seen().data(), b.last_seen().data(), a.last_seen().size_bytes()) == 0 &&
+         std::memcmp(a.gaps().data(), b.gaps().data(), a.gaps().size_bytes()) == 0;
+}
+
+// Uninterrupted vs interrupted at `stop` (checkpoints every `every` steps) + resumed in a fresh
+// model and trainer (other init seed, other thread count: everything comes from the file).
+void check_two_tower_resume(RetrievalObjective obj, std::int64_t stop, std::int64_t every) {
+  INFO(to_string(obj) << ", stop at step " << stop << ", checkpoint every " << every);
+  Interactions train;
+  const RetrievalData d = resume_data(train);
+  const TwoTowerTrainerOptions to = resume_options(obj);
+
+  TwoTowerMLP full = resume_model(d.schema, 3);
+  TwoTowerTrainer<TwoTowerMLP> a(full, to);
+  const TwoTowerFitResult ra = a.fit(d, train);
+  REQUIRE_FALSE(ra.interrupted);
+  REQUIRE(ra.size() == 3);
+  CHECK(a.step() == 39);
+
+  TempDir dir;
+  const std::string path = dir.file("tt.ckpt");
+  TwoTowerMLP first = resume_model(d.schema, 3);
+  TwoTowerTrainerOptions cut = to;
+  cut.max_steps = stop;
+  cut.checkpoint_every = every;
+  std::set<std::pair<std::int64_t, std::int64_t>> seen;
+  int written = 0;
+  TwoTowerTrainer<TwoTowerMLP>* bp = nullptr;
+  cut.on_checkpoint = [&](const TrainingPosition& p) {
+    CHECK(seen.insert({p.epoch, p.batch}).second);  // never twice for one position
+    save_checkpoint(path, *bp, p);
+    ++written;
+  };
+  TwoTowerTrainer<TwoTowerMLP> b(first, cut);
+  bp = &b;
+  const TwoTowerFitResult rb = b.fit(d, train);
+  REQUIRE(rb.interrupted);
+  CHECK(rb.position.step == stop);
+  CHECK(written >= 1);
+
+  TwoTowerMLP resumed = resume_model(d.schema, 99);
+  TwoTowerTrainerOptions again = to;
+  again.threads = 1;
+  TwoTowerTrainer<TwoTowerMLP> c(resumed, again);
+  const TrainingPosition pos = load_checkpoint(path, c);
+  CHECK(pos.step == stop);
+  CHECK(c.step() == stop);
+  CHECK(same_estimator(b.frequency_estimator(), c.frequency_estimator()));
+  const TwoTowerFitResult rc = c.fit(d, train, &pos);
+  CHECK_FALSE(rc.interrupted);
+  CHECK(c.step() == a.step());
+  CHECK(same_dense(full, resumed));
+  CHECK(same_tables(full, resumed));
+  CHECK(same_optimizer(a.optimizer(), c.optimizer()));
+  CHECK(same_estimator(a.frequency_estimator(), c.frequency_estimator()));
+  if (obj != RetrievalObjective::pointwise) CHECK(c.frequency_estimator().steps() == 39);
+  REQUIRE(rc.size() == ra.size());
+  for (std::size_t e = 0; e < ra.size(); ++e) {
+    CHECK(rc[e].epoch == ra[e].epoch);
+    CHECK(rc[e].train_loss == ra[e].train_loss);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("two-tower training resumes from a checkpoint bit for bit", "[io][checkpoint][two_tower]") {
+  SECTION("in-batch + logQ, mid-epoch (checkpoint every 5 steps)") {
+    check_two_tower_resume(RetrievalObjective::in_batch, 20, 5);
+  }
+  SECTION("mixed negatives, mid-epoch (checkpoint only where it stops)") {
+    check_two_tower_resume(RetrievalObjective::mixed, 17, 0);
+  }
+  SECTION("mixed negatives, at an epoch's end") { check_two_tower_resume(RetrievalObjective::mixed, 26, 4); }
+  SECTION("pointwise, mid-epoch") { check_two_tower_resume(RetrievalObjective::pointwise, 8, 3); }
+}
+
+TEST_CASE("two-tower checkpoints: mismatches and corruption are errors", "[io][checkpoint][two_tower][errors]") {
+  Interactions train;
+  const RetrievalData d = resume_data(train);
+  TwoTowerTrainerOptions to = resume_options(RetrievalObjective::in_batch);
+  to.max_steps = 6;
+  TempDir dir;
+  const std::string path = dir.file("tt.ckpt");
+  TwoTowerMLP m = resume_model(d.schema, 3);
+  TwoTowerTrainer<TwoTowerMLP> t(m, to);
+  const TwoTowerFitResult r = t.fit(d, train);
+  REQUIRE(r.interrupted);
+  save_checkpoint(path, t, r.position);
+  to.max_steps = 0;
+
+  auto load_into = [&](TwoTowerMLP& model, const TwoTowerTrainerOptions& o, const std::string& file) {
+    TwoTowerTrainer<TwoTowerMLP> fresh(model, o);
+    return load_checkpoint(file, fresh);
+  };
+  SECTION("a clean load works") {
+    TwoTowerMLP m2 = resume_model(d.schema, 5);
+    CHECK(load_into(m2, to, path).step == 6);
+  }
+  SECTION("another model shape") {
+    TwoTowerMLP wide = resume_model(d.schema, 5, 6);
+    CHECK_THROWS_WITH(load_into(wide, to, path), Catch::Contains(path) && Catch::Contains("differ from the model"));
+  }
+  SECTION("other trainer options") {
+    TwoTowerMLP m2 = resume_model(d.schema, 5);
+    TwoTowerTrainerOptions o = to;
+    o.objective = RetrievalObjective::mixed;
+    CHECK_THROWS_WITH(load_into(m2, o, path), Catch::Contains("written by a trainer with objective = \"in-batch\""));
+    o = to;
+    o.frequency.buckets = 128;
+    CHECK_THROWS_WITH(load_into(m2, o, path), Catch::Contains("frequency_options"));
+    o = to;
+    o.logq_correction = false;
+    CHECK_THROWS_WITH(load_into(m2, o, path), Catch::Contains("logq_correction"));
+  }
+  SECTION("a NaN gap in the estimator") {
+    patch_tensor<double>(path, "trainer.frequency.gap", 3, std::numeric_limits<double>::quiet_NaN());
+    TwoTowerMLP m2 = resume_model(d.schema, 5);
+    CHECK_THROWS_WITH(load_into(m2, to, path), Catch::Contains(path) && Catch::Contains("frequency-estimator") &&
+                                                   Catch::Contains("bucket 3"));
+  }
+  SECTION("a last-seen step beyond the step count") {
+    patch_tensor<std::int64_t>(path, "trainer.frequency.last", 0, 1000);
+    TwoTowerMLP m2 = resume_model(d.schema, 5);
+    CHECK_THROWS_WITH(load_into(m2, to, path), Catch::Contains("bucket 0 was last seen at step 1000"));
+  }
+  SECTION("an estimator step count that is not the position's") {
+    patch_text(path, R"({\"steps\":6})", R"({\"steps\":7})");  // escaped inside the JSON header
+    TwoTowerMLP m2 = resume_model(d.schema, 5);
+    CHECK_THROWS_WITH(load_into(m2, to, path), Catch::Contains("frequency estimator has seen 7 steps"));
+  }
+  SECTION("a model file or a Trainer-free checkpoint is refused") {
+    save_model(m, dir.file("model.safetensors"));
+    TwoTowerMLP m2 = resume_model(d.schema, 5);
+    CHECK_THROWS_WITH(load_into(m2, to, dir.file("model.safetensors")), Catch::Contains("not a checkpoint"));
+    save_checkpoint(dir.file("plain.ckpt"), m, t.optimizer(), r.position);
+    CHECK_THROWS_WITH(load_into(m2, to, dir.file("plain.ckpt")), Catch::Contains("not a TwoTowerTrainer checkpoint"));
+  }
+  SECTION("a position of another run") {
+    TwoTowerMLP m2 = resume_model(d.schema, 5);
+    TwoTowerTrainer<TwoTowerMLP> fresh(m2, to);
+    TrainingPosition pos = load_checkpoint(path, fresh);
+    Interactions fewer = train;
+    fewer.query.pop_back();
+    fewer.item.pop_back();
+    CHECK_THROWS_WITH(fresh.fit(d, fewer, &pos), Catch::Contains("trained on 200 examples"));
+    TwoTowerMLP m3 = resume_model(d.schema, 5);
+    TwoTowerTrainer<TwoTowerMLP> unrestored(m3, to);
+    CHECK_THROWS_WITH(unrestored.fit(d, train, &pos), Catch::Contains("the position is at step 6"));
+  }
 }

@@ -106,6 +106,30 @@ class FrequencyEstimator {
   kernels::FrequencyBuckets buckets() const { return {last_.data(), gap_.data(), opt_.buckets, opt_.seed}; }
   std::int64_t steps() const { return step_; }
   const FrequencyEstimatorOptions& options() const { return opt_; }
+  /// The state, for checkpoints (io/two_tower_checkpoint.hpp): A (the step each bucket was last
+  /// seen, -1: never), B (the moving average of its gaps) and the step count.
+  std::span<const std::int64_t> last_seen() const { return last_; }
+  std::span<const double> gaps() const { return gap_; }
+  /// Restores a state saved from last_seen(), gaps() and steps() of an estimator with the same
+  /// options. Checked before anything is written: `buckets` values each, steps >= 0, every A in
+  /// [-1, steps), every B finite and >= 0, and B = 0 for a bucket never seen.
+  void restore(std::span<const std::int64_t> last, std::span<const double> gap, std::int64_t steps) {
+    CTRNET_CHECK(static_cast<index_t>(last.size()) == opt_.buckets && static_cast<index_t>(gap.size()) == opt_.buckets,
+                 "FrequencyEstimator::restore: ", last.size(), " last-seen steps and ", gap.size(), " gaps for ",
+                 opt_.buckets, " buckets");
+    CTRNET_CHECK(steps >= 0, "FrequencyEstimator::restore: negative step count ", steps);
+    // host: a one-off validation of restored state (a checkpoint load), not a training-step loop
+    for (std::size_t h = 0; h < last.size(); ++h) {
+      CTRNET_CHECK(last[h] >= -1 && last[h] < steps, "FrequencyEstimator::restore: bucket ", h, " was last seen at step ",
+                   last[h], ", outside [-1, ", steps, ")");
+      CTRNET_CHECK(std::isfinite(gap[h]) && gap[h] >= 0.0 && (last[h] >= 0 || gap[h] == 0.0),
+                   "FrequencyEstimator::restore: bucket ", h, " has gap ", gap[h], " (last seen at step ", last[h],
+                   "); expected a finite value >= 0, and 0 for a bucket never seen");
+    }
+    last_.assign(last.begin(), last.end());
+    gap_.assign(gap.begin(), gap.end());
+    step_ = steps;
+  }
 
  private:
   FrequencyEstimatorOptions opt_;

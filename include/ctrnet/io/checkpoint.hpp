@@ -28,7 +28,7 @@
 
 namespace ctrnet {
 
-// TrainingPosition and FitState are defined in train/trainer.hpp.
+// TrainingPosition and FitState are defined in train/fit_position.hpp (included by train/trainer.hpp).
 
 /// The state of `rng`, for TrainingPosition::rng_state.
 inline std::array<std::uint64_t, 4> rng_state(const Rng& rng) {
@@ -215,7 +215,8 @@ void best_tensors(const M& model, const ModelParams<typename M::value_type>& bes
 template <class M>
 void write_checkpoint(const std::string& path, const M& model, ModelOptimizer<typename M::value_type>& opt,
                       const TrainingPosition& pos, const ModelSaveOptions& opts,
-                      const ModelParams<typename M::value_type>* best) {
+                      const ModelParams<typename M::value_type>* best,
+                      const std::vector<TensorToWrite>& training_state = {}) {
   using T = typename M::value_type;
   CTRNET_CHECK(model.built(), "save_checkpoint: the model is not built");
   CTRNET_CHECK(!opts.bf16_tables, "save_checkpoint: BF16 tables would not resume bit for bit; save checkpoints in ",
@@ -228,6 +229,11 @@ void write_checkpoint(const std::string& path, const M& model, ModelOptimizer<ty
   }
   std::vector<std::string> best_names;
   if (best) best_tensors(model, *best, best_names, tensors);
+  for (const auto& t : training_state) {  // a trainer's own state, e.g. TwoTowerTrainer's "trainer.frequency.*"
+    CTRNET_CHECK(is_training_state(t.name), "save_checkpoint: training-state tensor '", t.name,
+                 "' must be named optimizer.* or trainer.*");
+    tensors.push_back(t);
+  }
   SafetensorsMetadata md = opts.metadata;
   for (const char* k : {"optimizer", "position"})
     CTRNET_CHECK(md.find(k) == md.end(), "save_checkpoint: metadata key '", k, "' is reserved for ctrnet");

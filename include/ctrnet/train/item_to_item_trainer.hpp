@@ -242,22 +242,14 @@ class ItemToItemTrainer {
                        const std::function<void(const TrainingPosition&)>& on_checkpoint = {}) {
     CTRNET_CHECK(!positives.empty(), "train_item_to_item: no training pairs (are the sessions longer than one event?)");
     const auto n = static_cast<index_t>(positives.size());
-    const std::int64_t batches = (n + o_.batch_size - 1) / o_.batch_size;
-    TrainingPosition pos;
-    if (resume != nullptr) {
-      pos = *resume;
-      check_resume(pos, n, batches);
-    } else {
-      pos.step = trainer_.step();
-      pos.fit.emplace();
-      pos.fit->examples = n;
-      pos.fit->batch_size = o_.batch_size;
-    }
+    const std::int64_t batches = fit_loop::batch_count(n, o_.batch_size);
+    TrainingPosition pos = fit_loop::start_position(resume, trainer_.step(), n, o_.batch_size);
+    if (resume != nullptr) check_resume(pos, n, batches);
     FitState& fs = *pos.fit;
-    std::optional<std::pair<std::int64_t, std::int64_t>> last_checkpoint;
+    fit_loop::CheckpointOnce last_checkpoint;
     Rng rng;
     auto checkpoint = [&] {
-      if (last_checkpoint == std::pair(pos.epoch, pos.batch)) return;
+      if (last_checkpoint.done(pos)) return;
       if (pos.batch > 0) {
         detail::check_params_finite(model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
                                     StepPlace{pos.epoch, pos.batch - 1, batches});
@@ -267,7 +259,7 @@ class ItemToItemTrainer {
         pos.rng_state.reset();  // an epoch's start: its Rng is a function of (seed, epoch)
       }
       if (on_checkpoint) on_checkpoint(pos);
-      last_checkpoint = std::pair(pos.epoch, pos.batch);
+      last_checkpoint.mark(pos);
     };
     auto finish = [&](bool interrupted) {
       ItemToItemResult r;
@@ -276,7 +268,7 @@ class ItemToItemTrainer {
       r.position = pos;
       return r;
     };
-    auto out_of_steps = [&] { return o_.max_steps > 0 && trainer_.step() >= o_.max_steps; };
+    auto out_of_steps = [&] { return fit_loop::out_of_steps(o_.max_steps, trainer_.step()); };
 
     // Epoch e's order: the identity shuffled by the Rngs of epochs 1, 2, ..., e in turn (each
     // epoch shuffles the previous order). A resumed run replays the earlier epochs' shuffles.
@@ -309,7 +301,7 @@ class ItemToItemTrainer {
         fs.last_loss = loss;
         ++pos.batch;
         pos.step = trainer_.step();
-        if (o_.checkpoint_every > 0 && pos.step % o_.checkpoint_every == 0 && pos.batch < batches) checkpoint();
+        if (fit_loop::checkpoint_due(o_.checkpoint_every, pos.step, pos.batch, batches)) checkpoint();
       }
       detail::check_params_finite(model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
                                   StepPlace{epoch, batches - 1, batches});

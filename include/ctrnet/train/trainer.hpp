@@ -54,6 +54,7 @@
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/train/metrics.hpp"
 #include "ctrnet/train/divergence.hpp"
+#include "ctrnet/train/fit_position.hpp"
 #include "ctrnet/train/progress.hpp"
 #include "ctrnet/train/shards.hpp"
 
@@ -65,43 +66,7 @@ struct TableOptimizerRule {
   SparseOptimizerOptions options{};
 };
 
-struct EpochStats {
-  int epoch = 0;
-  double train_loss = 0;
-  double valid_auc = std::numeric_limits<double>::quiet_NaN();
-  double valid_logloss = std::numeric_limits<double>::quiet_NaN();
-  double valid_calibration = std::numeric_limits<double>::quiet_NaN();
-  double seconds = 0;
-  double samples_per_second = 0;
-  double lr_factor = 0;  ///< schedule factor on the base learning rates at the epoch's end
-};
-
-/// Trainer::fit's bookkeeping besides the position, so that a resumed fit reports and decides
-/// exactly as an uninterrupted one would.
-struct FitState {
-  index_t examples = 0;    ///< size of the training set (a resume checks it)
-  index_t batch_size = 0;  ///< TrainerOptions::batch_size (a resume checks it)
-  double loss_sum = 0.0;   ///< Σ loss · weight over the current epoch's batches so far
-  double weight_sum = 0.0; ///< Σ weight over the same batches
-  double last_loss = 0.0;  ///< mean loss of the last training batch
-  std::vector<EpochStats> epochs{};  ///< the finished epochs
-  int best_epoch = 0;
-  std::optional<double> best{};    ///< best validation metric so far (none yet: empty)
-  int since_best = 0;              ///< epochs without improvement since the best one
-  bool stopped_early = false;
-  bool has_best_params = false;    ///< the trainer holds a copy of the best epoch's parameters
-};
-
-/// Where a training run stands. `epoch` is the current epoch (1-based), `batch` the number of its
-/// batches already done, `step` the global number of optimizer steps. After the last batch of
-/// epoch e (and its validation) the position is (e + 1, 0, step).
-struct TrainingPosition {
-  std::int64_t epoch = 1;
-  std::int64_t batch = 0;
-  std::int64_t step = 0;
-  std::optional<std::array<std::uint64_t, 4>> rng_state{};  ///< a caller's Rng (e.g. for sampling), if any
-  std::optional<FitState> fit{};                          ///< set by Trainer::fit; empty for custom loops
-};
+// EpochStats, FitState and TrainingPosition: train/fit_position.hpp.
 
 struct TrainerOptions {
   int epochs = 1;
@@ -272,7 +237,7 @@ class Trainer {
     const index_t n = train.size();
     CTRNET_CHECK(n % opt_.row_group == 0, "Trainer::fit: the training set has ", n,
                  " rows, not a whole number of groups of row_group = ", opt_.row_group, " rows");
-    const std::int64_t batches = (n + opt_.batch_size - 1) / opt_.batch_size;
+    const std::int64_t batches = fit_loop::batch_count(n, opt_.batch_size);
     TrainingPosition pos;
     if (resume != nullptr) {
       pos = *resume;
@@ -297,18 +262,18 @@ class Trainer {
       }
     }
     const bool maximize = opt_.early_stopping_metric == "auc";
-    std::optional<std::pair<std::int64_t, std::int64_t>> last_checkpoint;  // (epoch, batch) of the last one
+    fit_loop::CheckpointOnce last_checkpoint;
     auto check_params = [&](std::int64_t epoch, std::int64_t done) {
       detail::check_params_finite(model_.registry(), model_.params(), "Trainer", step_,
                                   StepPlace{epoch, done - 1, batches});
     };
     auto checkpoint = [&] {
-      if (last_checkpoint == std::pair(pos.epoch, pos.batch)) return;
+      if (last_checkpoint.done(pos)) return;
       if (pos.batch > 0) check_params(pos.epoch, pos.batch);  // epoch ends are checked before validation
       if (!opt_.on_checkpoint) return;
       fs.has_best_params = best_params_.has_value();
       opt_.on_checkpoint(pos);
-      last_checkpoint = std::pair(pos.epoch, pos.batch);
+      last_checkpoint.mark(pos);
     };
     auto finish = [&](bool interrupted) {
       TrainResult result;
@@ -322,7 +287,7 @@ class Trainer {
       log.commit();
       return result;
     };
-    auto out_of_steps = [&] { return opt_.max_steps > 0 && step_ >= opt_.max_steps; };
+    auto out_of_steps = [&] { return fit_loop::out_of_steps(opt_.max_steps, step_); };
     Batch batch;
     BatchView view;  // re-used: no allocation per step once the first batch has been staged
     std::vector<index_t> rows;
@@ -363,7 +328,7 @@ class Trainer {
         ++pos.batch;
         pos.step = step_;
         progress.update(begin + cnt, fs.weight_sum > 0.0 ? fs.loss_sum / fs.weight_sum : 0.0);
-        if (opt_.checkpoint_every > 0 && step_ % opt_.checkpoint_every == 0 && pos.batch < batches) checkpoint();
+        if (fit_loop::checkpoint_due(opt_.checkpoint_every, step_, pos.batch, batches)) checkpoint();
       }
       progress.update(n, (fs.weight_sum > 0.0 ? fs.loss_sum / fs.weight_sum : 0.0), true);
       progress.finish();

@@ -16,12 +16,21 @@
 //   3. both towers backward shard-parallel; the shard gradients are summed in shard order, then
 //      the dense optimizer (flat buffer) and one sparse optimizer per embedding table step.
 // Randomness (shuffles, negatives) comes from ctrnet::Rng streams keyed by (seed, epoch/step).
+// Resuming: fit() keeps its state in a TrainingPosition (train/fit_position.hpp: epoch, batch,
+// step, and FitState: the epoch's running loss and the finished epochs' statistics). The epoch's
+// order is a pure function of (seed, epoch), every step's negatives of (seed, step), tower dropout
+// of (seed, step, layer, row) and the LR schedule of the step; the rest — parameters, optimizer
+// state, the step count and the FrequencyEstimator — is what save_checkpoint(path, trainer,
+// position) writes and load_checkpoint(path, trainer) restores (io/two_tower_checkpoint.hpp), so
+// fit(data, train, &position) continues bit for bit. TwoTowerTrainerOptions::on_checkpoint receives
+// the position every `checkpoint_every` steps and after every epoch; `max_steps` stops a run early.
 // Evaluation ranks the whole catalogue for each query (serve/item_index.hpp) and reports
 // Recall/NDCG/HitRate/MRR@K and coverage (train/ranking_metrics.hpp).
 #pragma once
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +49,7 @@
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/serve/item_index.hpp"
 #include "ctrnet/train/divergence.hpp"
+#include "ctrnet/train/fit_position.hpp"
 #include "ctrnet/train/progress.hpp"
 #include "ctrnet/train/ranking_metrics.hpp"
 #include "ctrnet/train/shards.hpp"
@@ -168,13 +178,28 @@ struct TwoTowerTrainerOptions {
   ScheduleOptions schedule{};
   ProgressMode progress = ProgressMode::automatic;
   index_t eval_batch_size = 4096;
+  /// Called by fit with the current position every `checkpoint_every` steps (0: only at epoch ends)
+  /// and after every epoch, e.g. to write save_checkpoint(path, trainer, position)
+  /// (io/two_tower_checkpoint.hpp). Never twice for one position.
+  std::function<void(const TrainingPosition&)> on_checkpoint{};
+  std::int64_t checkpoint_every = 0;
+  /// fit stops once the step count reaches max_steps (0: no limit), after on_checkpoint: an
+  /// interruption on purpose (TwoTowerFitResult::interrupted), resumable with fit(..., &position).
+  std::int64_t max_steps = 0;
 };
 
 struct TwoTowerEpochStats {
   int epoch = 0;
   double train_loss = 0.0;
   double seconds = 0.0;
-  double samples_per_second = 0.0;  ///< positive pairs per second
+  double samples_per_second = 0.0;  ///< positive pairs per second (after a resume: of the resumed part)
+};
+
+/// What TwoTowerTrainer::fit returns: the statistics of every finished epoch (those of a resumed
+/// run's earlier sessions included), whether max_steps interrupted it, and where it stopped.
+struct TwoTowerFitResult : std::vector<TwoTowerEpochStats> {
+  bool interrupted = false;   ///< stopped by TwoTowerTrainerOptions::max_steps; resume from `position`
+  TrainingPosition position;  ///< where fit stopped
 };
 
 /// \brief Trains a TwoTower with one of the retrieval objectives; evaluates with full ranking.
@@ -197,6 +222,8 @@ class TwoTowerTrainer {
     CTRNET_CHECK(opt_.pointwise_negatives >= 0, "TwoTowerTrainer: pointwise_negatives must be >= 0, got ",
                  opt_.pointwise_negatives);
     CTRNET_CHECK(opt_.eval_batch_size > 0, "TwoTowerTrainer: eval_batch_size must be positive");
+    CTRNET_CHECK(opt_.checkpoint_every >= 0 && opt_.max_steps >= 0,
+                 "TwoTowerTrainer: checkpoint_every and max_steps must be >= 0");
     ModelOptimizerOptions mo;
     mo.dense = opt_.optimizer;
     mo.tables = opt_.embedding_optimizer;
@@ -208,7 +235,22 @@ class TwoTowerTrainer {
 
   const TwoTowerTrainerOptions& options() const { return opt_; }
   std::int64_t step() const { return step_; }
+  /// Sets the step count (number of train_step calls so far), e.g. when resuming a checkpoint.
+  void set_step(std::int64_t s) {
+    CTRNET_CHECK(s >= 0, "TwoTowerTrainer: negative step ", s);
+    step_ = s;
+  }
+  Model& model() { return model_; }
+  const Model& model() const { return model_; }
+  /// The optimizers (dense + per table), e.g. to save or restore their state in a checkpoint.
+  ModelOptimizer<T>& optimizer() { return optimizer_; }
   const FrequencyEstimator& frequency_estimator() const { return freq_; }
+  /// Mutable, to restore a checkpoint's estimator state (FrequencyEstimator::restore).
+  FrequencyEstimator& frequency_estimator() { return freq_; }
+  /// Whether training updates and reads the FrequencyEstimator (logQ correction of in-batch / mixed).
+  bool uses_frequency_estimator() const {
+    return opt_.logq_correction && opt_.objective != RetrievalObjective::pointwise;
+  }
   /// The summed gradient of the last forward_backward().
   const ModelGrads<T>& gradients() const { return shards_[0].grads; }
 
@@ -345,26 +387,56 @@ class TwoTowerTrainer {
     return loss;
   }
 
-  /// `epochs` passes over `train` in shuffled mini-batches.
-  std::vector<TwoTowerEpochStats> fit(const RetrievalData& data, const Interactions& train) {
+  /// `epochs` passes over `train` in shuffled mini-batches. With `resume` (a position from fit, e.g.
+  /// read by load_checkpoint(path, trainer), which also restores the parameters, the optimizer
+  /// state, the step count and the frequency estimator), continues where that run stopped, bit for bit.
+  TwoTowerFitResult fit(const RetrievalData& data, const Interactions& train, const TrainingPosition* resume = nullptr) {
     CTRNET_CHECK(train.size() > 0, "TwoTowerTrainer: no training interactions");
     check_retrieval_data(data, "TwoTowerTrainer::fit");
-    std::vector<TwoTowerEpochStats> stats;
+    const index_t n = train.size();
+    const std::int64_t batches = fit_loop::batch_count(n, opt_.batch_size);
+    TrainingPosition pos = fit_loop::start_position(resume, step_, n, opt_.batch_size);
+    if (resume != nullptr)
+      fit_loop::check_resume(pos, "TwoTowerTrainer::fit", "load_checkpoint(path, trainer)", step_, n, opt_.batch_size,
+                             opt_.epochs);
+    FitState& fs = *pos.fit;
+    fit_loop::CheckpointOnce last_checkpoint;
+    auto checkpoint = [&] {
+      if (last_checkpoint.done(pos)) return;
+      if (pos.batch > 0)  // epoch ends are checked at the epoch's end
+        detail::check_params_finite(model_.registry(), model_.params(), "TwoTowerTrainer", step_,
+                                    StepPlace{pos.epoch, pos.batch - 1, batches});
+      if (opt_.on_checkpoint) opt_.on_checkpoint(pos);
+      last_checkpoint.mark(pos);
+    };
+    auto finish = [&](bool interrupted) {
+      TwoTowerFitResult r;
+      for (const EpochStats& e : fs.epochs) r.push_back({e.epoch, e.train_loss, e.seconds, e.samples_per_second});
+      r.interrupted = interrupted;
+      r.position = pos;
+      return r;
+    };
+    auto out_of_steps = [&] { return fit_loop::out_of_steps(opt_.max_steps, step_); };
     ProgressLine progress(opt_.progress);
-    std::vector<index_t> order(static_cast<std::size_t>(train.size()));
+    std::vector<index_t> order(static_cast<std::size_t>(n));
     std::vector<index_t> qs, is;
-    for (int epoch = 1; epoch <= opt_.epochs; ++epoch) {
+    while (pos.epoch <= opt_.epochs) {
+      const int epoch = static_cast<int>(pos.epoch);
       const auto t0 = std::chrono::steady_clock::now();
       for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<index_t>(i);
       if (opt_.shuffle) {
         Rng rng(mix_seed(opt_.seed, 0xE90C, static_cast<std::uint64_t>(epoch)));
         rng.shuffle(std::span<index_t>(order));
       }
-      const index_t n = train.size();
       progress.start("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs), n);
-      double loss_sum = 0.0;
-      const index_t batches = (n + opt_.batch_size - 1) / opt_.batch_size;
-      for (index_t b = 0; b < n; b += opt_.batch_size) {
+      const std::int64_t first_batch = pos.batch;
+      while (pos.batch < batches) {
+        if (out_of_steps()) {
+          progress.finish();
+          checkpoint();
+          return finish(true);
+        }
+        const index_t b = static_cast<index_t>(pos.batch) * opt_.batch_size;
         const index_t cnt = std::min(opt_.batch_size, n - b);
         qs.clear();
         is.clear();
@@ -374,25 +446,39 @@ class TwoTowerTrainer {
         }
         double loss = 0.0;
         try {
-          loss = train_step(data, qs, is, StepPlace{epoch, b / opt_.batch_size, batches});
+          loss = train_step(data, qs, is, StepPlace{epoch, pos.batch, batches});
         } catch (...) {
           progress.finish();  // end the progress line before the error is printed
           throw;
         }
-        loss_sum += loss * static_cast<double>(cnt);
-        progress.update(b + cnt, loss_sum / static_cast<double>(b + cnt));
+        fs.loss_sum += loss * static_cast<double>(cnt);
+        fs.weight_sum += static_cast<double>(cnt);
+        fs.last_loss = loss;
+        ++pos.batch;
+        pos.step = step_;
+        progress.update(b + cnt, fs.loss_sum / static_cast<double>(b + cnt));
+        if (fit_loop::checkpoint_due(opt_.checkpoint_every, step_, pos.batch, batches)) checkpoint();
       }
       progress.finish();
       detail::check_params_finite(model_.registry(), model_.params(), "TwoTowerTrainer", step_,
                                   StepPlace{epoch, batches - 1, batches});
-      TwoTowerEpochStats st;
+      EpochStats st;
       st.epoch = epoch;
-      st.train_loss = loss_sum / static_cast<double>(n);
+      st.train_loss = fs.loss_sum / static_cast<double>(n);
       st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      st.samples_per_second = static_cast<double>(n) / std::max(st.seconds, 1e-9);
-      stats.push_back(st);
+      // After a resume mid-epoch, the pairs of this session only.
+      const index_t seen = n - std::min<index_t>(n, static_cast<index_t>(first_batch) * opt_.batch_size);
+      st.samples_per_second = static_cast<double>(seen) / std::max(st.seconds, 1e-9);
+      st.lr_factor = schedule_.factor_at(step_);
+      fs.epochs.push_back(st);
+      fs.best_epoch = epoch;
+      ++pos.epoch;
+      pos.batch = 0;
+      fs.loss_sum = fs.weight_sum = 0.0;
+      checkpoint();
+      if (out_of_steps() && pos.epoch <= opt_.epochs) return finish(true);
     }
-    return stats;
+    return finish(false);
   }
 
   /// Serving vectors of the given query rows: [rows.size(), d].
