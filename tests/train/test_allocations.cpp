@@ -21,6 +21,7 @@
 #include "ctrnet/models/dlrm.hpp"
 #include "ctrnet/models/logistic_regression.hpp"
 #include "ctrnet/models/tab_transformer.hpp"
+#include "ctrnet/models/two_tower_transformer.hpp"
 #include "ctrnet/models/wide_deep.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
 #include "ctrnet/train/trainer.hpp"
@@ -234,8 +235,9 @@ TEST_CASE("DLRM and TabTransformer train and predict without heap allocation aft
 }
 
 namespace {
-// Queries: user id (40) and a dense value; items: item id (30) and a dense value.
-RetrievalData retrieval_data() {
+// Queries: user id (40) and a dense value (with `history`: also a sequence of 0–6 item ids);
+// items: item id (30) and a dense value.
+RetrievalData retrieval_data(bool history = false) {
   Schema s;
   auto field = [&](const char* name, FieldKind kind, index_t vocab, const char* tower) {
     Field f;
@@ -248,6 +250,7 @@ RetrievalData retrieval_data() {
   };
   field("user", FieldKind::categorical, 40, "query");
   field("u_x", FieldKind::dense, 0, "query");
+  if (history) field("history", FieldKind::sequence, 30, "query");
   field("item", FieldKind::categorical, 30, "candidate");
   field("i_x", FieldKind::dense, 0, "candidate");
   RetrievalData d;
@@ -257,13 +260,19 @@ RetrievalData retrieval_data() {
   for (FeatureId u = 0; u < 40; ++u) {
     const std::vector<float> dense{float(rng.uniform(-1, 1)), 0.f};
     const std::vector<FeatureId> user{u};
-    const std::vector<std::span<const FeatureId>> ids{user, {}};
+    std::vector<FeatureId> seen;
+    for (std::uint64_t k = rng.below(7); k > 0; --k) seen.push_back(static_cast<FeatureId>(rng.below(30)));
+    std::vector<std::span<const FeatureId>> ids{user};
+    if (history) ids.push_back(seen);
+    ids.push_back({});
     q.add(dense, ids, 1.f);
   }
   for (FeatureId i = 0; i < 30; ++i) {
     const std::vector<float> dense{0.f, float(rng.uniform(-1, 1))};
     const std::vector<FeatureId> item{i};
-    const std::vector<std::span<const FeatureId>> ids{{}, item};
+    std::vector<std::span<const FeatureId>> ids{{}};
+    if (history) ids.push_back({});
+    ids.push_back(item);
     it.add(dense, ids, 1.f);
   }
   d.queries = InMemoryDataset(s, std::move(q));
@@ -305,4 +314,33 @@ TEST_CASE("Two-tower training steps allocate nothing after the first, for every 
       pass();
       CHECK(allocations_of(pass) == 0);
     }
+}
+
+TEST_CASE("Two-tower Transformer training steps (sequence gather/scatter) allocate nothing after the first",
+          "[allocations][two_tower]") {
+  const RetrievalData d = retrieval_data(true);
+  std::vector<std::vector<index_t>> qs(3), is(3);
+  Rng rng(11);
+  for (std::size_t b = 0; b < qs.size(); ++b)
+    for (int r = 0; r < 24; ++r) {
+      qs[b].push_back(static_cast<index_t>(rng.below(40)));
+      is[b].push_back(static_cast<index_t>(rng.below(30)));
+    }
+  TwoTowerTransformerOptions mo;
+  mo.embedding_dim = 4;
+  mo.max_len = 4;  // sequences of up to 6 ids: truncated and padded
+  mo.heads = 2;
+  mo.output_dim = 4;
+  TwoTowerTransformer model = make_two_tower_transformer(d.schema, mo);
+  TwoTowerTrainerOptions o;
+  o.objective = RetrievalObjective::in_batch;
+  o.shards = 4;
+  o.threads = 1;
+  o.progress = ProgressMode::never;
+  TwoTowerTrainer<TwoTowerTransformer> trainer(model, o);
+  auto pass = [&] {
+    for (std::size_t b = 0; b < qs.size(); ++b) trainer.train_step(d, qs[b], is[b]);
+  };
+  pass();
+  CHECK(allocations_of(pass) == 0);
 }
