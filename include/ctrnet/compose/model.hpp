@@ -30,7 +30,8 @@ class BasicModel {
   // The Head concept (heads/head.hpp) checks only `width()` and a static `name`. What the model
   // also calls, `loss(p, z, batch, normalizer, dz)` (ACCUMULATES into dz, returns the weighted loss)
   // in head_loss() and `predict(p, z, out)` in predict(), is checked only when those are instantiated.
-  static_assert((Head<Heads> && ...), "ctrnet::Model: every head must be a head (width(), loss(), predict())");
+  static_assert((Head<Heads> && ...),
+                "ctrnet::Model: every head must be a head (width() and a static name; heads/head.hpp)");
 
  public:
   using value_type = T;
