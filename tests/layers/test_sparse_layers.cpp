@@ -245,16 +245,23 @@ TEST_CASE("hash_cross_ids: one hashed id per row, and the first row without exac
   CHECK(e2.count == 2);
 }
 
+namespace {
+// WideLinear over test_schema() with one cross, user × item, hashed into 13 buckets.
+WideLinear user_x_item_wide() {
+  WideLinear::Options o;
+  o.crosses = {{"user", "item"}};
+  o.cross_buckets = 13;
+  return WideLinear(o);
+}
+}  // namespace
+
 TEST_CASE("WideLinear forward: bias broadcast from the weights, dense, per-field and cross terms", "[wide]") {
   // bias 0.25, dense weight [2, −1], wide.user[i] = 100 + i, every other table 0 except the cross
   // table, all 1000 (so the bucket of the cross does not matter here):
   //   y_r = 0.25 + 2 d0_r − d1_r + (100 + user_r) + 1000.
   Schema s = test_schema();
   Batch b = test_batch(s);
-  WideLinear::Options o;
-  o.crosses = {{"user", "item"}};
-  o.cross_buckets = 13;
-  WideLinear wide(o);
+  WideLinear wide = user_x_item_wide();
   ParamRegistry reg;
   REQUIRE(wide.build(s, reg) == 1);
   ModelParams<double> p;
@@ -296,10 +303,7 @@ TEST_CASE("WideLinear forward: bias broadcast from the weights, dense, per-field
 TEST_CASE("WideLinear: a crossed field without exactly one id in an example is a clear error", "[wide][errors]") {
   Schema s = test_schema();
   Batch b = test_batch(s);
-  WideLinear::Options o;
-  o.crosses = {{"user", "item"}};
-  o.cross_buckets = 13;
-  WideLinear wide(o);
+  WideLinear wide = user_x_item_wide();
   ParamRegistry reg;
   wide.build(s, reg);
   ModelParams<float> p;

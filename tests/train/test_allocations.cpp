@@ -279,53 +279,52 @@ RetrievalData retrieval_data(bool history = false) {
   d.items = InMemoryDataset(s, std::move(it));
   return d;
 }
+
+// Three batches of 24 random (query row, item row) pairs of `d`: a first pass of training steps
+// sizes everything, a second one must allocate nothing.
+template <class M>
+void check_two_tower_steps(M& model, const RetrievalData& d, TwoTowerTrainerOptions o, std::uint64_t seed) {
+  std::vector<std::vector<index_t>> qs(3), is(3);
+  Rng rng(seed);
+  for (std::size_t b = 0; b < qs.size(); ++b)
+    for (int r = 0; r < 24; ++r) {
+      qs[b].push_back(static_cast<index_t>(rng.below(static_cast<std::uint64_t>(d.num_queries()))));
+      is[b].push_back(static_cast<index_t>(rng.below(static_cast<std::uint64_t>(d.num_items()))));
+    }
+  o.shards = 4;
+  o.threads = 1;
+  o.progress = ProgressMode::never;
+  TwoTowerTrainer<M> trainer(model, o);
+  auto pass = [&] {
+    for (std::size_t b = 0; b < qs.size(); ++b) trainer.train_step(d, qs[b], is[b]);
+  };
+  pass();
+  CHECK(allocations_of(pass) == 0);
+}
 }  // namespace
 
 TEST_CASE("Two-tower training steps allocate nothing after the first, for every retrieval objective",
           "[allocations][two_tower]") {
   const RetrievalData d = retrieval_data();
-  std::vector<std::vector<index_t>> qs(3), is(3);
-  Rng rng(9);
-  for (std::size_t b = 0; b < qs.size(); ++b)
-    for (int r = 0; r < 24; ++r) {
-      qs[b].push_back(static_cast<index_t>(rng.below(40)));
-      is[b].push_back(static_cast<index_t>(rng.below(30)));
-    }
-  for (RetrievalObjective obj : {RetrievalObjective::in_batch, RetrievalObjective::mixed, RetrievalObjective::pointwise})
-    {
-      INFO("objective " << static_cast<int>(obj));
-      TwoTowerOptions mo;
-      mo.embedding_dim = 4;
-      mo.query_hidden = {8};
-      mo.candidate_hidden = {8};
-      mo.output_dim = 4;
-      TwoTowerMLP model = make_two_tower_mlp(d.schema, mo);
-      TwoTowerTrainerOptions o;
-      o.objective = obj;
-      o.shards = 4;
-      o.threads = 1;
-      o.mixed_negatives = 8;
-      o.pointwise_negatives = 2;
-      o.progress = ProgressMode::never;
-      TwoTowerTrainer<TwoTowerMLP> trainer(model, o);
-      auto pass = [&] {
-        for (std::size_t b = 0; b < qs.size(); ++b) trainer.train_step(d, qs[b], is[b]);
-      };
-      pass();
-      CHECK(allocations_of(pass) == 0);
-    }
+  for (RetrievalObjective obj : {RetrievalObjective::in_batch, RetrievalObjective::mixed, RetrievalObjective::pointwise}) {
+    INFO("objective " << static_cast<int>(obj));
+    TwoTowerOptions mo;
+    mo.embedding_dim = 4;
+    mo.query_hidden = {8};
+    mo.candidate_hidden = {8};
+    mo.output_dim = 4;
+    TwoTowerMLP model = make_two_tower_mlp(d.schema, mo);
+    TwoTowerTrainerOptions o;
+    o.objective = obj;
+    o.mixed_negatives = 8;
+    o.pointwise_negatives = 2;
+    check_two_tower_steps(model, d, o, 9);
+  }
 }
 
 TEST_CASE("Two-tower Transformer training steps (sequence gather/scatter) allocate nothing after the first",
           "[allocations][two_tower]") {
   const RetrievalData d = retrieval_data(true);
-  std::vector<std::vector<index_t>> qs(3), is(3);
-  Rng rng(11);
-  for (std::size_t b = 0; b < qs.size(); ++b)
-    for (int r = 0; r < 24; ++r) {
-      qs[b].push_back(static_cast<index_t>(rng.below(40)));
-      is[b].push_back(static_cast<index_t>(rng.below(30)));
-    }
   TwoTowerTransformerOptions mo;
   mo.embedding_dim = 4;
   mo.max_len = 4;  // sequences of up to 6 ids: truncated and padded
@@ -334,13 +333,5 @@ TEST_CASE("Two-tower Transformer training steps (sequence gather/scatter) alloca
   TwoTowerTransformer model = make_two_tower_transformer(d.schema, mo);
   TwoTowerTrainerOptions o;
   o.objective = RetrievalObjective::in_batch;
-  o.shards = 4;
-  o.threads = 1;
-  o.progress = ProgressMode::never;
-  TwoTowerTrainer<TwoTowerTransformer> trainer(model, o);
-  auto pass = [&] {
-    for (std::size_t b = 0; b < qs.size(); ++b) trainer.train_step(d, qs[b], is[b]);
-  };
-  pass();
-  CHECK(allocations_of(pass) == 0);
+  check_two_tower_steps(model, d, o, 11);
 }
