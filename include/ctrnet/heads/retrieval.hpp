@@ -97,11 +97,7 @@ class FrequencyEstimator {
   void update(std::span<const FeatureId> items) { update(cpu_scalar{}, items); }
   /// p̂(y) = 1 / B[h(y)] (capped at 1), 0 for an item never seen. A host read of one bucket, for
   /// inspection; the losses read the buckets through kernels::frequency_log_q.
-  double probability(FeatureId y) const {
-    const std::size_t h = kernels::frequency_bucket(opt_.seed, opt_.buckets, y);
-    if (last_[h] < 0) return 0.0;
-    return 1.0 / std::max(gap_[h], 1.0);
-  }
+  double probability(FeatureId y) const { return kernels::frequency_probability(buckets(), y); }
   /// The buckets, for kernels::frequency_log_q.
   kernels::FrequencyBuckets buckets() const { return {last_.data(), gap_.data(), opt_.buckets, opt_.seed}; }
   std::int64_t steps() const { return step_; }

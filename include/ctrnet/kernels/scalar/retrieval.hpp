@@ -137,6 +137,12 @@ struct FrequencyBuckets {
   std::uint64_t seed = 0;              ///< of the bucket hash
 };
 
+/// p̂(y) = 1 / max(B[h(y)], 1), 0 for an item never seen.
+inline double frequency_probability(FrequencyBuckets f, FeatureId y) {
+  const std::size_t h = frequency_bucket(f.seed, f.buckets, y);
+  return f.last[h] < 0 ? 0.0 : 1.0 / std::max(f.gap[h], 1.0);
+}
+
 /// \brief One step t of the estimator over items[0..n), in order (a duplicate within the batch is
 /// processed after the previous one: a gap of 0 pulls B down). last, gap: [buckets] (updated).
 inline void frequency_update(const cpu_scalar&, const FeatureId* items, index_t n, std::int64_t t, double alpha,
@@ -165,9 +171,7 @@ index_t frequency_log_q(const cpu_scalar&, FrequencyBuckets f, const FeatureId* 
       log_q[j] = T(0);
       continue;
     }
-    const std::size_t h = frequency_bucket(f.seed, f.buckets, ids[j]);
-    const double p = f.last[h] < 0 ? 0.0 : 1.0 / std::max(f.gap[h], 1.0);
-    const double q = p + uniform;
+    const double q = frequency_probability(f, ids[j]) + uniform;
     if (!(q > 0.0)) return j;
     log_q[j] = static_cast<T>(std::log(q));
   }
