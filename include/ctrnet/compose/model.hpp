@@ -17,6 +17,7 @@
 
 #include "ctrnet/core/layer.hpp"
 #include "ctrnet/heads/head.hpp"
+#include "ctrnet/policy/execution.hpp"
 
 namespace ctrnet {
 
@@ -47,7 +48,8 @@ class BasicModel {
   BasicModel() = default;
   explicit BasicModel(Body body, Heads... heads) : body_(std::move(body)), heads_(std::move(heads)...) {}
 
-  /// Declares every parameter for `schema`, allocates and initialises them from `seed`.
+  /// Declares every parameter for `schema`, allocates and initialises them from `seed`, in the
+  /// thread's current memory space (the host unless a MemoryScope says otherwise).
   void build(const Schema& schema, std::uint64_t seed) {
     schema_ = schema;
     registry_ = ParamRegistry{};
@@ -58,6 +60,13 @@ class BasicModel {
     width_ = out;
     params_.initialize(registry_, seed);
     built_ = true;
+  }
+
+  /// build() with the parameters in the memory of policy `p` (core/memory.hpp).
+  template <class P>
+  void build(const P& p, const Schema& schema, std::uint64_t seed) {
+    const PolicyScope scope(p);
+    build(schema, seed);
   }
 
   bool built() const { return built_; }
@@ -72,7 +81,7 @@ class BasicModel {
   template <std::size_t I>
   const auto& head() const { return std::get<I>(heads_); }
 
-  /// A gradient buffer shaped for this model.
+  /// A gradient buffer shaped for this model, in the thread's current memory space.
   ModelGrads<T> make_grads() const {
     ModelGrads<T> g;
     g.allocate(registry_);
@@ -90,6 +99,7 @@ class BasicModel {
   template <class P>
   void forward(const P& p, const BatchView& b, Cache& c, const Context& ctx = {}) const {
     check_built();
+    const PolicyScope scope(p);  // caches are allocated in the policy's memory
     c.logits.resize(b.size, width_);
     Context local = ctx;
     local.first_row = b.first_row;
@@ -99,6 +109,7 @@ class BasicModel {
   /// Phase 2: the heads' losses; sets c.dlogits. Returns Σ_heads weight · Σ_r w_r ℓ_r / normalizer.
   template <class P>
   double head_loss(const P& p, const BatchView& b, Cache& c, double normalizer) const {
+    const PolicyScope scope(p);
     c.dlogits.resize(b.size, width_, T(0));
     double total = 0.0;
     index_t col = 0;
@@ -116,6 +127,7 @@ class BasicModel {
   /// Phase 3: body backward from c.dlogits; ACCUMULATES into `g`.
   template <class P>
   void backward(const P& p, Cache& c, ModelGrads<T>& g) const {
+    const PolicyScope scope(p);
     body_.backward(p, weights(), c.body, c.dlogits.cview(), NoInputGrad{}, g.gradients());
   }
 
@@ -132,6 +144,7 @@ class BasicModel {
   /// Inference: every head's prediction (probability for BinaryHead), out: [rows, Σ widths].
   template <class P>
   void predict(const P& p, const BatchView& b, MatrixView<T> out, Cache& c) const {
+    const PolicyScope scope(p);
     forward(p, b, c, Context{});
     index_t col = 0;
     std::apply(

@@ -46,7 +46,7 @@ class Tower {
     Matrix<T> x;                       // FeatureInput output (dense bodies)
     typename Body::template Cache<T> body;
     Matrix<T> z;                       // body output before normalisation
-    AlignedVector<T> norms;            // clamped norms of z
+    Buffer<T> norms;               // clamped norms of z
     ConstMatrixView<T> y;              // the output (owned by the caller)
     Matrix<T> dz, dx;                  // workspaces of backward
   };

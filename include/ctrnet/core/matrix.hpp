@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "ctrnet/core/aligned.hpp"
+#include "ctrnet/core/memory.hpp"
 #include "ctrnet/core/types.hpp"
 
 namespace ctrnet {
@@ -47,45 +48,73 @@ struct MatrixView {
 template <class T>
 using ConstMatrixView = MatrixView<const T>;
 
-/// \brief Owning, 64-byte aligned, contiguous row-major matrix. Resizing keeps capacity, so a
-/// cache that is resized to the same shape every step does not allocate.
+/// \brief Owning, 64-byte aligned, contiguous row-major matrix in one MemorySpace (core/memory.hpp:
+/// the thread's current space when first allocated, e.g. the policy's inside Model::forward).
+/// Resizing keeps capacity, so a cache that is resized to the same shape every step does not
+/// allocate. Element access through operator() is host access: only for host memory.
 template <class T>
 class Matrix {
  public:
   Matrix() = default;
+  explicit Matrix(MemorySpace& space) : buf_(space) {}
   Matrix(index_t rows, index_t cols, T fill = T(0)) { resize(rows, cols, fill); }
 
   /// Resize; contents are unspecified unless `fill` semantics are requested with assign().
   void resize(index_t rows, index_t cols) {
     rows_ = rows;
     cols_ = cols;
-    if (static_cast<index_t>(buf_.size()) < rows * cols) buf_.resize(static_cast<std::size_t>(rows * cols));
+    buf_.resize(rows * cols);
   }
   void resize(index_t rows, index_t cols, T fill) {
     resize(rows, cols);
     set_all(fill);
   }
+  /// Every element = v. Zero goes through the space; another value is written on the host, or for a
+  /// device space staged on the host and copied in.
   void set_all(T v) {
-    for (index_t i = 0; i < rows_ * cols_; ++i) buf_[static_cast<std::size_t>(i)] = v;
+    if (v == T(0)) {
+      buf_.zero();
+    } else if (buf_.space().host_accessible()) {
+      for (index_t i = 0; i < size(); ++i) buf_[i] = v;
+    } else {
+      AlignedVector<T> host(static_cast<std::size_t>(size()), v);
+      buf_.upload(host.data(), size());
+    }
   }
-  void set_zero() { set_all(T(0)); }
+  void set_zero() { buf_.zero(); }
+
+  /// The space the elements live in; bind() chooses it before the first allocation.
+  MemorySpace& space() const { return buf_.space(); }
+  void bind(MemorySpace& s) { buf_.bind(s); }
 
   index_t rows() const { return rows_; }
   index_t cols() const { return cols_; }
   index_t size() const { return rows_ * cols_; }
   T* data() { return buf_.data(); }
   const T* data() const { return buf_.data(); }
-  T& operator()(index_t r, index_t c) { return buf_[static_cast<std::size_t>(r * cols_ + c)]; }
-  const T& operator()(index_t r, index_t c) const { return buf_[static_cast<std::size_t>(r * cols_ + c)]; }
+  T& operator()(index_t r, index_t c) { return buf_[r * cols_ + c]; }
+  const T& operator()(index_t r, index_t c) const { return buf_[r * cols_ + c]; }
 
+  /// The size() elements as a span (host access only for host-accessible spaces).
+  std::span<T> span() { return buf_.span(); }
+  std::span<const T> span() const { return buf_.span(); }
   MatrixView<T> view() { return {buf_.data(), rows_, cols_, cols_}; }
   ConstMatrixView<T> view() const { return {buf_.data(), rows_, cols_, cols_}; }
   ConstMatrixView<T> cview() const { return view(); }
   operator MatrixView<T>() { return view(); }
   operator ConstMatrixView<T>() const { return view(); }
 
+  /// Copies [rows, cols] host values (row-major, contiguous) in; the shape becomes [rows, cols].
+  void upload(const T* host, index_t rows, index_t cols) {
+    rows_ = rows;
+    cols_ = cols;
+    buf_.upload(host, rows * cols);
+  }
+  /// Copies the size() elements out into host memory.
+  void download(T* host) const { buf_.download(host); }
+
  private:
-  AlignedVector<T> buf_;
+  Buffer<T> buf_;
   index_t rows_ = 0;
   index_t cols_ = 0;
 };

@@ -271,28 +271,40 @@ struct Gradients {
   SparseRows<T>& table(TableHandle h) const { return tables[h.id]; }
 };
 
-/// \brief Owns a model's parameter values: the flat dense buffer and the embedding tables.
+/// \brief Owns a model's parameter values: the flat dense buffer and the embedding tables, in the
+/// thread's current memory space when allocated (the policy's: core/memory.hpp). Initial values are
+/// drawn on the host and copied in.
 template <class T>
 struct ModelParams {
-  AlignedVector<T> dense;
+  Buffer<T> dense;
   std::vector<Matrix<T>> tables;
 
   void allocate(const ParamRegistry& reg) {
-    dense.assign(static_cast<std::size_t>(reg.dense_size()), T(0));
+    dense.assign_zero(reg.dense_size());
     tables.resize(reg.tables().size());
     for (const auto& t : reg.tables()) tables[static_cast<std::size_t>(t.handle.id)].resize(t.handle.rows, t.handle.dim, T(0));
   }
   /// Allocates and initialises every tensor from `seed` and its own name.
   void initialize(const ParamRegistry& reg, std::uint64_t seed) {
     allocate(reg);
+    const bool direct = dense.space().host_accessible();
+    AlignedVector<T> host(direct ? 0 : static_cast<std::size_t>(reg.dense_size()), T(0));
+    T* values = direct ? dense.data() : host.data();
     for (const auto& p : reg.params()) {
       Rng rng(mix_seed(seed, fnv1a64(p.name)));
-      ctrnet::initialize(dense.data() + p.handle.offset, p.handle.rows, p.handle.cols, p.init, rng);
+      ctrnet::initialize(values + p.handle.offset, p.handle.rows, p.handle.cols, p.init, rng);
     }
+    if (!direct) dense.upload(host.data(), reg.dense_size());
     for (const auto& t : reg.tables()) {
       Rng rng(mix_seed(seed, fnv1a64(t.name)));
       auto& m = tables[static_cast<std::size_t>(t.handle.id)];
-      ctrnet::initialize(m.data(), m.rows(), m.cols(), t.init, rng);
+      if (m.space().host_accessible()) {
+        ctrnet::initialize(m.data(), m.rows(), m.cols(), t.init, rng);
+      } else {
+        AlignedVector<T> staged(static_cast<std::size_t>(m.size()));
+        ctrnet::initialize(staged.data(), m.rows(), m.cols(), t.init, rng);
+        m.upload(staged.data(), m.rows(), m.cols());
+      }
     }
   }
   Weights<T> weights() const { return {dense.data(), tables.data()}; }
@@ -300,19 +312,20 @@ struct ModelParams {
   ConstMatrixView<T> view(ParamHandle h) const { return {dense.data() + h.offset, h.rows, h.cols}; }
 };
 
-/// \brief Owns a gradient buffer: flat dense gradient and one SparseRows per table.
+/// \brief Owns a gradient buffer: flat dense gradient (in the current memory space) and one
+/// SparseRows per table.
 template <class T>
 struct ModelGrads {
-  AlignedVector<T> dense;
+  Buffer<T> dense;
   std::vector<SparseRows<T>> tables;
 
   void allocate(const ParamRegistry& reg) {
-    dense.assign(static_cast<std::size_t>(reg.dense_size()), T(0));
+    dense.assign_zero(reg.dense_size());
     tables.resize(reg.tables().size());
     for (const auto& t : reg.tables()) tables[static_cast<std::size_t>(t.handle.id)].reset(t.handle.dim);
   }
   void zero() {
-    std::fill(dense.begin(), dense.end(), T(0));
+    dense.zero();
     for (auto& t : tables) t.clear();
   }
   Gradients<T> gradients() { return {dense.data(), tables.data()}; }

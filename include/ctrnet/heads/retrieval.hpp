@@ -192,7 +192,7 @@ class InBatchSoftmax {
   template <class T>
   struct Workspace {
     AccidentalHitMask mask;
-    AlignedVector<T> log_q;
+    Buffer<T> log_q;
   };
 
   InBatchSoftmax() = default;
@@ -209,7 +209,7 @@ class InBatchSoftmax {
     const T* lq = nullptr;
     if (opt_.logq_correction) {
       CTRNET_CHECK(freq != nullptr, "InBatchSoftmax: logQ correction needs a FrequencyEstimator");
-      ws.log_q.resize(ids.size());
+      ws.log_q.resize(static_cast<index_t>(ids.size()));
       const index_t cols = static_cast<index_t>(ids.size());
       const index_t bad = kernels::frequency_log_q(p, freq->buckets(), ids.data(), cols, cols, 0.0, ws.log_q.data());
       CTRNET_CHECK(bad < 0, "InBatchSoftmax: item ", ids[static_cast<std::size_t>(bad)], " has no frequency estimate; "
@@ -270,7 +270,7 @@ class MixedNegativeSoftmax {
     if (opt_.logq_correction) {
       CTRNET_CHECK(freq != nullptr, "MixedNegativeSoftmax: logQ correction needs a FrequencyEstimator");
       const double uniform = static_cast<double>(s.cols - s.rows) / static_cast<double>(corpus_size);
-      ws.log_q.resize(ids.size());
+      ws.log_q.resize(static_cast<index_t>(ids.size()));
       // Without correct_sampled the B′ sampled columns keep their raw score (log_q = 0).
       const index_t corrected = opt_.correct_sampled ? s.cols : s.rows;
       const index_t bad = kernels::frequency_log_q(p, freq->buckets(), ids.data(), s.cols, corrected, uniform,

@@ -192,7 +192,7 @@ inline constexpr const char* kBestPrefix = "trainer.best.";
 /// `names` keeps the names alive).
 template <class M>
 void best_tensors(const M& model, const ModelParams<typename M::value_type>& best, std::vector<std::string>& names,
-                  std::vector<TensorToWrite>& out) {
+                  std::vector<TensorToWrite>& out, StagedTensors& staged) {
   using T = typename M::value_type;
   const auto& reg = model.registry();
   names.clear();
@@ -200,15 +200,15 @@ void best_tensors(const M& model, const ModelParams<typename M::value_type>& bes
   for (const auto& p : reg.params()) {
     names.push_back(kBestPrefix + p.name);
     out.push_back({names.back(), dtype_of<T>(), stored_shape(p),
-                   std::as_bytes(std::span<const T>(best.dense.data() + p.handle.offset,
-                                                    static_cast<std::size_t>(p.handle.size())))});
+                   staged.on_host(best.dense.data() + p.handle.offset, static_cast<std::size_t>(p.handle.size()) * sizeof(T),
+                                  best.dense.space())});
   }
   for (const auto& t : reg.tables()) {
     const auto& m = best.tables[static_cast<std::size_t>(t.handle.id)];
     names.push_back(kBestPrefix + t.name);
     out.push_back({names.back(), dtype_of<T>(),
                    {static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())},
-                   std::as_bytes(std::span<const T>(m.data(), static_cast<std::size_t>(m.size())))});
+                   staged.on_host(m.data(), static_cast<std::size_t>(m.size()) * sizeof(T), m.space())});
   }
 }
 
@@ -221,14 +221,15 @@ void write_checkpoint(const std::string& path, const M& model, ModelOptimizer<ty
   CTRNET_CHECK(model.built(), "save_checkpoint: the model is not built");
   CTRNET_CHECK(!opts.bf16_tables, "save_checkpoint: BF16 tables would not resume bit for bit; save checkpoints in ",
                to_string(dtype_of<T>()));
-  std::vector<std::vector<std::uint16_t>> bf16;
-  auto tensors = model_tensors(model, false, bf16);
+  StagedTensors staged;
+  auto tensors = model_tensors(model, false, staged);
   for (auto& s : opt.state()) {
     std::vector<std::int64_t> shape(s.shape.begin(), s.shape.end());
-    tensors.push_back({"optimizer." + s.name, dtype_of<T>(), std::move(shape), std::as_bytes(std::span<const T>(s.values))});
+    tensors.push_back({"optimizer." + s.name, dtype_of<T>(), std::move(shape),
+                       staged.on_host(s.values.data(), s.values.size_bytes(), s.space ? *s.space : host_memory())});
   }
   std::vector<std::string> best_names;
-  if (best) best_tensors(model, *best, best_names, tensors);
+  if (best) best_tensors(model, *best, best_names, tensors, staged);
   for (const auto& t : training_state) {  // a trainer's own state, e.g. TwoTowerTrainer's "trainer.frequency.*"
     CTRNET_CHECK(is_training_state(t.name), "save_checkpoint: training-state tensor '", t.name,
                  "' must be named optimizer.* or trainer.*");
@@ -316,7 +317,9 @@ TrainingPosition read_checkpoint(const SafetensorsFile& f, M& model, ModelOptimi
                  " differs from the step ", step, " of the optimizer");
   }
   load_params_from(model, f, true);
-  for (auto& s : state) f.read("optimizer." + s.name, std::span<T>(s.values));
+  for (auto& s : state)
+    read_tensor_into(f, "optimizer." + s.name, s.values.data(), static_cast<index_t>(s.values.size()),
+                     s.space ? *s.space : host_memory(), {dtype_of<T>()});
   opt.set_step_count(step);
   opt.dense().set_step_count(dense_step);
   for (std::size_t t = 0; t < opt.table_names().size(); ++t)
@@ -340,7 +343,7 @@ std::optional<ModelParams<typename M::value_type>> read_best_params(const Safete
   if (!want) return std::nullopt;
   ModelParams<T> best;
   best.allocate(reg);
-  auto read = [&](const std::string& name, const std::vector<std::int64_t>& shape, std::span<T> dst) {
+  auto read = [&](const std::string& name, const std::vector<std::int64_t>& shape, T* dst, index_t n, MemorySpace& space) {
     const TensorInfo* t = f.find(name);
     CTRNET_CHECK(t != nullptr, f.source(), ": missing tensor '", name, "'");
     CTRNET_CHECK(t->shape == shape, f.source(), ": tensor '", name, "' has shape ", shape_text(t->shape),
@@ -348,15 +351,15 @@ std::optional<ModelParams<typename M::value_type>> read_best_params(const Safete
     CTRNET_CHECK(t->dtype == dtype_of<T>(), f.source(), ": tensor '", name, "' is stored as ", to_string(t->dtype),
                  ", expected ", to_string(dtype_of<T>()));
     check_finite_tensor(f, *t);
-    f.read(name, dst);
+    read_tensor_into(f, name, dst, n, space, {dtype_of<T>()});
   };
   for (const auto& p : reg.params())
-    read(kBestPrefix + p.name, stored_shape(p),
-         std::span<T>(best.dense.data() + p.handle.offset, static_cast<std::size_t>(p.handle.size())));
+    read(kBestPrefix + p.name, stored_shape(p), best.dense.data() + p.handle.offset, p.handle.size(),
+         best.dense.space());
   for (const auto& t : reg.tables()) {
     auto& m = best.tables[static_cast<std::size_t>(t.handle.id)];
-    read(kBestPrefix + t.name, {static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())},
-         std::span<T>(m.data(), static_cast<std::size_t>(m.size())));
+    read(kBestPrefix + t.name, {static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())}, m.data(),
+         m.size(), m.space());
   }
   return best;
 }

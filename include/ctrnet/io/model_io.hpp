@@ -73,34 +73,68 @@ inline std::string shape_text(std::span<const std::int64_t> s) {
   return t + "]";
 }
 
-/// Tensors of a model's parameters (views into `model`, or into `bf16` for BF16 tables, which
-/// must outlive the returned list).
+/// Host copies of tensors that live in a device memory space (or converted to BF16), kept alive
+/// while the tensors that point into them are written.
+struct StagedTensors {
+  std::vector<std::vector<std::uint16_t>> bf16;
+  std::vector<AlignedVector<std::byte>> host;
+  /// `bytes` bytes at `data` (memory of `space`) as host bytes: a view when the space is the host's,
+  /// else a copy.
+  std::span<const std::byte> on_host(const void* data, std::size_t bytes, MemorySpace& space) {
+    if (space.host_accessible()) return {static_cast<const std::byte*>(data), bytes};
+    auto& h = host.emplace_back(bytes);
+    space.copy(h.data(), data, bytes);
+    return {h.data(), bytes};
+  }
+};
+
+/// Tensors of a model's parameters (views into `model`, or into `staged`, which must outlive the
+/// returned list: BF16 tables, and parameters copied back from a device memory space).
 template <class M>
-std::vector<TensorToWrite> model_tensors(const M& model, bool bf16_tables, std::vector<std::vector<std::uint16_t>>& bf16) {
+std::vector<TensorToWrite> model_tensors(const M& model, bool bf16_tables, StagedTensors& staged) {
   using T = typename M::value_type;
   const auto& reg = model.registry();
   const auto& params = model.params();
   std::vector<TensorToWrite> out;
-  for (const auto& p : reg.params()) {
-    const T* data = params.dense.data() + p.handle.offset;
+  staged.bf16.clear();
+  staged.bf16.reserve(reg.tables().size());
+  staged.host.clear();
+  staged.host.reserve(reg.tables().size() + 1);
+  const std::span<const std::byte> dense =
+      staged.on_host(params.dense.data(), static_cast<std::size_t>(params.dense.size()) * sizeof(T), params.dense.space());
+  for (const auto& p : reg.params())
     out.push_back({p.name, dtype_of<T>(), stored_shape(p),
-                   std::as_bytes(std::span<const T>(data, static_cast<std::size_t>(p.handle.size())))});
-  }
-  bf16.clear();
-  bf16.reserve(reg.tables().size());
+                   dense.subspan(static_cast<std::size_t>(p.handle.offset) * sizeof(T),
+                                 static_cast<std::size_t>(p.handle.size()) * sizeof(T))});
   for (const auto& t : reg.tables()) {
     const auto& m = params.tables[static_cast<std::size_t>(t.handle.id)];
     const std::vector<std::int64_t> shape{static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())};
-    const std::span<const T> values(m.data(), static_cast<std::size_t>(m.size()));
+    const std::span<const std::byte> bytes =
+        staged.on_host(m.data(), static_cast<std::size_t>(m.size()) * sizeof(T), m.space());
     if (bf16_tables) {
-      auto& b = bf16.emplace_back(values.size());
+      const std::span<const T> values(reinterpret_cast<const T*>(bytes.data()), static_cast<std::size_t>(m.size()));
+      auto& b = staged.bf16.emplace_back(values.size());
       for (std::size_t i = 0; i < values.size(); ++i) b[i] = float_to_bf16(static_cast<float>(values[i]));
       out.push_back({t.name, Dtype::BF16, shape, std::as_bytes(std::span<const std::uint16_t>(b))});
     } else {
-      out.push_back({t.name, dtype_of<T>(), shape, std::as_bytes(values)});
+      out.push_back({t.name, dtype_of<T>(), shape, bytes});
     }
   }
   return out;
+}
+
+/// Reads tensor `name` of `f` into n values at `dst` in `space` (through a host copy for a device
+/// space).
+template <class T>
+void read_tensor_into(const SafetensorsView& f, const std::string& name, T* dst, index_t n, MemorySpace& space,
+                      std::initializer_list<Dtype> accept) {
+  if (space.host_accessible()) {
+    f.read(name, std::span<T>(dst, static_cast<std::size_t>(n)), accept);
+    return;
+  }
+  AlignedVector<T> host(static_cast<std::size_t>(n));
+  f.read(name, std::span<T>(host), accept);
+  space.copy(dst, host.data(), static_cast<std::size_t>(n) * sizeof(T));
 }
 
 /// ctrnet's metadata entries of a model file, merged with the user's.
@@ -244,10 +278,11 @@ void load_params_from(M& model, const SafetensorsView& f, bool training_state) {
   }
   check_metadata_dtype<T>(f);
   for (const auto& p : reg.params())
-    f.read(p.name, std::span<T>(params.dense.data() + p.handle.offset, static_cast<std::size_t>(p.handle.size())));
+    read_tensor_into(f, p.name, params.dense.data() + p.handle.offset, p.handle.size(), params.dense.space(),
+                     {dtype_of<T>()});
   for (const auto& tb : reg.tables()) {
     auto& m = params.tables[static_cast<std::size_t>(tb.handle.id)];
-    f.read(tb.name, std::span<T>(m.data(), static_cast<std::size_t>(m.size())), {dtype_of<T>(), Dtype::BF16});
+    read_tensor_into(f, tb.name, m.data(), m.size(), m.space(), {dtype_of<T>(), Dtype::BF16});
   }
 }
 
@@ -340,8 +375,8 @@ M rebuild_model(const SafetensorsView& f) {
 template <SavableArchitecture M>
 void save_model(const M& model, OutputFile& out, const ModelSaveOptions& opts = {}) {
   CTRNET_CHECK(model.built(), "save_model: the model is not built");
-  std::vector<std::vector<std::uint16_t>> bf16;
-  auto tensors = detail::model_tensors(model, opts.bf16_tables, bf16);
+  detail::StagedTensors staged;
+  auto tensors = detail::model_tensors(model, opts.bf16_tables, staged);
   for (const auto& t : opts.extra_tensors) {
     CTRNET_CHECK(is_extra_tensor(t.name), "save_model: extra tensor '", t.name, "' must be named extra.<name>");
     tensors.push_back(t);

@@ -24,8 +24,9 @@ namespace ctrnet::kernels {
 
 /// \brief DCN-V2 cross epilogue: y = x0 ⊙ (t + b) + xl.  x0, t, xl, y: [batch, d]; b: [d] or null.
 template <class T>
-void cross_v2_forward(const cpu_scalar&, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
+void cross_v2_forward(const cpu_scalar& policy, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
                       ConstMatrixView<T> xl, MatrixView<T> y) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < y.rows; ++r)
     for (index_t c = 0; c < y.cols; ++c) y(r, c) = x0(r, c) * (t(r, c) + (b ? b[c] : T(0))) + xl(r, c);
 }
@@ -33,8 +34,9 @@ void cross_v2_forward(const cpu_scalar&, ConstMatrixView<T> x0, ConstMatrixView<
 /// \brief DCN-V2 cross backward, element-wise part, one pass:
 /// dt = dy ⊙ x0 (overwritten), db += Σ_rows dt (db may be null), dx0 += dy ⊙ (t + b), dxl += dy.
 template <class T>
-void cross_v2_backward_data(const cpu_scalar&, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
+void cross_v2_backward_data(const cpu_scalar& policy, ConstMatrixView<T> x0, ConstMatrixView<T> t, const T* b,
                             ConstMatrixView<T> dy, MatrixView<T> dt, T* db, MatrixView<T> dx0, MatrixView<T> dxl) {
+  CTRNET_KERNEL_SCOPE(policy);
   const bool want_dx0 = !dx0.empty(), want_dxl = !dxl.empty();
   for (index_t r = 0; r < dy.rows; ++r)
     for (index_t c = 0; c < dy.cols; ++c) {
@@ -49,8 +51,9 @@ void cross_v2_backward_data(const cpu_scalar&, ConstMatrixView<T> x0, ConstMatri
 
 /// \brief DCN cross epilogue: y = x0 · s + b + xl.  x0, xl, y: [batch, d]; s: [batch, 1]; b: [d].
 template <class T>
-void cross_v1_forward(const cpu_scalar&, ConstMatrixView<T> x0, ConstMatrixView<T> s, const T* b,
+void cross_v1_forward(const cpu_scalar& policy, ConstMatrixView<T> x0, ConstMatrixView<T> s, const T* b,
                       ConstMatrixView<T> xl, MatrixView<T> y) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < y.rows; ++r) {
     const T sr = s(r, 0);
     for (index_t c = 0; c < y.cols; ++c) y(r, c) = x0(r, c) * sr + b[c] + xl(r, c);
@@ -60,8 +63,9 @@ void cross_v1_forward(const cpu_scalar&, ConstMatrixView<T> x0, ConstMatrixView<
 /// \brief DCN cross backward, element-wise part, one pass:
 /// ds = Σ_cols dy ⊙ x0 (overwritten), db += Σ_rows dy, dx0 += dy · s, dxl += dy.
 template <class T>
-void cross_v1_backward_data(const cpu_scalar&, ConstMatrixView<T> x0, ConstMatrixView<T> s, ConstMatrixView<T> dy,
+void cross_v1_backward_data(const cpu_scalar& policy, ConstMatrixView<T> x0, ConstMatrixView<T> s, ConstMatrixView<T> dy,
                             MatrixView<T> ds, T* db, MatrixView<T> dx0, MatrixView<T> dxl) {
+  CTRNET_KERNEL_SCOPE(policy);
   const bool want_dx0 = !dx0.empty(), want_dxl = !dxl.empty();
   for (index_t r = 0; r < dy.rows; ++r) {
     const T sr = s(r, 0);
@@ -82,7 +86,8 @@ void cross_v1_backward_data(const cpu_scalar&, ConstMatrixView<T> x0, ConstMatri
 
 /// \brief Row-wise softmax: g[r, :] = softmax(logits[r, :]) (max-shifted, so it never overflows).
 template <class T>
-void softmax_rows_forward(const cpu_scalar&, ConstMatrixView<T> logits, MatrixView<T> g) {
+void softmax_rows_forward(const cpu_scalar& policy, ConstMatrixView<T> logits, MatrixView<T> g) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < logits.rows; ++r) {
     T m = logits(r, 0);
     for (index_t k = 1; k < logits.cols; ++k) m = std::max(m, logits(r, k));
@@ -94,7 +99,8 @@ void softmax_rows_forward(const cpu_scalar&, ConstMatrixView<T> logits, MatrixVi
 
 /// \brief Softmax backward: dlogits = g ⊙ (dg − Σ_k g_k dg_k) per row (overwritten).
 template <class T>
-void softmax_rows_backward(const cpu_scalar&, ConstMatrixView<T> g, ConstMatrixView<T> dg, MatrixView<T> dlogits) {
+void softmax_rows_backward(const cpu_scalar& policy, ConstMatrixView<T> g, ConstMatrixView<T> dg, MatrixView<T> dlogits) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < g.rows; ++r) {
     T dot = T(0);
     for (index_t k = 0; k < g.cols; ++k) dot += g(r, k) * dg(r, k);
@@ -104,7 +110,8 @@ void softmax_rows_backward(const cpu_scalar&, ConstMatrixView<T> g, ConstMatrixV
 
 /// \brief Gated sum of the experts: t[r, c] = Σ_i g[r, i] E[r, i d + c]  (overwritten).
 template <class T>
-void mixture_combine_forward(const cpu_scalar&, ConstMatrixView<T> g, ConstMatrixView<T> E, MatrixView<T> t) {
+void mixture_combine_forward(const cpu_scalar& policy, ConstMatrixView<T> g, ConstMatrixView<T> E, MatrixView<T> t) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t d = t.cols;
   for (index_t r = 0; r < t.rows; ++r)
     for (index_t c = 0; c < d; ++c) {
@@ -117,8 +124,9 @@ void mixture_combine_forward(const cpu_scalar&, ConstMatrixView<T> g, ConstMatri
 /// \brief Gated sum backward: dE[r, i d + c] = g[r, i] dt[r, c], dg[r, i] = Σ_c dt[r, c] E[r, i d + c]
 /// (both overwritten).
 template <class T>
-void mixture_combine_backward(const cpu_scalar&, ConstMatrixView<T> g, ConstMatrixView<T> E, ConstMatrixView<T> dt,
+void mixture_combine_backward(const cpu_scalar& policy, ConstMatrixView<T> g, ConstMatrixView<T> E, ConstMatrixView<T> dt,
                               MatrixView<T> dE, MatrixView<T> dg) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t d = dt.cols;
   for (index_t r = 0; r < dt.rows; ++r)
     for (index_t i = 0; i < g.cols; ++i) {

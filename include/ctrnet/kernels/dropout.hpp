@@ -13,8 +13,9 @@ namespace ctrnet::kernels {
 
 /// mask: [rows, cols] receives 0 or 1/(1-p); y = x ⊙ mask (x and y may alias).
 template <class T>
-void dropout_forward(const cpu_scalar&, double p, std::uint64_t seed, std::uint64_t step, std::uint64_t layer,
+void dropout_forward(const cpu_scalar& policy, double p, std::uint64_t seed, std::uint64_t step, std::uint64_t layer,
                      index_t first_row, ConstMatrixView<T> x, MatrixView<T> mask, MatrixView<T> y) {
+  CTRNET_KERNEL_SCOPE(policy);
   const T keep_scale = T(1.0 / (1.0 - p));
   for (index_t r = 0; r < x.rows; ++r) {
     Rng rng(mix_seed(seed, step, layer, static_cast<std::uint64_t>(first_row + r)));
@@ -28,7 +29,8 @@ void dropout_forward(const cpu_scalar&, double p, std::uint64_t seed, std::uint6
 
 /// dx += dy ⊙ mask
 template <class T>
-void dropout_backward(const cpu_scalar&, ConstMatrixView<T> mask, ConstMatrixView<T> dy, MatrixView<T> dx) {
+void dropout_backward(const cpu_scalar& policy, ConstMatrixView<T> mask, ConstMatrixView<T> dy, MatrixView<T> dx) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < dy.rows; ++r)
     for (index_t c = 0; c < dy.cols; ++c) dx(r, c) += dy(r, c) * mask(r, c);
 }

@@ -13,8 +13,9 @@ namespace ctrnet::kernels {
 
 /// y: [rows, dim] (overwritten); table: [vocab, dim].
 template <class T>
-void embedding_bag_forward(const cpu_scalar&, const Matrix<T>& table, FieldIds ids, const IdMapper& map,
+void embedding_bag_forward(const cpu_scalar& policy, const Matrix<T>& table, FieldIds ids, const IdMapper& map,
                            Pooling pooling, index_t first_row, MatrixView<T> y) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t dim = table.cols();
   for (index_t r = 0; r < y.rows; ++r) {
     T* out = y.row(r);
@@ -33,8 +34,9 @@ void embedding_bag_forward(const cpu_scalar&, const Matrix<T>& table, FieldIds i
 
 /// grad += scatter of dy: [rows, dim] onto the touched rows.
 template <class T>
-void embedding_bag_backward(const cpu_scalar&, FieldIds ids, const IdMapper& map, Pooling pooling,
+void embedding_bag_backward(const cpu_scalar& policy, FieldIds ids, const IdMapper& map, Pooling pooling,
                             index_t first_row, ConstMatrixView<T> dy, SparseRows<T>& grad) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t dim = dy.cols;
   if (dy.rows > 0) grad.reserve_more(ids.offsets[dy.rows] - ids.offsets[0]);  // sized by the id count
   for (index_t r = 0; r < dy.rows; ++r) {

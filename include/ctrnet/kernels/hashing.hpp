@@ -31,8 +31,9 @@ struct CrossIdError {
 /// fields, in cross order. ids: [rows], offsets: [rows + 1] (both overwritten). Stops at the first
 /// example with a crossed field that does not hold exactly one id and reports it (the caller
 /// raises the error, with the field's name).
-inline CrossIdError hash_cross_ids(const cpu_scalar&, const FieldIds* fields, const index_t* cross, index_t num_cross,
+inline CrossIdError hash_cross_ids(const cpu_scalar& policy, const FieldIds* fields, const index_t* cross, index_t num_cross,
                                    index_t rows, FeatureId* ids, index_t* offsets) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < rows; ++r) {
     std::uint64_t h = 0x9E3779B97F4A7C15ull;
     for (index_t k = 0; k < num_cross; ++k) {

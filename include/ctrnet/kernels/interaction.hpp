@@ -36,7 +36,8 @@ void check_interaction_shapes(ConstMatrixView<T> x, index_t n, bool self, index_
 
 /// \brief z[b, offset(i) + j] = <t_i, t_j> for j < i (j ≤ i when `self`).  x: [B, n d], z: [B, P].
 template <class T>
-void dot_interaction_forward(const cpu_scalar&, ConstMatrixView<T> x, index_t n, bool self, MatrixView<T> z) {
+void dot_interaction_forward(const cpu_scalar& policy, ConstMatrixView<T> x, index_t n, bool self, MatrixView<T> z) {
+  CTRNET_KERNEL_SCOPE(policy);
   detail::check_interaction_shapes(x, n, self, z.rows, z.cols);
   const index_t d = x.cols / n;
   for (index_t b = 0; b < x.rows; ++b) {
@@ -55,8 +56,9 @@ void dot_interaction_forward(const cpu_scalar&, ConstMatrixView<T> x, index_t n,
 /// \brief dx += (dZ + dZᵀ) T per example: for each pair (i, j) with g = dz[b, offset(i) + j]:
 /// dt_i += g t_j and dt_j += g t_i (the diagonal pair adds 2 g t_i).  x, dx: [B, n d], dz: [B, P].
 template <class T>
-void dot_interaction_backward_data(const cpu_scalar&, ConstMatrixView<T> x, index_t n, bool self,
+void dot_interaction_backward_data(const cpu_scalar& policy, ConstMatrixView<T> x, index_t n, bool self,
                                    ConstMatrixView<T> dz, MatrixView<T> dx) {
+  CTRNET_KERNEL_SCOPE(policy);
   detail::check_interaction_shapes(x, n, self, dz.rows, dz.cols);
   CTRNET_CHECK(dx.rows == x.rows && dx.cols == x.cols, "dot_interaction_backward_data: dx is [", dx.rows, ", ",
                dx.cols, "], expected [", x.rows, ", ", x.cols, "]");

@@ -31,9 +31,10 @@ T item_pair_offset(const T* c, const T* w, const float* x_row, const index_t* co
 /// empty when absent (d: the relevance bias of B; ba, bb: the GloVe biases of A and B, both or
 /// neither).
 template <class T>
-void item_pair_forward(const cpu_scalar&, ConstMatrixView<T> dot, const T* c, const T* w, ConstMatrixView<float> x,
+void item_pair_forward(const cpu_scalar& policy, ConstMatrixView<T> dot, const T* c, const T* w, ConstMatrixView<float> x,
                        const index_t* cols, index_t ncols, ConstMatrixView<T> d, ConstMatrixView<T> ba,
                        ConstMatrixView<T> bb, MatrixView<T> y) {
+  CTRNET_KERNEL_SCOPE(policy);
   const bool has_d = !d.empty(), has_b = !ba.empty();
   for (index_t r = 0; r < y.rows; ++r) {
     const T o = detail::item_pair_offset(c, w, ncols > 0 ? x.row(r) : nullptr, cols, ncols);
@@ -46,8 +47,9 @@ void item_pair_forward(const cpu_scalar&, ConstMatrixView<T> dot, const T* c, co
 /// gradient (null: none), += Σ_r dy(r, 0); dw: [ncols] (null when ncols = 0), dw[l] += Σ_r dy(r, 0)
 /// x(r, cols[l]).
 template <class T>
-void item_pair_backward(const cpu_scalar&, ConstMatrixView<T> dy, ConstMatrixView<float> x, const index_t* cols,
+void item_pair_backward(const cpu_scalar& policy, ConstMatrixView<T> dy, ConstMatrixView<float> x, const index_t* cols,
                         index_t ncols, MatrixView<T> g, T* dc, T* dw) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t n = dy.rows;
   T sc = T(0);
   for (index_t r = 0; r < n; ++r) {

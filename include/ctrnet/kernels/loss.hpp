@@ -26,8 +26,9 @@ namespace ctrnet::kernels {
 
 /// z, dz: [rows, 1] (column views); labels, weights: [rows] (weights may be null = 1).
 template <class T>
-double bce_with_logits(const cpu_scalar&, ConstMatrixView<T> z, const float* labels, const float* weights, double scale,
+double bce_with_logits(const cpu_scalar& policy, ConstMatrixView<T> z, const float* labels, const float* weights, double scale,
                        MatrixView<T> dz) {
+  CTRNET_KERNEL_SCOPE(policy);
   double total = 0.0;
   for (index_t r = 0; r < z.rows; ++r) {
     const double x = static_cast<double>(z(r, 0));
@@ -40,8 +41,9 @@ double bce_with_logits(const cpu_scalar&, ConstMatrixView<T> z, const float* lab
 }
 
 template <class T>
-double squared_error(const cpu_scalar&, ConstMatrixView<T> z, const float* targets, const float* weights, double scale,
+double squared_error(const cpu_scalar& policy, ConstMatrixView<T> z, const float* targets, const float* weights, double scale,
                      MatrixView<T> dz) {
+  CTRNET_KERNEL_SCOPE(policy);
   double total = 0.0;
   for (index_t r = 0; r < z.rows; ++r) {
     const double e = static_cast<double>(z(r, 0)) - targets[r];
@@ -80,8 +82,9 @@ inline double glove_weighting(double x, double x_max, double alpha) {
 /// and ≥ 0: CTRNET_CHECK, the row reported as first_row + r); weights: [rows] or null (= 1).
 /// Σ_r s·w_r·f(X_r)·(z_r − log X_r)², dz_r += s·w_r·f(X_r)·2·(z_r − log X_r).
 template <class T>
-double glove_loss(const cpu_scalar&, ConstMatrixView<T> z, const float* counts, const float* weights, double scale,
+double glove_loss(const cpu_scalar& policy, ConstMatrixView<T> z, const float* counts, const float* weights, double scale,
                   double x_max, double alpha, index_t first_row, MatrixView<T> dz) {
+  CTRNET_KERNEL_SCOPE(policy);
   double total = 0.0;
   for (index_t r = 0; r < z.rows; ++r) {
     const double xr = counts[r];
@@ -102,8 +105,9 @@ double glove_loss(const cpu_scalar&, ConstMatrixView<T> z, const float* counts, 
 /// [rows] or null (= 1); a negative's weight must be > 0 (CTRNET_CHECK, row first_row + i).
 /// Σ_groups s·w_p·(lse(z') − z'_p),  dz_i += s·w_p·(exp(z'_i − lse(z')) − [i = p]).
 template <class T>
-double group_softmax_loss(const cpu_scalar&, ConstMatrixView<T> z, const float* labels, const float* weights,
+double group_softmax_loss(const cpu_scalar& policy, ConstMatrixView<T> z, const float* labels, const float* weights,
                           double scale, double log_correction, index_t first_row, MatrixView<T> dz) {
+  CTRNET_KERNEL_SCOPE(policy);
   auto weight = [&](index_t i) { return weights ? weights[i] : 1.0f; };
   double total = 0.0;
   index_t r = 0;

@@ -170,37 +170,43 @@ inline void sparse_adam_element(const SparseAdamArgs<T>& a, T& theta, T g, T& m,
 
 /// SGD (+momentum). velocity: [n], or null when a.momentum == 0.
 template <class T>
-void sgd_update(const cpu_scalar&, const SgdArgs<T>& a, T* value, const T* grad, T* velocity, index_t n) {
+void sgd_update(const cpu_scalar& policy, const SgdArgs<T>& a, T* value, const T* grad, T* velocity, index_t n) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t i = 0; i < n; ++i) optim_detail::sgd_element(a, value[i], grad[i], velocity ? velocity + i : nullptr);
 }
 
 /// Adam / AdamW. m = exp_avg, v = exp_avg_sq.
 template <class T>
-void adam_update(const cpu_scalar&, const AdamArgs<T>& a, T* value, const T* grad, T* m, T* v, index_t n) {
+void adam_update(const cpu_scalar& policy, const AdamArgs<T>& a, T* value, const T* grad, T* m, T* v, index_t n) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t i = 0; i < n; ++i) optim_detail::adam_element(a, value[i], grad[i], m[i], v[i]);
 }
 
 /// Adagrad. sum: the accumulator G.
 template <class T>
-void adagrad_update(const cpu_scalar&, const AdagradArgs<T>& a, T* value, const T* grad, T* sum, index_t n) {
+void adagrad_update(const cpu_scalar& policy, const AdagradArgs<T>& a, T* value, const T* grad, T* sum, index_t n) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t i = 0; i < n; ++i) optim_detail::adagrad_element(a, value[i], grad[i], sum[i]);
 }
 
 /// FTRL-Proximal. z, n: the per-coordinate state.
 template <class T>
-void ftrl_update(const cpu_scalar&, const FtrlArgs<T>& a, T* value, const T* grad, T* z, T* n, index_t size) {
+void ftrl_update(const cpu_scalar& policy, const FtrlArgs<T>& a, T* value, const T* grad, T* z, T* n, index_t size) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t i = 0; i < size; ++i) optim_detail::ftrl_element(a, value[i], grad[i], z[i], n[i]);
 }
 
 /// SparseAdam's element update on a dense span (one touched row).
 template <class T>
-void sparse_adam_update(const cpu_scalar&, const SparseAdamArgs<T>& a, T* value, const T* grad, T* m, T* v, index_t n) {
+void sparse_adam_update(const cpu_scalar& policy, const SparseAdamArgs<T>& a, T* value, const T* grad, T* m, T* v, index_t n) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t i = 0; i < n; ++i) optim_detail::sparse_adam_element(a, value[i], grad[i], m[i], v[i]);
 }
 
 /// One row of row-wise Adagrad: sum += Σ_j g_j² / dim;  value −= lr / (√sum + ε) · g.
 template <class T>
-void rowwise_adagrad_row(const cpu_scalar&, const RowwiseAdagradArgs<T>& a, T* value, const T* grad, T& sum, index_t dim) {
+void rowwise_adagrad_row(const cpu_scalar& policy, const RowwiseAdagradArgs<T>& a, T* value, const T* grad, T& sum, index_t dim) {
+  CTRNET_KERNEL_SCOPE(policy);
   T sq = T(0);
   for (index_t j = 0; j < dim; ++j) sq += grad[j] * grad[j];
   sum = sum + sq / static_cast<T>(dim);
@@ -210,7 +216,8 @@ void rowwise_adagrad_row(const cpu_scalar&, const RowwiseAdagradArgs<T>& a, T* v
 
 /// Runs body(i) for each touched row i in [0, count): serially on cpu_scalar.
 template <class F>
-void for_each_touched_row(const cpu_scalar&, index_t count, index_t /*dim*/, F&& body) {
+void for_each_touched_row(const cpu_scalar& policy, index_t count, index_t /*dim*/, F&& body) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t i = 0; i < count; ++i) body(i);
 }
 

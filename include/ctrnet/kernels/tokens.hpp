@@ -44,8 +44,9 @@ namespace ctrnet::kernels {
 /// "<who>: example b has a valid-token count of v (expected an integer in [1, max_tokens])"
 /// when a count is not finite or out of [1, max_tokens].
 template <class T>
-void read_token_counts(const cpu_scalar&, ConstMatrixView<T> x, index_t column, index_t max_tokens, index_t* counts,
+void read_token_counts(const cpu_scalar& policy, ConstMatrixView<T> x, index_t column, index_t max_tokens, index_t* counts,
                        const char* who) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t L = max_tokens;
   for (index_t b = 0; b < x.rows; ++b) {
     const double v = static_cast<double>(x(b, column));
@@ -59,8 +60,9 @@ void read_token_counts(const cpu_scalar&, ConstMatrixView<T> x, index_t column, 
 /// counts: nullptr (every example has `tokens` tokens) or [B] valid-token counts in [1, tokens].
 /// argmax: [B, w], written by mode max (the token index of each maximum), else unused (may be null).
 template <class T>
-void token_pool_forward(const cpu_scalar&, TokenPoolingMode mode, index_t tokens, const index_t* counts,
+void token_pool_forward(const cpu_scalar& policy, TokenPoolingMode mode, index_t tokens, const index_t* counts,
                         ConstMatrixView<T> x, MatrixView<T> y, index_t* argmax) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t B = x.rows, w = y.cols;
   for (index_t b = 0; b < B; ++b) {
     const index_t n = counts ? counts[b] : tokens;
@@ -93,8 +95,9 @@ void token_pool_forward(const cpu_scalar&, TokenPoolingMode mode, index_t tokens
 /// dx [B, ≥ tokens·w] += the gradient of token_pool_forward given dy [B, w] (same mode, tokens,
 /// counts; argmax as forward wrote it for mode max).
 template <class T>
-void token_pool_backward(const cpu_scalar&, TokenPoolingMode mode, index_t tokens, const index_t* counts,
+void token_pool_backward(const cpu_scalar& policy, TokenPoolingMode mode, index_t tokens, const index_t* counts,
                          const index_t* argmax, ConstMatrixView<T> dy, MatrixView<T> dx) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t w = dy.cols;
   for (index_t b = 0; b < dy.rows; ++b) {
     const index_t n = counts ? counts[b] : tokens;
@@ -122,8 +125,9 @@ void token_pool_backward(const cpu_scalar&, TokenPoolingMode mode, index_t token
 /// tok [B, F·d] = the column tokens of emb [B, F·d_v] and column [F, ℓ] (F = column.rows):
 /// add (ℓ = d_v = d): t_f = c_f + e_f; else concat (d = ℓ + d_v): t_f = [c_f | e_f].
 template <class T>
-void column_tokens_forward(const cpu_scalar&, ConstMatrixView<T> emb, ConstMatrixView<T> column, bool add,
+void column_tokens_forward(const cpu_scalar& policy, ConstMatrixView<T> emb, ConstMatrixView<T> column, bool add,
                            MatrixView<T> tok) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t F = column.rows, ell = column.cols, dv = emb.cols / F, d = tok.cols / F;
   for (index_t b = 0; b < tok.rows; ++b) {
     const T* e = emb.row(b);
@@ -143,7 +147,8 @@ void column_tokens_forward(const cpu_scalar&, ConstMatrixView<T> emb, ConstMatri
 /// The backward of column_tokens_forward given dtok [B, F·d]: dcolumn [F, ℓ] += Σ_b dt_f[0:ℓ]
 /// (over b in order), demb [B, F·d_v] = dt_f[d − d_v : d] (OVERWRITTEN). F = dcolumn.rows.
 template <class T>
-void column_tokens_backward(const cpu_scalar&, ConstMatrixView<T> dtok, MatrixView<T> dcolumn, MatrixView<T> demb) {
+void column_tokens_backward(const cpu_scalar& policy, ConstMatrixView<T> dtok, MatrixView<T> dcolumn, MatrixView<T> demb) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t F = dcolumn.rows, ell = dcolumn.cols, dv = demb.cols / F, d = dtok.cols / F, off = d - dv;
   for (index_t b = 0; b < dtok.rows; ++b) {
     const T* t = dtok.row(b);
@@ -161,9 +166,10 @@ void column_tokens_backward(const cpu_scalar&, ConstMatrixView<T> dtok, MatrixVi
 /// max(1, lead + n) (`lead`: the tokens before the sequence). position: [max_len, d];
 /// table: [vocab, d] (ids mapped by `map`, example b is row first_row + b of the batch).
 template <class T>
-void sequence_tokens_forward(const cpu_scalar&, const Matrix<T>& table, FieldIds ids, const IdMapper& map,
+void sequence_tokens_forward(const cpu_scalar& policy, const Matrix<T>& table, FieldIds ids, const IdMapper& map,
                              index_t first_row, ConstMatrixView<T> position, index_t lead, MatrixView<T> tokens,
                              MatrixView<T> count) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t max_len = position.rows, d = position.cols;
   for (index_t b = 0; b < tokens.rows; ++b) {
     const auto seq = ids.of(b);
@@ -186,8 +192,9 @@ void sequence_tokens_forward(const cpu_scalar&, const Matrix<T>& table, FieldIds
 /// rows of the kept ids += their token's gradient, dposition [max_len, d] += the same (padding
 /// tokens get nothing). max_len = dposition.rows.
 template <class T>
-void sequence_tokens_backward(const cpu_scalar&, FieldIds ids, const IdMapper& map, index_t first_row,
+void sequence_tokens_backward(const cpu_scalar& policy, FieldIds ids, const IdMapper& map, index_t first_row,
                               ConstMatrixView<T> dtokens, SparseRows<T>& dtable, MatrixView<T> dposition) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t max_len = dposition.rows, d = dposition.cols;
   index_t kept = 0;
   for (index_t b = 0; b < dtokens.rows; ++b) kept += std::min(ids.count(b), max_len);

@@ -61,8 +61,9 @@ inline void write_topk(std::span<const Scored<T>> sorted, index_t q, index_t k, 
 
 /// Reference: every score (the scalar GEMM's loop: acc += q_p e_p for p = 0..d−1), then a sort.
 template <class T>
-void topk(const cpu_scalar&, ConstMatrixView<T> queries, ConstMatrixView<T> items, index_t k, ExclusionLists excl,
+void topk(const cpu_scalar& policy, ConstMatrixView<T> queries, ConstMatrixView<T> items, index_t k, ExclusionLists excl,
           MatrixView<index_t> out_rows, MatrixView<T> out_scores) {
+  CTRNET_KERNEL_SCOPE(policy);
   std::vector<detail::Scored<T>> all;
   for (index_t q = 0; q < queries.rows; ++q) {
     all.clear();

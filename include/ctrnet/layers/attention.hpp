@@ -101,7 +101,7 @@ class MultiHeadAttention {
     Matrix<T> x, y;                     // contiguous copies of the tokens when needed
     std::vector<index_t> counts;        // masked: valid tokens per example
     Matrix<T> qkv, ctx;                 // [B·L, 3w], [B·L, w]
-    AlignedVector<T> probs;             // [B, H, L, L]
+    Buffer<T> probs;                // [B, H, L, L]
     Linear::Cache<T> in_c, out_c;
     Matrix<T> dy, dctx, dqkv, dx;       // backward workspaces (dctx, dqkv: one block of examples)
     const index_t* count_ptr = nullptr;

@@ -23,7 +23,7 @@ class LayerNorm {
   template <class T>
   struct Cache {
     ConstMatrixView<T> x;
-    AlignedVector<T> mean, rstd;  // flat: [batch · groups], row-major; else [groups · batch]
+    Buffer<T> mean, rstd;    // flat: [batch · groups], row-major; else [groups · batch]
     bool flat = false;            // forward ran one call over the [batch · groups, width] view
     Matrix<T> dy, dx;             // contiguous copies when backward's views are not
   };

@@ -110,7 +110,7 @@ class CosineSimilarity {
   template <class T>
   struct Cache {
     Matrix<T> qn, cn;         // normalised inputs
-    AlignedVector<T> nq, nc;  // clamped norms
+    Buffer<T> nq, nc;      // clamped norms
     Matrix<T> dqn, dcn;       // gradients w.r.t. the normalised inputs (workspaces)
   };
 
@@ -163,13 +163,17 @@ class CosineSimilarity {
   /// Serving vectors: q̂ / τ and ĉ.
   template <class P, class T>
   void encode_query(const P& p, ConstMatrixView<T> q, MatrixView<T> out) const {
-    AlignedVector<T> n(static_cast<std::size_t>(q.rows));
+    const PolicyScope scope(p);
+    Buffer<T> n;
+    n.resize(q.rows);
     kernels::l2_normalize_forward(p, q, out, n.data(), eps<T>());
     kernels::scale(p, inv_t<T>(), out);
   }
   template <class P, class T>
   void encode_candidate(const P& p, ConstMatrixView<T> c, MatrixView<T> out) const {
-    AlignedVector<T> n(static_cast<std::size_t>(c.rows));
+    const PolicyScope scope(p);
+    Buffer<T> n;
+    n.resize(c.rows);
     kernels::l2_normalize_forward(p, c, out, n.data(), eps<T>());
   }
 

@@ -41,7 +41,7 @@ class Adagrad : public detail::DenseOptimizerBase {
   void init(index_t size) {
     CTRNET_CHECK(size >= 0, "Adagrad: invalid parameter count ", size);
     size_ = size;
-    sum_.assign(static_cast<std::size_t>(size), static_cast<T>(opt_.initial_accumulator));
+    sum_.assign(size, static_cast<T>(opt_.initial_accumulator));
     step_ = 0;
   }
 
@@ -65,11 +65,11 @@ class Adagrad : public detail::DenseOptimizerBase {
   }
   const AdagradOptions& options() const { return opt_; }
 
-  OptimizerState<T> state() { return {{"sum", std::span<T>(sum_), {size_}}}; }
+  OptimizerState<T> state() { return {{"sum", sum_.span(), {size_}, &sum_.space()}}; }
 
  private:
   AdagradOptions opt_;
-  AlignedVector<T> sum_;
+  Buffer<T> sum_;
 };
 
 }  // namespace ctrnet

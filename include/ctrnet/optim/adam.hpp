@@ -59,8 +59,8 @@ class Adam : public detail::DenseOptimizerBase {
   void init(index_t size) {
     CTRNET_CHECK(size >= 0, "Adam: invalid parameter count ", size);
     size_ = size;
-    m_.assign(static_cast<std::size_t>(size), T(0));
-    v_.assign(static_cast<std::size_t>(size), T(0));
+    m_.assign(size, T(0));
+    v_.assign(size, T(0));
     step_ = 0;
   }
 
@@ -101,12 +101,12 @@ class Adam : public detail::DenseOptimizerBase {
   const AdamOptions& options() const { return opt_; }
 
   OptimizerState<T> state() {
-    return {{"exp_avg", std::span<T>(m_), {size_}}, {"exp_avg_sq", std::span<T>(v_), {size_}}};
+    return {{"exp_avg", m_.span(), {size_}, &m_.space()}, {"exp_avg_sq", v_.span(), {size_}, &v_.space()}};
   }
 
  private:
   AdamOptions opt_;
-  AlignedVector<T> m_, v_;
+  Buffer<T> m_, v_;
 };
 
 /// \brief AdamW: Adam with decoupled weight decay and PyTorch's AdamW defaults.

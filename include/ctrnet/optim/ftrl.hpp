@@ -46,8 +46,8 @@ class Ftrl : public detail::DenseOptimizerBase {
   void init(index_t size) {
     CTRNET_CHECK(size >= 0, "FTRL: invalid parameter count ", size);
     size_ = size;
-    z_.assign(static_cast<std::size_t>(size), T(0));
-    n_.assign(static_cast<std::size_t>(size), static_cast<T>(opt_.initial_accumulator));
+    z_.assign(size, T(0));
+    n_.assign(size, static_cast<T>(opt_.initial_accumulator));
     step_ = 0;
   }
 
@@ -73,11 +73,11 @@ class Ftrl : public detail::DenseOptimizerBase {
   }
   const FtrlOptions& options() const { return opt_; }
 
-  OptimizerState<T> state() { return {{"z", std::span<T>(z_), {size_}}, {"n", std::span<T>(n_), {size_}}}; }
+  OptimizerState<T> state() { return {{"z", z_.span(), {size_}, &z_.space()}, {"n", n_.span(), {size_}, &n_.space()}}; }
 
  private:
   FtrlOptions opt_;
-  AlignedVector<T> z_, n_;
+  Buffer<T> z_, n_;
 };
 
 }  // namespace ctrnet

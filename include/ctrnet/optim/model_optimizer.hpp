@@ -88,9 +88,9 @@ class ModelOptimizer {
   /// All state, named "dense.<state>" and "<table name>.<state>" (e.g. "embedding.C14.sum").
   OptimizerState<T> state() {
     OptimizerState<T> out;
-    for (auto& s : dense_.state()) out.push_back({"dense." + s.name, s.values, s.shape});
+    for (auto& s : dense_.state()) out.push_back({"dense." + s.name, s.values, s.shape, s.space});
     for (std::size_t t = 0; t < sparse_.size(); ++t)
-      for (auto& s : sparse_[t].state()) out.push_back({table_names_[t] + "." + s.name, s.values, s.shape});
+      for (auto& s : sparse_[t].state()) out.push_back({table_names_[t] + "." + s.name, s.values, s.shape, s.space});
     return out;
   }
 

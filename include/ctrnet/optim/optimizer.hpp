@@ -7,6 +7,7 @@
 // gradient:   opt.apply(policy, table, sparse_rows)   table: [rows, dim]
 // Hyper-parameters are doubles; per-step constants are computed in double and converted to T.
 #pragma once
+#include "ctrnet/core/memory.hpp"
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -33,6 +34,7 @@ struct StateTensor {
   std::string name;
   std::span<T> values;
   std::vector<index_t> shape;
+  MemorySpace* space = nullptr;  ///< where `values` live (null: host memory); io copies through it
 };
 
 /// All state of one optimizer (the step count is separate: step_count() / set_step_count()).

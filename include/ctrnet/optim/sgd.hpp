@@ -43,7 +43,7 @@ class Sgd : public detail::DenseOptimizerBase {
   void init(index_t size) {
     CTRNET_CHECK(size >= 0, "SGD: invalid parameter count ", size);
     size_ = size;
-    velocity_.assign(opt_.momentum > 0.0 ? static_cast<std::size_t>(size) : 0, T(0));
+    velocity_.assign(opt_.momentum > 0.0 ? size : 0, T(0));
     step_ = 0;
   }
 
@@ -73,13 +73,13 @@ class Sgd : public detail::DenseOptimizerBase {
 
   OptimizerState<T> state() {
     OptimizerState<T> s;
-    if (opt_.momentum > 0.0) s.push_back({"momentum_buffer", std::span<T>(velocity_), {size_}});
+    if (opt_.momentum > 0.0) s.push_back({"momentum_buffer", velocity_.span(), {size_}, &velocity_.space()});
     return s;
   }
 
  private:
   SgdOptions opt_;
-  AlignedVector<T> velocity_;
+  Buffer<T> velocity_;
 };
 
 }  // namespace ctrnet

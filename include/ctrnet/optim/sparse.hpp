@@ -149,7 +149,7 @@ class SparseAdagrad : public detail::SparseOptimizerBase {
     opt_.lr = lr;
   }
   const SparseAdagradOptions& options() const { return opt_; }
-  OptimizerState<T> state() { return {{"sum", std::span<T>(sum_.data(), static_cast<std::size_t>(sum_.size())), {rows_, dim_}}}; }
+  OptimizerState<T> state() { return {{"sum", sum_.span(), {rows_, dim_}, &sum_.space()}}; }
 
  private:
   SparseAdagradOptions opt_;
@@ -169,7 +169,7 @@ class RowWiseAdagrad : public detail::SparseOptimizerBase {
     check_shape(rows, dim, "row-wise Adagrad");
     rows_ = rows;
     dim_ = dim;
-    sum_.assign(static_cast<std::size_t>(rows), static_cast<T>(opt_.initial_accumulator));
+    sum_.assign(rows, static_cast<T>(opt_.initial_accumulator));
     step_ = 0;
   }
   template <class P>
@@ -190,11 +190,11 @@ class RowWiseAdagrad : public detail::SparseOptimizerBase {
     opt_.lr = lr;
   }
   const RowWiseAdagradOptions& options() const { return opt_; }
-  OptimizerState<T> state() { return {{"sum", std::span<T>(sum_), {rows_}}}; }
+  OptimizerState<T> state() { return {{"sum", sum_.span(), {rows_}, &sum_.space()}}; }
 
  private:
   RowWiseAdagradOptions opt_;
-  AlignedVector<T> sum_;
+  Buffer<T> sum_;
 };
 
 /// \brief Lazy Adam (PyTorch SparseAdam): moments of the touched rows only, bias correction with
@@ -244,8 +244,8 @@ class LazyAdam : public detail::SparseOptimizerBase {
   }
   const LazyAdamOptions& options() const { return opt_; }
   OptimizerState<T> state() {
-    return {{"exp_avg", std::span<T>(m_.data(), static_cast<std::size_t>(m_.size())), {rows_, dim_}},
-            {"exp_avg_sq", std::span<T>(v_.data(), static_cast<std::size_t>(v_.size())), {rows_, dim_}}};
+    return {{"exp_avg", m_.span(), {rows_, dim_}, &m_.space()},
+            {"exp_avg_sq", v_.span(), {rows_, dim_}, &v_.space()}};
   }
 
  private:
@@ -291,8 +291,8 @@ class SparseFtrl : public detail::SparseOptimizerBase {
   }
   const FtrlOptions& options() const { return opt_; }
   OptimizerState<T> state() {
-    return {{"z", std::span<T>(z_.data(), static_cast<std::size_t>(z_.size())), {rows_, dim_}},
-            {"n", std::span<T>(n_.data(), static_cast<std::size_t>(n_.size())), {rows_, dim_}}};
+    return {{"z", z_.span(), {rows_, dim_}, &z_.space()},
+            {"n", n_.span(), {rows_, dim_}, &n_.space()}};
   }
 
  private:

@@ -1,12 +1,16 @@
 // The reference policy: plain loops, templated on T (float and double). The truth that every
 // faster backend is tested against.
 #pragma once
+#include "ctrnet/policy/execution.hpp"
 
 namespace ctrnet {
 
-/// \brief Reference backend tag: simplest correct loops, single-threaded.
+/// \brief Reference backend: simplest correct loops, single-threaded. `context` (null: host memory,
+/// no kernel hooks) is how a policy derived from it supplies its memory and kernel boundaries
+/// (policy/execution.hpp; testing::cpu_guarded).
 struct cpu_scalar {
   static constexpr const char* name = "cpu_scalar";
+  ExecutionContext* context = nullptr;
 };
 
 /// The same policy restricted to the calling thread (for work already inside a parallel region,

@@ -10,6 +10,7 @@
 #include "ctrnet/core/error.hpp"
 #include "ctrnet/core/finite.hpp"
 #include "ctrnet/core/params.hpp"
+#include "ctrnet/kernels/finite.hpp"
 
 namespace ctrnet {
 
@@ -22,6 +23,14 @@ struct StepPlace {
 };
 
 namespace detail {
+
+/// Element i of n values at `x` in `space`, copied to the host.
+template <class T>
+T read_value(MemorySpace& space, const T* x, index_t i) {
+  T v{};
+  space.copy(&v, x + i, sizeof(T));
+  return v;
+}
 
 inline std::string step_place_text(std::int64_t step, const StepPlace& at) {
   std::string s = "step " + std::to_string(step);
@@ -45,23 +54,23 @@ inline void check_step_loss(double loss, const char* who, std::int64_t step, con
 /// Throws unless the summed gradient of step `step` (0-based, as for check_step_loss) is finite:
 /// one pass over the dense gradient and the touched table rows, cheap next to the step itself.
 /// Catches what a finite loss hides (e.g. a NaN input that a ReLU turns into 0 on the way forward).
-template <class T>
-void check_grads_finite(const ParamRegistry& reg, const ModelGrads<T>& grads, const char* who, std::int64_t step,
-                        const StepPlace& at) {
+template <class P, class T>
+void check_grads_finite(const P& policy, const ParamRegistry& reg, const ModelGrads<T>& grads, const char* who,
+                        std::int64_t step, const StepPlace& at) {
   auto fail = [&](const std::string& name, T v) {
     throw_error(who, ": the gradient of ", step_place_text(step + 1, at), " holds ", value_text(static_cast<double>(v)),
                 " for parameter '", name,
                 "': training diverged (or the batch holds NaN/inf inputs); the step was not applied, and no "
                 "checkpoint of a diverged state is written: lower the learning rate (or check the inputs) and train again");
   };
-  const std::span<const T> dense(grads.dense.data(), grads.dense.size());
-  if (const std::size_t i = first_non_finite(dense); i < dense.size()) {
+  const index_t n = grads.dense.size();
+  if (const index_t i = kernels::first_non_finite(policy, grads.dense.data(), n); i < n) {
+    const T v = read_value(grads.dense.space(), grads.dense.data(), i);
     for (const auto& p : reg.params())
-      if (static_cast<index_t>(i) >= p.handle.offset && static_cast<index_t>(i) < p.handle.offset + p.handle.size())
-        fail(p.name, dense[i]);
-    fail("(padding)", dense[i]);
+      if (i >= p.handle.offset && i < p.handle.offset + p.handle.size()) fail(p.name, v);
+    fail("(padding)", v);
   }
-  for (const auto& t : reg.tables()) {
+  for (const auto& t : reg.tables()) {  // sparse rows are host memory (core/params.hpp)
     const auto& g = grads.tables[static_cast<std::size_t>(t.handle.id)];
     if (g.empty()) continue;
     const std::span<const T> v(g.values(0), static_cast<std::size_t>(g.size() * g.dim()));
@@ -70,25 +79,24 @@ void check_grads_finite(const ParamRegistry& reg, const ModelGrads<T>& grads, co
 }
 
 /// Throws unless every parameter (dense views and tables) is finite, naming the first bad one.
-template <class T>
-void check_params_finite(const ParamRegistry& reg, const ModelParams<T>& params, const char* who, std::int64_t step,
-                         const StepPlace& at) {
-  auto fail = [&](const std::string& name, std::size_t i, T v) {
+template <class P, class T>
+void check_params_finite(const P& policy, const ParamRegistry& reg, const ModelParams<T>& params, const char* who,
+                         std::int64_t step, const StepPlace& at) {
+  auto fail = [&](const std::string& name, index_t i, T v) {
     throw_error(who, ": parameter '", name, "' holds ", value_text(static_cast<double>(v)), " at index ", i, " after ",
                 step_place_text(step, at),
                 ": training diverged; no checkpoint of this state was written: lower the learning rate and train "
                 "again");
   };
   for (const auto& p : reg.params()) {
-    const std::span<const T> v(params.dense.data() + p.handle.offset, static_cast<std::size_t>(p.handle.size()));
-    const std::size_t i = first_non_finite(v);
-    if (i < v.size()) fail(p.name, i, v[i]);
+    const T* v = params.dense.data() + p.handle.offset;
+    const index_t i = kernels::first_non_finite(policy, v, p.handle.size());
+    if (i < p.handle.size()) fail(p.name, i, read_value(params.dense.space(), v, i));
   }
   for (const auto& t : reg.tables()) {
     const auto& m = params.tables[static_cast<std::size_t>(t.handle.id)];
-    const std::span<const T> v(m.data(), static_cast<std::size_t>(m.size()));
-    const std::size_t i = first_non_finite(v);
-    if (i < v.size()) fail(t.name, i, v[i]);
+    const index_t i = kernels::first_non_finite(policy, m.data(), m.size());
+    if (i < m.size()) fail(t.name, i, read_value(m.space(), m.data(), i));
   }
 }
 

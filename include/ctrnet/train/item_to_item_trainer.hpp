@@ -251,7 +251,7 @@ class ItemToItemTrainer {
     auto checkpoint = [&] {
       if (last_checkpoint.done(pos)) return;
       if (pos.batch > 0) {
-        detail::check_params_finite(model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
+        detail::check_params_finite(trainer_.policy(), model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
                                     StepPlace{pos.epoch, pos.batch - 1, batches});
         const std::uint64_t* st = rng.state();
         pos.rng_state = std::array<std::uint64_t, 4>{st[0], st[1], st[2], st[3]};
@@ -303,7 +303,7 @@ class ItemToItemTrainer {
         pos.step = trainer_.step();
         if (fit_loop::checkpoint_due(o_.checkpoint_every, pos.step, pos.batch, batches)) checkpoint();
       }
-      detail::check_params_finite(model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
+      detail::check_params_finite(trainer_.policy(), model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
                                   StepPlace{epoch, batches - 1, batches});
       EpochStats st;
       st.epoch = static_cast<int>(epoch);

@@ -122,6 +122,7 @@ class Trainer {
   Trainer(Model& model, TrainerOptions opt, Policy policy = {})
       : model_(model), opt_(std::move(opt)), policy_(policy),
         arena_(arena_threads(opt_.threads)) {
+    const PolicyScope scope(policy_);  // gradients and optimizer state live in the policy's memory
     CTRNET_CHECK(model_.built(), "Trainer: build the model before training it");
     CTRNET_CHECK(opt_.batch_size > 0, "Trainer: batch_size must be positive, got ", opt_.batch_size);
     CTRNET_CHECK(opt_.shards >= 0, "Trainer: shards must be >= 0 (0: one per 256 rows, at most 8), got ", opt_.shards);
@@ -147,6 +148,7 @@ class Trainer {
   }
 
   const TrainerOptions& options() const { return opt_; }
+  const Policy& policy() const { return policy_; }
   Model& model() { return model_; }
   const Model& model() const { return model_; }
   /// The best epoch's parameters kept by early stopping (patience > 0 and restore_best), if any.
@@ -171,6 +173,7 @@ class Trainer {
   /// mean loss. A NaN or infinite loss or gradient throws ctrnet::Error (naming the step and `at`)
   /// before the step is applied.
   double train_step(const BatchView& b, const StepPlace& at = {}) {
+    const PolicyScope scope(policy_);
     const index_t n = b.size;
     CTRNET_CHECK(n > 0, "Trainer: empty batch");
     double norm = 0.0;
@@ -195,7 +198,7 @@ class Trainer {
     double loss = 0.0;
     for (index_t s = 0; s < S; ++s) loss += shards_[static_cast<std::size_t>(s)].loss;
     detail::check_step_loss(loss, "Trainer", step_, at);
-    detail::check_grads_finite(model_.registry(), shards_[0].grads, "Trainer", step_, at);
+    detail::check_grads_finite(policy_, model_.registry(), shards_[0].grads, "Trainer", step_, at);
 
     optimizer_.set_lr_scale(schedule_.factor_at(step_));
     arena_.execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
@@ -205,6 +208,7 @@ class Trainer {
 
   /// Predictions of head 0 over a data set, with its labels and weights: AUC, log loss, calibration.
   BinaryMetrics evaluate(const InMemoryDataset& data) {
+    const PolicyScope scope(policy_);  // `out` lives in the policy's memory; its column 0 is copied back
     BinaryMetrics m;
     const index_t n = data.size();
     std::vector<index_t> rows;
@@ -212,6 +216,7 @@ class Trainer {
     BatchView v;
     Matrix<T> out;
     std::vector<float> probs, labels, weights;
+    std::vector<T> host_out;
     for (index_t begin = 0; begin < n; begin += opt_.eval_batch_size) {
       const index_t cnt = std::min(opt_.eval_batch_size, n - begin);
       rows.resize(static_cast<std::size_t>(cnt));
@@ -220,8 +225,12 @@ class Trainer {
       batch.view(v);
       out.resize(cnt, model_.output_width());
       predict_rows(v, out.view());
+      host_out.resize(static_cast<std::size_t>(out.size()));
+      out.download(host_out.data());
+      const auto width = static_cast<std::size_t>(out.cols());
       probs.resize(static_cast<std::size_t>(cnt));
-      for (index_t i = 0; i < cnt; ++i) probs[static_cast<std::size_t>(i)] = static_cast<float>(out(i, 0));
+      for (index_t i = 0; i < cnt; ++i)
+        probs[static_cast<std::size_t>(i)] = static_cast<float>(host_out[static_cast<std::size_t>(i) * width]);
       labels.assign(batch.labels.begin(), batch.labels.end());
       weights.assign(batch.weights.begin(), batch.weights.end());
       m.add(probs, labels, weights);
@@ -238,6 +247,7 @@ class Trainer {
     CTRNET_CHECK(n % opt_.row_group == 0, "Trainer::fit: the training set has ", n,
                  " rows, not a whole number of groups of row_group = ", opt_.row_group, " rows");
     const std::int64_t batches = fit_loop::batch_count(n, opt_.batch_size);
+    const PolicyScope scope(policy_);  // the best epoch's copy of the parameters stays in the policy's memory
     TrainingPosition pos;
     if (resume != nullptr) {
       pos = *resume;
@@ -264,7 +274,7 @@ class Trainer {
     const bool maximize = opt_.early_stopping_metric == "auc";
     fit_loop::CheckpointOnce last_checkpoint;
     auto check_params = [&](std::int64_t epoch, std::int64_t done) {
-      detail::check_params_finite(model_.registry(), model_.params(), "Trainer", step_,
+      detail::check_params_finite(policy_, model_.registry(), model_.params(), "Trainer", step_,
                                   StepPlace{epoch, done - 1, batches});
     };
     auto checkpoint = [&] {
@@ -389,6 +399,7 @@ class Trainer {
   /// Inference over a batch, shard-parallel (same shards as training, whole row groups; const model).
   /// A last, partial group (n not a multiple of row_group) stays in the last shard.
   void predict_rows(const BatchView& v, MatrixView<T> out) {
+    const PolicyScope scope(policy_);
     const index_t n = v.size;
     const index_t S = std::max<index_t>(1, shard_count(n));
     arena_.execute([&] {

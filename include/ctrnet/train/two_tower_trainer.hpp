@@ -380,7 +380,7 @@ class TwoTowerTrainer {
       }
     }
     detail::check_step_loss(loss, "TwoTowerTrainer", step_, at);
-    detail::check_grads_finite(model_.registry(), shards_[0].grads, "TwoTowerTrainer", step_, at);
+    detail::check_grads_finite(policy_, model_.registry(), shards_[0].grads, "TwoTowerTrainer", step_, at);
     optimizer_.set_lr_scale(schedule_.factor_at(step_));
     arena_.execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
     ++step_;
@@ -404,7 +404,7 @@ class TwoTowerTrainer {
     auto checkpoint = [&] {
       if (last_checkpoint.done(pos)) return;
       if (pos.batch > 0)  // epoch ends are checked at the epoch's end
-        detail::check_params_finite(model_.registry(), model_.params(), "TwoTowerTrainer", step_,
+        detail::check_params_finite(policy_, model_.registry(), model_.params(), "TwoTowerTrainer", step_,
                                     StepPlace{pos.epoch, pos.batch - 1, batches});
       if (opt_.on_checkpoint) opt_.on_checkpoint(pos);
       last_checkpoint.mark(pos);
@@ -460,7 +460,7 @@ class TwoTowerTrainer {
         if (fit_loop::checkpoint_due(opt_.checkpoint_every, step_, pos.batch, batches)) checkpoint();
       }
       progress.finish();
-      detail::check_params_finite(model_.registry(), model_.params(), "TwoTowerTrainer", step_,
+      detail::check_params_finite(policy_, model_.registry(), model_.params(), "TwoTowerTrainer", step_,
                                   StepPlace{epoch, batches - 1, batches});
       EpochStats st;
       st.epoch = epoch;

@@ -41,8 +41,9 @@ struct AttentionShape {
 /// ctx = softmax(scale Q Kᵀ + mask) V for every example and head; probs [B, H, L, L] is written
 /// (masked keys: 0). `counts`: nullptr or [B] valid key counts.
 template <class T>
-void attention_forward(const cpu_scalar&, const AttentionShape& s, T scale, ConstMatrixView<T> qkv,
+void attention_forward(const cpu_scalar& policy, const AttentionShape& s, T scale, ConstMatrixView<T> qkv,
                        const index_t* counts, T* probs, MatrixView<T> ctx) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t L = s.tokens, dh = s.head_dim, w = s.width();
   for (index_t b = 0; b < s.batch; ++b) {
     const index_t n = s.valid(counts, b);
@@ -76,8 +77,9 @@ void attention_forward(const cpu_scalar&, const AttentionShape& s, T scale, Cons
 
 /// dqkv = the gradient of attention_forward w.r.t. qkv given dctx (OVERWRITES dqkv).
 template <class T>
-void attention_backward(const cpu_scalar&, const AttentionShape& s, T scale, ConstMatrixView<T> qkv,
+void attention_backward(const cpu_scalar& policy, const AttentionShape& s, T scale, ConstMatrixView<T> qkv,
                         const index_t* counts, const T* probs, ConstMatrixView<T> dctx, MatrixView<T> dqkv) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t L = s.tokens, dh = s.head_dim, w = s.width();
   for (index_t r = 0; r < dqkv.rows; ++r)
     for (index_t c = 0; c < dqkv.cols; ++c) dqkv(r, c) = T(0);
@@ -120,8 +122,9 @@ void attention_backward(const cpu_scalar&, const AttentionShape& s, T scale, Con
 
 /// y = γ ⊙ (x − μ) / √(σ² + ε) + β per row; mean[r], rstd[r] are written for backward.
 template <class T>
-void layer_norm_forward(const cpu_scalar&, ConstMatrixView<T> x, const T* gamma, const T* beta, T eps, MatrixView<T> y,
+void layer_norm_forward(const cpu_scalar& policy, ConstMatrixView<T> x, const T* gamma, const T* beta, T eps, MatrixView<T> y,
                         T* mean, T* rstd) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t w = x.cols;
   for (index_t r = 0; r < x.rows; ++r) {
     const T* xr = x.row(r);
@@ -141,8 +144,9 @@ void layer_norm_forward(const cpu_scalar&, ConstMatrixView<T> x, const T* gamma,
 
 /// Accumulates dx (if not empty), dγ and dβ of layer_norm_forward.
 template <class T>
-void layer_norm_backward(const cpu_scalar&, ConstMatrixView<T> x, const T* gamma, const T* mean, const T* rstd,
+void layer_norm_backward(const cpu_scalar& policy, ConstMatrixView<T> x, const T* gamma, const T* mean, const T* rstd,
                          ConstMatrixView<T> dy, MatrixView<T> dx, T* dgamma, T* dbeta) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t w = x.cols;
   for (index_t r = 0; r < x.rows; ++r) {
     const T* xr = x.row(r);

@@ -9,8 +9,9 @@
 namespace ctrnet::kernels {
 
 template <class T>
-void gemm(const cpu_scalar&, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B, T beta,
+void gemm(const cpu_scalar& policy, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B, T beta,
           MatrixView<T> C) {
+  CTRNET_KERNEL_SCOPE(policy);
   const index_t m = C.rows, n = C.cols;
   const index_t k = (ta == Trans::no) ? A.cols : A.rows;
   assert(((ta == Trans::no) ? A.rows : A.cols) == m);
@@ -34,6 +35,7 @@ void gemm(const cpu_scalar&, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, 
 template <class T, class Epilogue>
 void gemm_epilogue(const cpu_scalar& p, Trans ta, Trans tb, T alpha, ConstMatrixView<T> A, ConstMatrixView<T> B,
                    T beta, MatrixView<T> C, const Epilogue& epi) {
+  CTRNET_KERNEL_SCOPE(p);
   gemm(p, ta, tb, alpha, A, B, beta, C);
   if (C.rows > 0 && C.cols > 0) epi(index_t(0), C.rows, index_t(0), C.cols);
 }

@@ -39,7 +39,8 @@ struct SoftmaxMask {
 
 /// x, y: [rows, d] (y may alias x); norms: [rows] receives n_r = max(‖x_r‖, eps).
 template <class T>
-void l2_normalize_forward(const cpu_scalar&, ConstMatrixView<T> x, MatrixView<T> y, T* norms, T eps) {
+void l2_normalize_forward(const cpu_scalar& policy, ConstMatrixView<T> x, MatrixView<T> y, T* norms, T eps) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < x.rows; ++r) {
     T ss = T(0);
     for (index_t c = 0; c < x.cols; ++c) ss += x(r, c) * x(r, c);
@@ -52,8 +53,9 @@ void l2_normalize_forward(const cpu_scalar&, ConstMatrixView<T> x, MatrixView<T>
 
 /// y: [rows, d] the forward output, norms: [rows] from forward, dy: [rows, d]; dx: [rows, d] (+=).
 template <class T>
-void l2_normalize_backward(const cpu_scalar&, ConstMatrixView<T> y, const T* norms, ConstMatrixView<T> dy,
+void l2_normalize_backward(const cpu_scalar& policy, ConstMatrixView<T> y, const T* norms, ConstMatrixView<T> dy,
                            MatrixView<T> dx, T eps) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < y.rows; ++r) {
     const T inv = T(1) / norms[r];
     if (norms[r] <= eps) {  // clamped: y = x / eps
@@ -68,7 +70,8 @@ void l2_normalize_backward(const cpu_scalar&, ConstMatrixView<T> y, const T* nor
 
 /// s(r, 0) = alpha ⟨a_r, b_r⟩.   a, b: [rows, d]; s: [rows, 1] (a column view; overwritten).
 template <class T>
-void row_dot(const cpu_scalar&, T alpha, ConstMatrixView<T> a, ConstMatrixView<T> b, MatrixView<T> s) {
+void row_dot(const cpu_scalar& policy, T alpha, ConstMatrixView<T> a, ConstMatrixView<T> b, MatrixView<T> s) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < a.rows; ++r) {
     T acc = T(0);
     for (index_t c = 0; c < a.cols; ++c) acc += a(r, c) * b(r, c);
@@ -78,7 +81,8 @@ void row_dot(const cpu_scalar&, T alpha, ConstMatrixView<T> a, ConstMatrixView<T
 
 /// y_r += alpha · s(r, 0) · x_r.   s: [rows, 1]; x, y: [rows, d].
 template <class T>
-void row_scale_add(const cpu_scalar&, T alpha, ConstMatrixView<T> s, ConstMatrixView<T> x, MatrixView<T> y) {
+void row_scale_add(const cpu_scalar& policy, T alpha, ConstMatrixView<T> s, ConstMatrixView<T> x, MatrixView<T> y) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t r = 0; r < x.rows; ++r) {
     const T f = alpha * s(r, 0);
     for (index_t c = 0; c < x.cols; ++c) y(r, c) += f * x(r, c);
@@ -99,8 +103,9 @@ inline bool softmax_masked(const SoftmaxMask& m, index_t i, index_t j) {
 ///   s: [rows, cols] scores (cols ≥ rows), log_q: [cols] or null, weights: [rows] or null (= 1),
 ///   ds: [rows, cols] (+=) or empty. Returns Σ_i scale · w_i · ℓ_i.
 template <class T>
-double sampled_softmax_loss(const cpu_scalar&, ConstMatrixView<T> s, const T* log_q, SoftmaxMask mask,
+double sampled_softmax_loss(const cpu_scalar& policy, ConstMatrixView<T> s, const T* log_q, SoftmaxMask mask,
                             const float* weights, double scale, MatrixView<T> ds) {
+  CTRNET_KERNEL_SCOPE(policy);
   double total = 0.0;
   for (index_t i = 0; i < s.rows; ++i) {
     auto z = [&](index_t j) { return static_cast<double>(s(i, j)) - (log_q ? static_cast<double>(log_q[j]) : 0.0); };
@@ -145,8 +150,9 @@ inline double frequency_probability(FrequencyBuckets f, FeatureId y) {
 
 /// \brief One step t of the estimator over items[0..n), in order (a duplicate within the batch is
 /// processed after the previous one: a gap of 0 pulls B down). last, gap: [buckets] (updated).
-inline void frequency_update(const cpu_scalar&, const FeatureId* items, index_t n, std::int64_t t, double alpha,
+inline void frequency_update(const cpu_scalar& policy, const FeatureId* items, index_t n, std::int64_t t, double alpha,
                              std::uint64_t seed, index_t buckets, std::int64_t* last, double* gap) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t k = 0; k < n; ++k) {
     const std::size_t h = frequency_bucket(seed, buckets, items[k]);
     if (last[h] < 0) {
@@ -164,8 +170,9 @@ inline void frequency_update(const cpu_scalar&, const FeatureId* items, index_t 
 /// in-batch negatives only). Returns the first column j < corrected whose q = p̂ + uniform is not
 /// positive (log_q from j on is not written; the caller raises the error), or −1.
 template <class T>
-index_t frequency_log_q(const cpu_scalar&, FrequencyBuckets f, const FeatureId* ids, index_t cols, index_t corrected,
+index_t frequency_log_q(const cpu_scalar& policy, FrequencyBuckets f, const FeatureId* ids, index_t cols, index_t corrected,
                         double uniform, T* log_q) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t j = 0; j < cols; ++j) {
     if (j >= corrected) {  // a column left uncorrected: raw score
       log_q[j] = T(0);
@@ -185,8 +192,9 @@ index_t frequency_log_q(const cpu_scalar&, FrequencyBuckets f, const FeatureId* 
 /// offsets[0..rows] (row i masks the other e − g − 1 columns of its group). Returns offsets[rows],
 /// the number of masked entries, which sizes pass 2's output.
 ///   order: [n], group_of, group_end: [rows], offsets: [rows + 1] (all overwritten).
-inline index_t accidental_hit_offsets(const cpu_scalar&, const FeatureId* ids, index_t n, index_t rows, index_t* order,
+inline index_t accidental_hit_offsets(const cpu_scalar& policy, const FeatureId* ids, index_t n, index_t rows, index_t* order,
                                       index_t* group_of, index_t* group_end, index_t* offsets) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t k = 0; k < n; ++k) order[k] = k;
   std::sort(order, order + n, [&](index_t a, index_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
   std::fill(group_of, group_of + rows, index_t(-1));
@@ -207,8 +215,9 @@ inline index_t accidental_hit_offsets(const cpu_scalar&, const FeatureId* ids, i
 
 /// \brief Accidental-hit mask, pass 2: cols[offsets[i] .. offsets[i + 1]) = the columns j ≠ i of
 /// row i's group, ascending (the group is in column order). cols: [offsets[rows]] (overwritten).
-inline void accidental_hit_columns(const cpu_scalar&, const index_t* order, const index_t* group_of,
+inline void accidental_hit_columns(const cpu_scalar& policy, const index_t* order, const index_t* group_of,
                                    const index_t* group_end, const index_t* offsets, index_t rows, index_t* cols) {
+  CTRNET_KERNEL_SCOPE(policy);
   for (index_t i = 0; i < rows; ++i) {
     index_t o = offsets[i];
     if (group_of[i] >= 0)

@@ -1,0 +1,316 @@
+// The backend boundary, proved without a GPU (issue 15): every architecture alias runs build →
+// training steps → predict → save/load on testing::cpu_guarded, whose tensors are readable only
+// inside a kernel (testing/cpu_guarded.hpp), and matches cpu_scalar bit for bit. A host read of
+// policy memory anywhere on that path kills the test binary with SIGSEGV and a backtrace.
+//
+// And the guard itself is tested: a layer that reads its output on the host after its kernel (a
+// planted leak) dies with SIGSEGV in a child process, while the same model without the leak runs.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "../temp_dir.hpp"
+#include "ctrnet/compose/model.hpp"
+#include "ctrnet/compose/sequential.hpp"
+#include "ctrnet/data/synthetic.hpp"
+#include "ctrnet/heads/binary.hpp"
+#include "ctrnet/io/architecture_dlrm.hpp"
+#include "ctrnet/io/architecture_tab_transformer.hpp"
+#include "ctrnet/io/model_io.hpp"
+#include "ctrnet/layers/feature_input.hpp"
+#include "ctrnet/layers/linear.hpp"
+#include "ctrnet/models/dcn.hpp"
+#include "ctrnet/models/dlrm.hpp"
+#include "ctrnet/models/logistic_regression.hpp"
+#include "ctrnet/models/tab_transformer.hpp"
+#include "ctrnet/models/wide_deep.hpp"
+#include "ctrnet/testing/cpu_guarded.hpp"
+#include "ctrnet/train/trainer.hpp"
+
+using namespace ctrnet;
+using testing::cpu_guarded;
+using testing::GuardedContext;
+
+namespace {
+
+SyntheticCTR generator() {
+  SyntheticOptions o;
+  o.num_dense = 4;
+  o.num_categorical = 5;
+  o.vocab_size = 60;
+  o.num_crosses = 2;
+  o.seed = 17;
+  return SyntheticCTR(o);
+}
+
+TrainerOptions trainer_options() {
+  TrainerOptions o;
+  o.batch_size = 48;
+  o.shards = 3;  // three shards: the shard gradients are reduced through kernels too
+  o.threads = 1;
+  o.progress = ProgressMode::never;
+  o.optimizer.kind = DenseKind::adam;
+  o.embedding_optimizer.kind = SparseKind::rowwise_adagrad;
+  o.table_rules.push_back({"wide", SparseOptimizerOptions{.kind = SparseKind::ftrl}});
+  return o;
+}
+
+/// Host copies of every parameter of a model: the flat dense buffer, then each table.
+template <class M>
+std::vector<std::vector<float>> host_params(const M& m) {
+  std::vector<std::vector<float>> out;
+  const auto& p = m.params();
+  out.emplace_back(static_cast<std::size_t>(p.dense.size()));
+  p.dense.download(out.back().data());
+  for (const auto& t : p.tables) {
+    out.emplace_back(static_cast<std::size_t>(t.size()));
+    t.download(out.back().data());
+  }
+  return out;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+/// Trains `make(schema)` for three steps, predicts, saves and reloads, on cpu_scalar and on
+/// cpu_guarded; every loss, prediction and parameter must agree bit for bit.
+template <class Make>
+void check_alias(const char* name, Make make) {
+  INFO(name);
+  const SyntheticCTR gen = generator();
+  std::vector<Batch> batches(3);
+  std::vector<BatchView> views(batches.size());
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    gen.generate(48, 200 + i, batches[i]);
+    batches[i].view(views[i]);
+  }
+  const test_util::TempDir dir;
+
+  // cpu_scalar: the reference.
+  auto ref = make(gen.schema());
+  std::vector<double> ref_loss;
+  Matrix<float> ref_out(views[0].size, ref.output_width());
+  {
+    Trainer<decltype(ref), cpu_scalar> trainer(ref, trainer_options());
+    for (const auto& v : views) ref_loss.push_back(trainer.train_step(v));
+    trainer.predict_rows(views[0], ref_out.view());
+  }
+
+  GuardedContext ctx;
+  const cpu_guarded gp(ctx);
+  auto model = [&] {
+    const PolicyScope scope(gp);  // the parameters are allocated in the guarded arena
+    return make(gen.schema());
+  }();
+  REQUIRE_FALSE(model.params().dense.space().host_accessible());
+  std::vector<float> got_out(static_cast<std::size_t>(ref_out.size()));
+  {
+    Trainer<decltype(model), cpu_guarded> trainer(model, trainer_options(), gp);
+    for (std::size_t i = 0; i < views.size(); ++i) {
+      const double loss = trainer.train_step(views[i]);
+      CHECK(std::memcmp(&loss, &ref_loss[i], sizeof loss) == 0);
+    }
+    Matrix<float> out;
+    {
+      const PolicyScope scope(gp);
+      out.resize(views[0].size, model.output_width());  // predictions where the policy writes them
+    }
+    trainer.predict_rows(views[0], out.view());
+    out.download(got_out.data());  // the explicit copy back
+  }
+  CHECK(std::memcmp(got_out.data(), ref_out.data(), got_out.size() * sizeof(float)) == 0);
+  const auto want = host_params(ref), got = host_params(model);
+  REQUIRE(want.size() == got.size());
+  for (std::size_t i = 0; i < want.size(); ++i) CHECK(same_bits(want[i], got[i]));
+
+  // Save from guarded memory, load into guarded memory and into the host; both predict the same.
+  const std::string path = (dir.path / "model.safetensors").string();
+  save_model(model, path);
+  using M = decltype(model);
+  auto back = [&] {
+    const PolicyScope scope(gp);
+    return load_model<M>(path);
+  }();
+  const M host_back = load_model<M>(path);
+  CHECK(host_params(back) == host_params(model));
+  Matrix<float> a(views[1].size, model.output_width()), b(views[1].size, model.output_width());
+  typename M::Cache ca, cb;
+  back.predict(gp, views[1], a.view(), ca);  // kernels may write host memory: the output is the caller's
+  host_back.predict(cpu_scalar{}, views[1], b.view(), cb);
+  CHECK(std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(float)) == 0);
+
+  CHECK(ctx.arena().kernel_entries() > 100);  // the work went through the guard
+  CHECK(ctx.arena().used_bytes() > 0);
+}
+
+struct ChildResult {
+  int status = 0;
+  std::string stderr_text;
+};
+
+// Runs `body` in a forked child with the guard's fault reporter installed (Catch2 installs its own
+// SIGSEGV handler around each test case) and its stderr captured; returns its wait status and stderr.
+template <class Body>
+ChildResult run_in_child(Body body) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::dup2(fds[1], STDERR_FILENO);
+    testing::GuardedMemory::install_fault_reporter();
+    body();
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  ChildResult r;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) r.stderr_text.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  REQUIRE(::waitpid(pid, &r.status, 0) == pid);
+  return r;
+}
+
+DCNOptions small_dcn(index_t rank = 0) {
+  DCNOptions o;
+  o.embedding_dim = 4;
+  o.cross_depth = 2;
+  o.rank = rank;
+  o.hidden = {16, 8};
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("guarded memory faults on host access outside a kernel and opens inside one", "[guarded]") {
+  GuardedContext ctx;
+  const cpu_guarded gp(ctx);
+  Matrix<float> m(ctx.memory());
+  m.resize(4, 4, 2.f);  // a non-zero fill is staged on the host and copied in
+  std::vector<float> host(16);
+  m.download(host.data());
+  CHECK(host == std::vector<float>(16, 2.f));
+  kernels::scale(gp, 3.f, m.view());  // a kernel may touch it
+  m.download(host.data());
+  CHECK(host == std::vector<float>(16, 6.f));
+
+  const auto r = run_in_child([&] {  // the child reads an element on the host: SIGSEGV
+    volatile float x = m(1, 1);
+    static_cast<void>(x);
+  });
+  CHECK(WIFSIGNALED(r.status));
+  CHECK(WTERMSIG(r.status) == SIGSEGV);
+  CHECK_THAT(r.stderr_text, Catch::Contains("host code touched policy memory outside a kernel"));
+}
+
+namespace {
+
+/// A test layer with a planted leak: y = x through a kernel, then (when `leak`) a host read of
+/// its output, as a careless layer might do to inspect a value.
+struct MaybeLeakyCopy {
+  using input_kind = Dense;
+  template <class T>
+  struct Cache {
+    T first = T(0);
+  };
+  bool leak = false;
+  index_t width = 0;
+  index_t build(index_t in, ParamRegistry&) {
+    width = in;
+    return in;
+  }
+  index_t out_dim() const { return width; }
+  template <class P, class T>
+  void forward(const P& p, const Weights<T>&, ConstMatrixView<T> x, MatrixView<T> y, Cache<T>& c,
+               const Context& = {}) const {
+    kernels::copy(p, x, y);
+    if (leak) c.first = y(0, 0);  // the planted host read of policy memory
+  }
+  template <class P, class T>
+  void backward(const P& p, const Weights<T>&, Cache<T>&, ConstMatrixView<T> dy, MatrixView<T> dx,
+                const Gradients<T>&) const {
+    if (!dx.empty()) kernels::axpy(p, T(1), dy, dx);
+  }
+};
+
+// Builds a model whose body holds MaybeLeakyCopy on cpu_guarded and runs one training step.
+void train_step_with(bool leak) {
+  const SyntheticCTR gen = generator();
+  Batch batch;
+  gen.generate(32, 5, batch);
+  BatchView v;
+  batch.view(v);
+  GuardedContext ctx;
+  const cpu_guarded gp(ctx);
+  using Body = Sequential<FeatureInput, MaybeLeakyCopy, Linear>;
+  Model<Body, BinaryHead> model(Body(FeatureInput(), MaybeLeakyCopy{leak}, Linear(1)), BinaryHead{});
+  model.build(gp, gen.schema(), 1);
+  typename decltype(model)::Cache cache;
+  auto grads = [&] {
+    const PolicyScope scope(gp);
+    return model.make_grads();
+  }();
+  model.forward_backward(gp, v, cache, grads, Context{}, 32.0);
+}
+
+}  // namespace
+
+TEST_CASE("a planted host read of a cache in a test layer kills the guarded run", "[guarded]") {
+  const auto clean = run_in_child([] { train_step_with(false); });
+  INFO(clean.stderr_text);
+  CHECK(WIFEXITED(clean.status));
+  CHECK(WEXITSTATUS(clean.status) == 0);
+  const auto leaky = run_in_child([] { train_step_with(true); });
+  CHECK(WIFSIGNALED(leaky.status));
+  CHECK(WTERMSIG(leaky.status) == SIGSEGV);
+  CHECK_THAT(leaky.stderr_text, Catch::Contains("host code touched policy memory outside a kernel"));
+}
+
+TEST_CASE("LR and Wide & Deep run on cpu_guarded and match cpu_scalar bit for bit", "[guarded]") {
+  check_alias("LR", [](const Schema& s) { return make_logistic_regression(s); });
+  check_alias("Wide & Deep", [](const Schema& s) {
+    WideDeepOptions o;
+    o.embedding_dim = 4;
+    o.hidden = {16, 8};
+    o.dropout = 0.1;
+    return make_wide_deep(s, o);
+  });
+}
+
+TEST_CASE("The DCN family runs on cpu_guarded and matches cpu_scalar bit for bit", "[guarded]") {
+  check_alias("DCN", [](const Schema& s) { return make_dcn(s, small_dcn()); });
+  check_alias("DCN-V2 stacked", [](const Schema& s) { return make_dcn_v2_stacked(s, small_dcn()); });
+  check_alias("DCN-V2 stacked, low rank", [](const Schema& s) { return make_dcn_v2_stacked(s, small_dcn(3)); });
+  check_alias("DCN-V2 parallel", [](const Schema& s) { return make_dcn_v2_parallel(s, small_dcn()); });
+  check_alias("DCN-Mix", [](const Schema& s) {
+    DCNOptions o = small_dcn(3);
+    o.experts = 2;
+    return make_dcn_mix(s, o);
+  });
+}
+
+TEST_CASE("DLRM and TabTransformer run on cpu_guarded and match cpu_scalar bit for bit", "[guarded]") {
+  check_alias("DLRM", [](const Schema& s) {
+    DLRMOptions o;
+    o.embedding_dim = 4;
+    o.bottom = {8, 4};
+    o.top = {16, 8};
+    return make_dlrm(s, o);
+  });
+  check_alias("TabTransformer", [](const Schema& s) {
+    TabTransformerOptions o;
+    o.embedding_dim = 8;
+    o.heads = 2;
+    o.blocks = 1;
+    o.hidden = {16};
+    return make_tab_transformer(s, o);
+  });
+}
