@@ -7,15 +7,11 @@
 // planted leak) dies with SIGSEGV in a child process, while the same model without the leak runs.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <vector>
 
-#include "../temp_dir.hpp"
+#include "guarded_checks.hpp"
 #include "ctrnet/compose/model.hpp"
 #include "ctrnet/compose/sequential.hpp"
 #include "ctrnet/data/synthetic.hpp"
@@ -34,8 +30,7 @@
 #include "ctrnet/train/trainer.hpp"
 
 using namespace ctrnet;
-using testing::cpu_guarded;
-using testing::GuardedContext;
+using namespace ctrnet::guarded_test;
 
 namespace {
 
@@ -61,24 +56,6 @@ TrainerOptions trainer_options() {
   return o;
 }
 
-/// Host copies of every parameter of a model: the flat dense buffer, then each table.
-template <class M>
-std::vector<std::vector<float>> host_params(const M& m) {
-  std::vector<std::vector<float>> out;
-  const auto& p = m.params();
-  out.emplace_back(static_cast<std::size_t>(p.dense.size()));
-  p.dense.download(out.back().data());
-  for (const auto& t : p.tables) {
-    out.emplace_back(static_cast<std::size_t>(t.size()));
-    t.download(out.back().data());
-  }
-  return out;
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
 /// Trains `make(schema)` for three steps, predicts, saves and reloads, on cpu_scalar and on
 /// cpu_guarded; every loss, prediction and parameter must agree bit for bit.
 template <class Make>
@@ -91,7 +68,6 @@ void check_alias(const char* name, Make make) {
     gen.generate(48, 200 + i, batches[i]);
     batches[i].view(views[i]);
   }
-  const test_util::TempDir dir;
 
   // cpu_scalar: the reference.
   auto ref = make(gen.schema());
@@ -131,52 +107,10 @@ void check_alias(const char* name, Make make) {
   for (std::size_t i = 0; i < want.size(); ++i) CHECK(same_bits(want[i], got[i]));
 
   // Save from guarded memory, load into guarded memory and into the host; both predict the same.
-  const std::string path = (dir.path / "model.safetensors").string();
-  save_model(model, path);
-  using M = decltype(model);
-  auto back = [&] {
-    const PolicyScope scope(gp);
-    return load_model<M>(path);
-  }();
-  const M host_back = load_model<M>(path);
-  CHECK(host_params(back) == host_params(model));
-  Matrix<float> a(views[1].size, model.output_width()), b(views[1].size, model.output_width());
-  typename M::Cache ca, cb;
-  back.predict(gp, views[1], a.view(), ca);  // kernels may write host memory: the output is the caller's
-  host_back.predict(cpu_scalar{}, views[1], b.view(), cb);
-  CHECK(std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(float)) == 0);
+  check_save_load(model, gp, views[1]);
 
   CHECK(ctx.arena().kernel_entries() > 100);  // the work went through the guard
   CHECK(ctx.arena().used_bytes() > 0);
-}
-
-struct ChildResult {
-  int status = 0;
-  std::string stderr_text;
-};
-
-// Runs `body` in a forked child with the guard's fault reporter installed (Catch2 installs its own
-// SIGSEGV handler around each test case) and its stderr captured; returns its wait status and stderr.
-template <class Body>
-ChildResult run_in_child(Body body) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    ::dup2(fds[1], STDERR_FILENO);
-    testing::GuardedMemory::install_fault_reporter();
-    body();
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  ChildResult r;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) r.stderr_text.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  REQUIRE(::waitpid(pid, &r.status, 0) == pid);
-  return r;
 }
 
 DCNOptions small_dcn(index_t rank = 0) {

@@ -26,6 +26,7 @@
 #include "ctrnet/policy/cpu_scalar.hpp"
 #include "ctrnet/train/trainer.hpp"
 #include "ctrnet/two_tower.hpp"
+#include "../retrieval_fixture.hpp"
 
 // The replacements below pair malloc/aligned_alloc with free, which g++ cannot see through.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -235,51 +236,6 @@ TEST_CASE("DLRM and TabTransformer train and predict without heap allocation aft
 }
 
 namespace {
-// Queries: user id (40) and a dense value (with `history`: also a sequence of 0–6 item ids);
-// items: item id (30) and a dense value.
-RetrievalData retrieval_data(bool history = false) {
-  Schema s;
-  auto field = [&](const char* name, FieldKind kind, index_t vocab, const char* tower) {
-    Field f;
-    f.name = name;
-    f.kind = kind;
-    f.vocab_size = vocab;
-    f.tower = tower;
-    f.embedding_dim = 4;
-    s.add(std::move(f));
-  };
-  field("user", FieldKind::categorical, 40, "query");
-  field("u_x", FieldKind::dense, 0, "query");
-  if (history) field("history", FieldKind::sequence, 30, "query");
-  field("item", FieldKind::categorical, 30, "candidate");
-  field("i_x", FieldKind::dense, 0, "candidate");
-  RetrievalData d;
-  d.schema = s;
-  Batch q(s), it(s);
-  Rng rng(5);
-  for (FeatureId u = 0; u < 40; ++u) {
-    const std::vector<float> dense{float(rng.uniform(-1, 1)), 0.f};
-    const std::vector<FeatureId> user{u};
-    std::vector<FeatureId> seen;
-    for (std::uint64_t k = rng.below(7); k > 0; --k) seen.push_back(static_cast<FeatureId>(rng.below(30)));
-    std::vector<std::span<const FeatureId>> ids{user};
-    if (history) ids.push_back(seen);
-    ids.push_back({});
-    q.add(dense, ids, 1.f);
-  }
-  for (FeatureId i = 0; i < 30; ++i) {
-    const std::vector<float> dense{0.f, float(rng.uniform(-1, 1))};
-    const std::vector<FeatureId> item{i};
-    std::vector<std::span<const FeatureId>> ids{{}};
-    if (history) ids.push_back({});
-    ids.push_back(item);
-    it.add(dense, ids, 1.f);
-  }
-  d.queries = InMemoryDataset(s, std::move(q));
-  d.items = InMemoryDataset(s, std::move(it));
-  return d;
-}
-
 // Three batches of 24 random (query row, item row) pairs of `d`: a first pass of training steps
 // sizes everything, a second one must allocate nothing.
 template <class M>
@@ -305,7 +261,7 @@ void check_two_tower_steps(M& model, const RetrievalData& d, TwoTowerTrainerOpti
 
 TEST_CASE("Two-tower training steps allocate nothing after the first, for every retrieval objective",
           "[allocations][two_tower]") {
-  const RetrievalData d = retrieval_data();
+  const RetrievalData d = ctrnet::test_util::retrieval_data();
   for (RetrievalObjective obj : {RetrievalObjective::in_batch, RetrievalObjective::mixed, RetrievalObjective::pointwise}) {
     INFO("objective " << static_cast<int>(obj));
     TwoTowerOptions mo;
@@ -324,7 +280,7 @@ TEST_CASE("Two-tower training steps allocate nothing after the first, for every 
 
 TEST_CASE("Two-tower Transformer training steps (sequence gather/scatter) allocate nothing after the first",
           "[allocations][two_tower]") {
-  const RetrievalData d = retrieval_data(true);
+  const RetrievalData d = ctrnet::test_util::retrieval_data(true);
   TwoTowerTransformerOptions mo;
   mo.embedding_dim = 4;
   mo.max_len = 4;  // sequences of up to 6 ids: truncated and padded

@@ -17,6 +17,7 @@
 #include "ctrnet/compose/tower.hpp"
 #include "ctrnet/core/layer.hpp"
 #include "ctrnet/layers/similarity.hpp"
+#include "ctrnet/policy/execution.hpp"
 
 namespace ctrnet {
 
@@ -54,6 +55,13 @@ class TwoTower {
     built_ = true;
   }
 
+  /// build() with the parameters in the memory of policy `p` (core/memory.hpp).
+  template <class P>
+  void build(const P& p, const Schema& schema, std::uint64_t seed) {
+    const PolicyScope scope(p);
+    build(schema, seed);
+  }
+
   bool built() const { return built_; }
   index_t dim() const { return dim_; }
   const Schema& schema() const { return schema_; }
@@ -81,34 +89,40 @@ class TwoTower {
   /// u = QueryTower(b).  out: [b.size, dim()].
   template <class P>
   void forward_query(const P& p, const BatchView& b, MatrixView<T> out, QueryCache& c, const Context& ctx = {}) const {
+    const PolicyScope scope(p);  // caches live in the policy's memory
     check_out(b, out);
     query_.forward(p, weights(), b, out, c, local(ctx, b));
   }
   /// Accumulates the query tower's gradients from du: [rows, dim()] into g.
   template <class P>
   void backward_query(const P& p, QueryCache& c, ConstMatrixView<T> du, ModelGrads<T>& g) const {
+    const PolicyScope scope(p);  // caches live in the policy's memory
     query_.backward(p, weights(), c, du, NoInputGrad{}, g.gradients());
   }
   /// v = CandidateTower(b).  out: [b.size, dim()].
   template <class P>
   void forward_candidate(const P& p, const BatchView& b, MatrixView<T> out, CandidateCache& c,
                          const Context& ctx = {}) const {
+    const PolicyScope scope(p);  // caches live in the policy's memory
     check_out(b, out);
     candidate_.forward(p, weights(), b, out, c, local(ctx, b));
   }
   template <class P>
   void backward_candidate(const P& p, CandidateCache& c, ConstMatrixView<T> dv, ModelGrads<T>& g) const {
+    const PolicyScope scope(p);  // caches live in the policy's memory
     candidate_.backward(p, weights(), c, dv, NoInputGrad{}, g.gradients());
   }
 
   /// Serving vectors of queries: their dot product with encode_candidates' is the similarity.
   template <class P>
   void encode_queries(const P& p, const BatchView& b, MatrixView<T> out, QueryCache& c) const {
+    const PolicyScope scope(p);  // caches live in the policy's memory
     forward_query(p, b, out, c);
     sim_.encode_query(p, ConstMatrixView<T>(out), out);
   }
   template <class P>
   void encode_candidates(const P& p, const BatchView& b, MatrixView<T> out, CandidateCache& c) const {
+    const PolicyScope scope(p);  // caches live in the policy's memory
     forward_candidate(p, b, out, c);
     sim_.encode_candidate(p, ConstMatrixView<T>(out), out);
   }

@@ -15,6 +15,8 @@
 #include "ctrnet/core/error.hpp"
 #include "ctrnet/core/matrix.hpp"
 #include "ctrnet/data/batch.hpp"
+#include "ctrnet/kernels/elementwise.hpp"
+#include "ctrnet/policy/execution.hpp"
 #include "ctrnet/serve/topk.hpp"
 
 namespace ctrnet {
@@ -31,6 +33,7 @@ class ItemIndex {
   template <class P, class Model>
   static ItemIndex from_model(const P& policy, const Model& model, const BatchView& catalogue, index_t block = 4096) {
     CTRNET_CHECK(block > 0, "ItemIndex: block must be positive, got ", block);
+    const PolicyScope scope(policy);  // the vectors live where the policy's kernels read them
     Matrix<T> v(catalogue.size, model.dim());
     typename Model::CandidateCache cache;
     BatchView part;
@@ -63,12 +66,13 @@ class ItemIndex {
   /// itself excluded ("viewed together" lists).
   template <class P>
   TopK<T> similar_items(const P& policy, std::span<const index_t> items, index_t k) const {
+    const PolicyScope scope(policy);
     Matrix<T> q(static_cast<index_t>(items.size()), dim());
     Exclusions self;
-    for (std::size_t r = 0; r < items.size(); ++r) {
+    for (std::size_t r = 0; r < items.size(); ++r) {  // host: ids are checked, each row copied by a kernel
       const index_t i = items[r];
       CTRNET_CHECK(i >= 0 && i < size(), "ItemIndex: item ", i, " is outside [0, ", size(), ")");
-      std::copy(vectors_.data() + i * dim(), vectors_.data() + (i + 1) * dim(), q.data() + static_cast<index_t>(r) * dim());
+      kernels::copy(policy, vectors_.cview().row_block(i, 1), q.view().row_block(static_cast<index_t>(r), 1));
       self.add(std::span<const index_t>(&items[r], 1));
     }
     return exact_topk(policy, q.cview(), vectors_.cview(), k, self.view());

@@ -136,9 +136,12 @@ RankingResult evaluate_full_ranking(const P& policy, const ItemIndex<T>& index, 
   CTRNET_CHECK(seen.queries() == 0 || seen.queries() == Q, "evaluate_full_ranking: ", seen.queries(),
                " seen lists for ", Q, " queries");
   RankingMetrics m(k, index.size());
+  const PolicyScope scope(policy);  // the top-K lists are computed where the policy keeps its tensors
   const TopK<T> top = index.search(policy, query_vectors, k, seen.queries() ? seen.view() : kernels::ExclusionLists{});
+  std::vector<index_t> ranked(static_cast<std::size_t>(top.rows.size()));
+  top.rows.download(ranked.data());  // the explicit copy back for the metrics
   for (index_t q = 0; q < Q; ++q)
-    m.add(std::span<const index_t>(top.rows.data() + q * k, static_cast<std::size_t>(k)), relevant.of(q));
+    m.add(std::span<const index_t>(ranked.data() + q * k, static_cast<std::size_t>(k)), relevant.of(q));
   return m.result();
 }
 

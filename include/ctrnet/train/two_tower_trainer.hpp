@@ -215,6 +215,7 @@ class TwoTowerTrainer {
                                              opt_.mixed_correct_sampled}),
         schedule_(1.0, opt_.schedule) {
     CTRNET_CHECK(model_.built(), "TwoTowerTrainer: build the model before training it");
+    const PolicyScope scope(policy_);  // gradients and optimizer state live in the policy's memory
     CTRNET_CHECK(opt_.batch_size > 0, "TwoTowerTrainer: batch_size must be positive, got ", opt_.batch_size);
     CTRNET_CHECK(opt_.shards >= 0, "TwoTowerTrainer: shards must be >= 0 (0: one per 256 pairs, at most 8), got ",
                  opt_.shards);
@@ -260,6 +261,7 @@ class TwoTowerTrainer {
   /// `corpus_size` (> 0) sets N, the size of the corpus the sampled items come from (mixed).
   double forward_backward(const BatchView& pairs, std::span<const FeatureId> pair_items, const BatchView* sampled = nullptr,
                           std::span<const FeatureId> sampled_items = {}, index_t corpus_size = 0) {
+    const PolicyScope scope(policy_);  // the step's workspaces live in the policy's memory
     if (corpus_size > 0) corpus_size_ = corpus_size;
     const index_t n = pairs.size;
     const index_t m = sampled ? sampled->size : 0;
@@ -280,6 +282,7 @@ class TwoTowerTrainer {
     v_.resize(n + m, d);
     double loss = 0.0;
     arena_.execute([&] {
+      const PolicyScope arena_scope(policy_);  // execute() may run this on a worker thread
       // Phase 1: towers forward per shard.
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];
@@ -338,6 +341,7 @@ class TwoTowerTrainer {
   double train_step(const RetrievalData& data, std::span<const index_t> q_rows, std::span<const index_t> i_rows,
                     const StepPlace& at = {}) {
     CTRNET_CHECK(!q_rows.empty(), "TwoTowerTrainer: empty batch");
+    const PolicyScope scope(policy_);
     CTRNET_CHECK(q_rows.size() == i_rows.size(), "TwoTowerTrainer: ", q_rows.size(), " queries but ", i_rows.size(),
                  " items");
     const index_t N = data.num_items();
@@ -391,6 +395,7 @@ class TwoTowerTrainer {
   /// read by load_checkpoint(path, trainer), which also restores the parameters, the optimizer
   /// state, the step count and the frequency estimator), continues where that run stopped, bit for bit.
   TwoTowerFitResult fit(const RetrievalData& data, const Interactions& train, const TrainingPosition* resume = nullptr) {
+    const PolicyScope scope(policy_);
     CTRNET_CHECK(train.size() > 0, "TwoTowerTrainer: no training interactions");
     check_retrieval_data(data, "TwoTowerTrainer::fit");
     const index_t n = train.size();
@@ -483,6 +488,7 @@ class TwoTowerTrainer {
 
   /// Serving vectors of the given query rows: [rows.size(), d].
   Matrix<T> encode_queries(const RetrievalData& data, std::span<const index_t> rows) {
+    const PolicyScope scope(policy_);  // the vectors are allocated in the policy's memory
     check_retrieval_data(data, "TwoTowerTrainer::encode_queries");
     Matrix<T> out(static_cast<index_t>(rows.size()), model_.dim());
     Batch b;
@@ -498,6 +504,7 @@ class TwoTowerTrainer {
   }
   /// The catalogue's serving vectors.
   ItemIndex<T> build_index(const RetrievalData& data) {
+    const PolicyScope scope(policy_);
     check_retrieval_data(data, "TwoTowerTrainer::build_index");
     ItemIndex<T> index;
     arena_.execute([&] {
@@ -510,6 +517,7 @@ class TwoTowerTrainer {
   /// `seen` items (e.g. training interactions) are excluded, and the top K are compared with
   /// relevant(q). relevant / seen: one list per query row of `data` (seen may be empty).
   RankingResult evaluate(const RetrievalData& data, const ItemLists& relevant, const ItemLists& seen, index_t k) {
+    const PolicyScope scope(policy_);
     CTRNET_CHECK(relevant.queries() == data.num_queries(), "TwoTowerTrainer::evaluate: ", relevant.queries(),
                  " relevant lists for ", data.num_queries(), " queries");
     CTRNET_CHECK(seen.queries() == 0 || seen.queries() == data.num_queries(), "TwoTowerTrainer::evaluate: ",
