@@ -103,7 +103,7 @@ TEST_CASE("Model metadata JSON is strict: repeated keys and bad schema values na
   save_model(m, good);
   CHECK(schema_to_json(load_model<LogisticRegression>(good).schema()) == schema_to_json(s));  // round trip
 
-  std::vector<std::vector<std::uint16_t>> scratch;
+  detail::StagedTensors scratch;
   const auto tensors = detail::model_tensors(m, false, scratch);
   const auto md = detail::model_metadata(m, {}, "ctrnet.model");
   auto with = [&](const std::string& name, const std::string& key, const std::string& value) {

@@ -86,7 +86,7 @@ TEST_CASE("loading names the mismatch: architecture, schema, tensors, shapes", "
                     Catch::Contains("schema differs from the model's: field 2"));
 
   // Hand-made files: one tensor missing, one extra, a reserved metadata key.
-  std::vector<std::vector<std::uint16_t>> scratch;
+  detail::StagedTensors scratch;
   auto tensors = detail::model_tensors(dcn, false, scratch);
   const auto md = detail::model_metadata(dcn, {}, "ctrnet.model");
   auto missing = tensors;

@@ -121,7 +121,7 @@ TEST_CASE("item-to-item loading names the mismatch", "[io][model][item_to_item]"
   save_model(make_item_to_item_transformer(pair_schema(), tf, 1), dir.file("tf.safetensors"));
   CHECK_THROWS_WITH(load_model<ItemToItem>(dir.file("tf.safetensors")),
                     Catch::Contains("'context': the file holds a 'transformer' tower, the model type has a 'mlp' tower"));
-  std::vector<std::vector<std::uint16_t>> scratch;
+  detail::StagedTensors scratch;
   const auto tensors = detail::model_tensors(m, false, scratch);
   auto md = detail::model_metadata(m, {}, "ctrnet.model");
   auto o = nlohmann::json::parse(md.at("options"));

@@ -257,7 +257,7 @@ TEST_CASE("two-tower loading names the mismatch", "[io][model][two_tower]") {
 
   TwoTowerMLP m = custom_mlp();
   m.build(ms, 1);
-  std::vector<std::vector<std::uint16_t>> scratch;
+  detail::StagedTensors scratch;
   const auto tensors = detail::model_tensors(m, false, scratch);
   const auto md = detail::model_metadata(m, {}, "ctrnet.model");
   const auto oj = nlohmann::json::parse(md.at("options"));

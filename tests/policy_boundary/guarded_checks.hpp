@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../temp_dir.hpp"
@@ -39,7 +40,8 @@ inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) 
 }
 
 template <class T>
-bool same_bits(const T& a, const T& b) {
+  requires std::is_arithmetic_v<T>
+bool same_bits(T a, T b) {
   return std::memcmp(&a, &b, sizeof(T)) == 0;
 }
 

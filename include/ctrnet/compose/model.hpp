@@ -1,11 +1,12 @@
 // Model<Body, Heads...>: owns the parameters (one flat dense buffer + embedding tables) of a body
 // that reads the batch and outputs Σ head widths logit columns, and the heads (losses) that read
 // them in order. A training step is three phases, so heads that couple the examples of a batch
-// (in-batch softmax) fit too:
-//   1. forward(...)       body forward per shard, up to the logits      (shard-parallel)
-//   2. head_loss(...)     loss and d logits                              (per shard or whole batch)
-//   3. backward(...)      body backward from d logits into gradients     (shard-parallel)
-// forward_backward() runs all three for pointwise heads.
+// (a softmax over a group of rows) see every row:
+//   1. forward_into(...)  body forward per shard, into its rows of the batch's logits (shard-parallel)
+//   2. head_loss(...)     loss and d logits over the whole batch
+//   3. backward_from(...) body backward per shard from its rows of d logits into its gradients
+// The Trainer runs them so (train/trainer.hpp). forward / head_loss / backward on a Cache, and
+// forward_backward() (all three), do the same for one set of rows.
 //
 // DESIGN.md sketches Model<Input, Body, Heads...>; here the input layer is simply the first layer
 // of the body (e.g. Sequential<FeatureInput, MLP, Linear>), because Wide & Deep's wide part reads
@@ -17,6 +18,7 @@
 
 #include "ctrnet/core/layer.hpp"
 #include "ctrnet/heads/head.hpp"
+#include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/policy/execution.hpp"
 
 namespace ctrnet {
@@ -98,25 +100,42 @@ class BasicModel {
   /// Phase 1: body forward up to the logits (c.logits).
   template <class P>
   void forward(const P& p, const BatchView& b, Cache& c, const Context& ctx = {}) const {
-    check_built();
     const PolicyScope scope(p);  // caches are allocated in the policy's memory
     c.logits.resize(b.size, width_);
+    forward_into(p, b, c.logits.view(), c, ctx);
+  }
+  /// Phase 1 into the caller's `logits` ([b.size, output_width()], e.g. this shard's rows of a
+  /// whole batch's logits). The view must stay alive until backward: the body's cache may keep it.
+  template <class P>
+  void forward_into(const P& p, const BatchView& b, MatrixView<T> logits, Cache& c, const Context& ctx = {}) const {
+    check_built();
+    const PolicyScope scope(p);
+    CTRNET_CHECK(logits.rows == b.size && logits.cols == width_, "Model: logits view is [", logits.rows, ", ",
+                 logits.cols, "], expected [", b.size, ", ", width_, "]");
     Context local = ctx;
     local.first_row = b.first_row;
-    body_.forward(p, weights(), b, c.logits.view(), c.body, local);
+    body_.forward(p, weights(), b, logits, c.body, local);
   }
 
   /// Phase 2: the heads' losses; sets c.dlogits. Returns Σ_heads weight · Σ_r w_r ℓ_r / normalizer.
   template <class P>
   double head_loss(const P& p, const BatchView& b, Cache& c, double normalizer) const {
     const PolicyScope scope(p);
-    c.dlogits.resize(b.size, width_, T(0));
+    c.dlogits.resize(b.size, width_);
+    return head_loss(p, b, c.logits.cview(), c.dlogits.view(), normalizer);
+  }
+  /// Phase 2 over any rows, e.g. a whole batch whose shards wrote their logits into one matrix (so
+  /// heads that couple rows see every row): dlogits (same shape as logits) is OVERWRITTEN.
+  template <class P>
+  double head_loss(const P& p, const BatchView& b, ConstMatrixView<T> logits, MatrixView<T> dlogits,
+                   double normalizer) const {
+    const PolicyScope scope(p);
+    kernels::fill(p, T(0), dlogits);
     double total = 0.0;
     index_t col = 0;
     std::apply(
         [&](const auto&... h) {
-          ((total += h.loss(p, c.logits.cview().col_block(col, h.width()), b, normalizer,
-                            c.dlogits.view().col_block(col, h.width())),
+          ((total += h.loss(p, logits.col_block(col, h.width()), b, normalizer, dlogits.col_block(col, h.width())),
             col += h.width()),
            ...);
         },
@@ -127,8 +146,13 @@ class BasicModel {
   /// Phase 3: body backward from c.dlogits; ACCUMULATES into `g`.
   template <class P>
   void backward(const P& p, Cache& c, ModelGrads<T>& g) const {
+    backward_from(p, c, c.dlogits.cview(), g);
+  }
+  /// Phase 3 from the caller's d logits (this cache's rows); ACCUMULATES into `g`.
+  template <class P>
+  void backward_from(const P& p, Cache& c, ConstMatrixView<T> dlogits, ModelGrads<T>& g) const {
     const PolicyScope scope(p);
-    body_.backward(p, weights(), c.body, c.dlogits.cview(), NoInputGrad{}, g.gradients());
+    body_.backward(p, weights(), c.body, dlogits, NoInputGrad{}, g.gradients());
   }
 
   /// All three phases for rows of `b`; `normalizer` is the total weight of the whole batch.

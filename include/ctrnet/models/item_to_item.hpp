@@ -238,8 +238,8 @@ class ItemPairBody {
 ///                                                      log_correction = −log(k·q0), uniform q0 = 1/N)
 /// so Σ_j exp(z'_j) estimates Σ_B exp(z_B) over the catalogue, and
 ///   ℓ = −w_p (z_p − log(exp z_p + Σ_j exp z'_j)),   ∂ℓ/∂z_i = w_p (softmax(z')_i − [i = p]).
-/// The head sees one shard of a batch at a time, so a group must lie inside one shard: the Trainer
-/// keeps groups whole with TrainerOptions::row_group = 1 + negatives (train_item_to_item sets it).
+/// The Trainer runs heads over the whole batch, so a group is never cut; its rows must stay together
+/// when the data is shuffled: TrainerOptions::row_group = 1 + negatives (train_item_to_item sets it).
 /// Label-0 rows before the first positive of the rows given (no group start) are ignored.
 /// Prediction: the logit itself (a ranking score). The loss: kernels::group_softmax_loss (kernels/loss.hpp).
 struct GroupSoftmaxHead {

@@ -15,6 +15,7 @@
 #include "ctrnet/core/error.hpp"
 #include "ctrnet/core/matrix.hpp"
 #include "ctrnet/data/batch.hpp"
+#include "ctrnet/data/staging.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/policy/execution.hpp"
 #include "ctrnet/serve/topk.hpp"
@@ -36,10 +37,12 @@ class ItemIndex {
     const PolicyScope scope(policy);  // the vectors live where the policy's kernels read them
     Matrix<T> v(catalogue.size, model.dim());
     typename Model::CandidateCache cache;
+    StagedBatch staging;
+    const BatchView& staged = staging.stage(policy, catalogue);
     BatchView part;
     for (index_t b = 0; b < catalogue.size; b += block) {
       const index_t n = std::min(block, catalogue.size - b);
-      catalogue.rows(b, n, part);
+      staged.rows(b, n, part);
       model.encode_candidates(policy, part, v.view().row_block(b, n), cache);
     }
     return ItemIndex(std::move(v));

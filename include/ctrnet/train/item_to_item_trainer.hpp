@@ -18,8 +18,9 @@
 // ordinary Trainer::train_step: shards, thread independence and optimizers are the Trainer's.
 // ItemToItemTrainer runs it and resumes from a checkpoint bit for bit (ctrnet-vt --resume).
 // With ItemToItemListwise (GroupSoftmaxHead) the same rows form one softmax group per positive;
-// the Trainer then gets row_group = 1 + negatives, so its shards never cut a group, for any batch
-// size and shard count, and every positive is trained every epoch (the last batch may be partial).
+// the Trainer then gets row_group = 1 + negatives, so fit shuffles whole groups, and every positive
+// is trained every epoch (the last batch may be partial). The heads run over the whole batch (the
+// Trainer's three phases), so no shard count can cut a group.
 // Pair-feature dropout (pair_dropout = p): a share p of the groups is featurized with every pair
 // feature 0 (the GloVe target X_AB kept). Without it the model sees pair features 0 only on
 // negatives, so its ranking of the items B that never co-occur with A — the ones that fill the

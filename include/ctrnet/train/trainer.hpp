@@ -1,18 +1,22 @@
 // Trainer: mini-batches, epochs, validation each epoch, early stopping, LR schedule, a progress
 // line and a JSON-lines log.
 //
-// Determinism: a batch is cut into shards whose number depends on the batch and the options only
-// (TrainerOptions::shards; train/shards.hpp). Each shard runs forward/backward with its own cache
-// and gradient buffer on a oneTBB worker; the shard gradients are then summed in shard order
-// (0 + 1 + 2 + ...), and every kernel splits work only over independent outputs. So for a given
-// seed the model is bitwise the same whatever the number of threads — 1, 2 or 64.
+// A step is three phases (compose/model.hpp): the batch is staged in the policy's memory
+// (data/staging.hpp), cut into shards whose number depends on the batch and the options only
+// (TrainerOptions::shards; train/shards.hpp); (1) each shard runs the body forward on a oneTBB
+// worker, with its own cache, into its rows of the batch's logits; (2) the heads run over the whole
+// batch, so a head that couples rows (GroupSoftmaxHead: a positive and its negatives form one
+// softmax) sees every row; (3) each shard runs the body backward from its rows of d logits into its
+// own gradient buffer, and the shard gradients are summed in shard order (0 + 1 + 2 + ...). Every
+// kernel splits work only over independent outputs, so for a given seed the model is bitwise the
+// same whatever the number of threads — 1, 2 or 64.
 //
-// Row groups: heads that couple consecutive rows (GroupSoftmaxHead: a positive and its negatives
-// form one softmax) need every group inside one shard. With TrainerOptions::row_group = G, rows
-// [k·G, (k+1)·G) form group k; a batch of n rows (a multiple of G) has g = n / G groups and
-// S = min(shard_count, g) shards, shard s covering groups [s·g/S, (s+1)·g/S). G = 1 is the plain split
-// of rows [s·n/S, (s+1)·n/S). fit() then shuffles whole groups (the rows of a group stay together
-// and in order) and needs a training set of whole groups.
+// Row groups: with TrainerOptions::row_group = G, rows [k·G, (k+1)·G) form group k; fit() shuffles
+// whole groups (the rows of a group stay together and in order) and needs a training set of whole
+// groups. A batch of n rows (a multiple of G) has g = n / G groups and S = min(shard_count, g)
+// shards, shard s covering groups [s·g/S, (s+1)·g/S); G = 1 is the plain split of rows
+// [s·n/S, (s+1)·n/S). (Since the heads see the whole batch, shards need not respect groups any more;
+// they still do, which keeps every trained model bitwise what it was before the three phases.)
 //
 // Resuming: fit() keeps its whole state in a TrainingPosition (epoch, batch within the epoch, global
 // step, plus FitState: the epoch's running loss, the finished epochs' statistics and the early-
@@ -47,6 +51,7 @@
 #include "ctrnet/core/layer.hpp"
 #include "ctrnet/core/rng.hpp"
 #include "ctrnet/data/dataset.hpp"
+#include "ctrnet/data/staging.hpp"
 #include "ctrnet/io/output_file.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/optim/model_optimizer.hpp"
@@ -184,19 +189,30 @@ class Trainer {
                  " rows (a shard never splits a group)");
     const index_t S = shard_count(n);
     Context ctx{.training = true, .seed = opt_.seed, .step = static_cast<std::uint64_t>(step_), .first_row = 0};
+    const BatchView& staged = staged_.stage(policy_, b);  // the batch in the policy's memory (CPU: b itself)
 
+    logits_.resize(n, model_.output_width());
+    dlogits_.resize(n, model_.output_width());
+    double loss = 0.0;
     arena_.execute([&] {
+      // Phase 1: body forward per shard, into the shard's rows of the batch's logits.
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];
         const index_t begin = shard_begin(s, n, S), end = shard_begin(s + 1, n, S);
-        b.rows(begin, end - begin, sh.view);
+        staged.rows(begin, end - begin, sh.view);
+        model_.forward_into(policy_, sh.view, logits_.view().row_block(begin, end - begin), sh.cache, ctx);
+      });
+      // Phase 2: the heads over the whole batch (a head that couples rows sees all of them).
+      loss = model_.head_loss(policy_, staged, logits_.cview(), dlogits_.view(), norm);
+      // Phase 3: body backward per shard, then the fixed-order sum of the shard gradients.
+      tbb::parallel_for(index_t(0), S, [&](index_t s) {
+        Shard& sh = shards_[static_cast<std::size_t>(s)];
+        const index_t begin = shard_begin(s, n, S), end = shard_begin(s + 1, n, S);
         sh.grads.zero();
-        sh.loss = model_.forward_backward(policy_, sh.view, sh.cache, sh.grads, ctx, norm);
+        model_.backward_from(policy_, sh.cache, dlogits_.cview().row_block(begin, end - begin), sh.grads);
       });
       reduce_gradients(S);
     });
-    double loss = 0.0;
-    for (index_t s = 0; s < S; ++s) loss += shards_[static_cast<std::size_t>(s)].loss;
     detail::check_step_loss(loss, "Trainer", step_, at);
     detail::check_grads_finite(policy_, model_.registry(), shards_[0].grads, "Trainer", step_, at);
 
@@ -402,11 +418,12 @@ class Trainer {
     const PolicyScope scope(policy_);
     const index_t n = v.size;
     const index_t S = std::max<index_t>(1, shard_count(n));
+    const BatchView& staged = staged_.stage(policy_, v);
     arena_.execute([&] {
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];
         const index_t begin = shard_begin(s, n, S), end = shard_begin(s + 1, n, S);
-        v.rows(begin, end - begin, sh.view);
+        staged.rows(begin, end - begin, sh.view);
         model_.predict(policy_, sh.view, out.row_block(begin, end - begin), sh.cache);
       });
     });
@@ -471,7 +488,6 @@ class Trainer {
     typename Model::Cache cache;
     ModelGrads<T> grads;
     BatchView view;
-    double loss = 0.0;
   };
 
   void reduce_gradients(index_t S) {
@@ -483,6 +499,8 @@ class Trainer {
   Policy policy_;
   tbb::task_arena arena_;
   std::vector<Shard> shards_;
+  StagedBatch staged_;  // the current batch in the policy's memory (unused on the CPU policies)
+  Matrix<T> logits_, dlogits_;  // the step's logits and their gradient, [batch, Σ head widths]
   ModelOptimizer<T> optimizer_;
   std::optional<ModelParams<T>> best_params_;
   LrSchedule schedule_{1.0, opt_.schedule};

@@ -42,6 +42,7 @@
 #include "ctrnet/compose/two_tower.hpp"
 #include "ctrnet/core/rng.hpp"
 #include "ctrnet/data/dataset.hpp"
+#include "ctrnet/data/staging.hpp"
 #include "ctrnet/heads/retrieval.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/optim/model_optimizer.hpp"
@@ -280,6 +281,10 @@ class TwoTowerTrainer {
     const Context ctx{.training = true, .seed = opt_.seed, .step = static_cast<std::uint64_t>(step_), .first_row = 0};
     u_.resize(n, d);
     v_.resize(n + m, d);
+    // The batches in the policy's memory (on the CPU policies: the host views themselves); the
+    // normaliser above and the item ids stay on the host.
+    const BatchView& staged = staged_pairs_.stage(policy_, pairs);
+    const BatchView* staged_sampled = sampled ? &staged_sampled_.stage(policy_, *sampled) : nullptr;
     double loss = 0.0;
     arena_.execute([&] {
       const PolicyScope arena_scope(policy_);  // execute() may run this on a worker thread
@@ -287,12 +292,12 @@ class TwoTowerTrainer {
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];
         const index_t b = s * n / S, e = (s + 1) * n / S;
-        pairs.rows(b, e - b, sh.pairs);
+        staged.rows(b, e - b, sh.pairs);
         model_.forward_query(policy_, sh.pairs, u_.view().row_block(b, e - b), sh.qc, ctx);
         model_.forward_candidate(policy_, sh.pairs, v_.view().row_block(b, e - b), sh.cc, ctx);
         const index_t sb = s * m / S, se = (s + 1) * m / S;
         if (se > sb) {
-          sampled->rows(sb, se - sb, sh.sampled);
+          staged_sampled->rows(sb, se - sb, sh.sampled);
           model_.forward_candidate(policy_, sh.sampled, v_.view().row_block(n + sb, se - sb), sh.nc, ctx);
         }
       });
@@ -305,7 +310,7 @@ class TwoTowerTrainer {
         s_.resize(n, 1);
         ds_.resize(n, 1, T(0));
         sim.forward_pairs(policy_, u_.cview(), v_.cview().row_block(0, n), s_.view(), sim_cache_);
-        loss = PointwiseBCE{}.loss(policy_, s_.cview(), pairs.labels, pairs.weights, 1.0 / norm, ds_.view());
+        loss = PointwiseBCE{}.loss(policy_, s_.cview(), staged.labels, staged.weights, 1.0 / norm, ds_.view());
         sim.backward_pairs(policy_, sim_cache_, ds_.cview(), du_.view(), dv_.view().row_block(0, n));
       } else {
         s_.resize(n, n + m);
@@ -314,10 +319,10 @@ class TwoTowerTrainer {
         ids_.insert(ids_.end(), sampled_items.begin(), sampled_items.end());
         sim.forward(policy_, u_.cview(), v_.cview(), s_.view(), sim_cache_);
         if (opt_.objective == RetrievalObjective::in_batch)
-          loss = in_batch_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, pairs.weights,
+          loss = in_batch_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, staged.weights,
                                 1.0 / norm, ds_.view(), ws_);
         else
-          loss = mixed_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, corpus_size_, pairs.weights,
+          loss = mixed_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, corpus_size_, staged.weights,
                              1.0 / norm, ds_.view(), ws_);
         sim.backward(policy_, sim_cache_, ds_.cview(), du_.view(), dv_.view());
       }
@@ -496,8 +501,10 @@ class TwoTowerTrainer {
     for (std::size_t begin = 0; begin < rows.size(); begin += static_cast<std::size_t>(opt_.eval_batch_size)) {
       const std::size_t cnt = std::min(rows.size() - begin, static_cast<std::size_t>(opt_.eval_batch_size));
       data.queries.gather(rows.subspan(begin, cnt), b);
+      const BatchView host = b.view();
+      const BatchView& staged = staged_queries_.stage(policy_, host);
       arena_.execute([&] {
-        model_.encode_queries(policy_, b.view(), out.view().row_block(static_cast<index_t>(begin), static_cast<index_t>(cnt)), c);
+        model_.encode_queries(policy_, staged, out.view().row_block(static_cast<index_t>(begin), static_cast<index_t>(cnt)), c);
       });
     }
     return out;
@@ -575,6 +582,7 @@ class TwoTowerTrainer {
   std::vector<index_t> step_q_, step_i_, sampled_rows_;
   std::vector<float> labels_;
   Batch pair_batch_, sampled_batch_;
+  StagedBatch staged_pairs_, staged_sampled_, staged_queries_;  // in the policy's memory (CPU: unused)
   BatchView pair_view_, sampled_view_;  // re-used: staging a step allocates nothing in steady state
 };
 
