@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../ctr_aliases.hpp"
 #include "guarded_checks.hpp"
 #include "ctrnet/compose/model.hpp"
 #include "ctrnet/compose/sequential.hpp"
@@ -24,11 +25,6 @@
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/kernels/gemm.hpp"
 #include "ctrnet/layers/linear.hpp"
-#include "ctrnet/models/dcn.hpp"
-#include "ctrnet/models/dlrm.hpp"
-#include "ctrnet/models/logistic_regression.hpp"
-#include "ctrnet/models/tab_transformer.hpp"
-#include "ctrnet/models/wide_deep.hpp"
 #include "ctrnet/testing/cpu_guarded.hpp"
 #include "ctrnet/train/trainer.hpp"
 
@@ -125,14 +121,6 @@ void check_alias(const char* name, Make make) {
   check_alias(name, make, gen.schema(), ctr_batches(gen));
 }
 
-DCNOptions small_dcn(index_t rank = 0) {
-  DCNOptions o;
-  o.embedding_dim = 4;
-  o.cross_depth = 2;
-  o.rank = rank;
-  o.hidden = {16, 8};
-  return o;
-}
 
 }  // namespace
 
@@ -221,26 +209,11 @@ TEST_CASE("a planted host read of a cache in a test layer kills the guarded run"
 }
 
 TEST_CASE("LR and Wide & Deep run on cpu_guarded and match cpu_scalar bit for bit", "[guarded]") {
-  check_alias("LR", [](const Schema& s) { return make_logistic_regression(s); });
-  check_alias("Wide & Deep", [](const Schema& s) {
-    WideDeepOptions o;
-    o.embedding_dim = 4;
-    o.hidden = {16, 8};
-    o.dropout = 0.1;
-    return make_wide_deep(s, o);
-  });
+  test_util::visit_linear_aliases([](const char* name, auto make) { check_alias(name, make); });
 }
 
 TEST_CASE("The DCN family runs on cpu_guarded and matches cpu_scalar bit for bit", "[guarded]") {
-  check_alias("DCN", [](const Schema& s) { return make_dcn(s, small_dcn()); });
-  check_alias("DCN-V2 stacked", [](const Schema& s) { return make_dcn_v2_stacked(s, small_dcn()); });
-  check_alias("DCN-V2 stacked, low rank", [](const Schema& s) { return make_dcn_v2_stacked(s, small_dcn(3)); });
-  check_alias("DCN-V2 parallel", [](const Schema& s) { return make_dcn_v2_parallel(s, small_dcn()); });
-  check_alias("DCN-Mix", [](const Schema& s) {
-    DCNOptions o = small_dcn(3);
-    o.experts = 2;
-    return make_dcn_mix(s, o);
-  });
+  test_util::visit_dcn_aliases([](const char* name, auto make) { check_alias(name, make); });
 }
 
 TEST_CASE("A multi-output model (DCN-V2 body, BinaryHead + GloveHead) runs on cpu_guarded bit for bit",
@@ -253,7 +226,7 @@ TEST_CASE("A multi-output model (DCN-V2 body, BinaryHead + GloveHead) runs on cp
   }
   // No save/load: the model files hold the aliases, whose heads the architecture fixes.
   check_alias<false>("DCN-V2 + GloVe", [](const Schema& s) {
-    const DCNOptions o = small_dcn();
+    const DCNOptions o = test_util::small_dcn();
     Linear::Options lo;
     lo.units = 2;  // one logit column per head
     using M = Model<DCNv2StackedBody, BinaryHead, GloveHead>;
@@ -266,21 +239,7 @@ TEST_CASE("A multi-output model (DCN-V2 body, BinaryHead + GloveHead) runs on cp
 }
 
 TEST_CASE("DLRM and TabTransformer run on cpu_guarded and match cpu_scalar bit for bit", "[guarded]") {
-  check_alias("DLRM", [](const Schema& s) {
-    DLRMOptions o;
-    o.embedding_dim = 4;
-    o.bottom = {8, 4};
-    o.top = {16, 8};
-    return make_dlrm(s, o);
-  });
-  check_alias("TabTransformer", [](const Schema& s) {
-    TabTransformerOptions o;
-    o.embedding_dim = 8;
-    o.heads = 2;
-    o.blocks = 1;
-    o.hidden = {16};
-    return make_tab_transformer(s, o);
-  });
+  test_util::visit_interaction_aliases([](const char* name, auto make) { check_alias(name, make); });
 }
 
 namespace {

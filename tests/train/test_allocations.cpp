@@ -17,15 +17,11 @@
 #include <vector>
 
 #include "ctrnet/data/synthetic.hpp"
-#include "ctrnet/models/dcn.hpp"
-#include "ctrnet/models/dlrm.hpp"
-#include "ctrnet/models/logistic_regression.hpp"
-#include "ctrnet/models/tab_transformer.hpp"
 #include "ctrnet/models/two_tower_transformer.hpp"
-#include "ctrnet/models/wide_deep.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
 #include "ctrnet/train/trainer.hpp"
 #include "ctrnet/two_tower.hpp"
+#include "../ctr_aliases.hpp"
 #include "../retrieval_fixture.hpp"
 
 // The replacements below pair malloc/aligned_alloc with free, which g++ cannot see through.
@@ -173,14 +169,6 @@ void check_alias(const char* name, Make make) {
   }
 }
 
-DCNOptions small_dcn(index_t rank = 0) {
-  DCNOptions o;
-  o.embedding_dim = 4;
-  o.cross_depth = 2;
-  o.rank = rank;
-  o.hidden = {16, 8};
-  return o;
-}
 
 }  // namespace
 
@@ -195,44 +183,15 @@ TEST_CASE("the counter sees an allocation (the test can fail)", "[allocations]")
 
 TEST_CASE("Logistic regression and Wide & Deep train and predict without heap allocation after the first step",
           "[allocations]") {
-  check_alias("LR", [](const Schema& s) { return make_logistic_regression(s); });
-  check_alias("Wide & Deep", [](const Schema& s) {
-    WideDeepOptions o;
-    o.embedding_dim = 4;
-    o.hidden = {16, 8};
-    o.dropout = 0.1;
-    return make_wide_deep(s, o);
-  });
+  test_util::visit_linear_aliases([](const char* name, auto make) { check_alias(name, make); });
 }
 
 TEST_CASE("The DCN family trains and predicts without heap allocation after the first step", "[allocations]") {
-  check_alias("DCN", [](const Schema& s) { return make_dcn(s, small_dcn()); });
-  check_alias("DCN-V2 stacked", [](const Schema& s) { return make_dcn_v2_stacked(s, small_dcn()); });
-  check_alias("DCN-V2 stacked, low rank", [](const Schema& s) { return make_dcn_v2_stacked(s, small_dcn(3)); });
-  check_alias("DCN-V2 parallel", [](const Schema& s) { return make_dcn_v2_parallel(s, small_dcn()); });
-  check_alias("DCN-Mix", [](const Schema& s) {
-    DCNOptions o = small_dcn(3);
-    o.experts = 2;
-    return make_dcn_mix(s, o);
-  });
+  test_util::visit_dcn_aliases([](const char* name, auto make) { check_alias(name, make); });
 }
 
 TEST_CASE("DLRM and TabTransformer train and predict without heap allocation after the first step", "[allocations]") {
-  check_alias("DLRM", [](const Schema& s) {
-    DLRMOptions o;
-    o.embedding_dim = 4;
-    o.bottom = {8, 4};
-    o.top = {16, 8};
-    return make_dlrm(s, o);
-  });
-  check_alias("TabTransformer", [](const Schema& s) {
-    TabTransformerOptions o;
-    o.embedding_dim = 8;
-    o.heads = 2;
-    o.blocks = 1;
-    o.hidden = {16};
-    return make_tab_transformer(s, o);
-  });
+  test_util::visit_interaction_aliases([](const char* name, auto make) { check_alias(name, make); });
 }
 
 namespace {
