@@ -336,3 +336,32 @@ TEST_CASE("The custom layer of docs/custom_tower.md runs on cpu_guarded and matc
   CHECK(same_bits(a.g, b.g));
   CHECK(ctx.arena().kernel_entries() >= 8);
 }
+
+TEST_CASE("An id outside its vocabulary is a clear error when the batch is staged, before any kernel runs",
+          "[guarded][errors]") {
+  const SyntheticCTR gen = generator();
+  Batch batch;
+  gen.generate(48, 9, batch);
+  batch.ids[1][5] = 1000000;  // field 1 (a vocabulary of 60 ids), the id of example 5
+  BatchView v;
+  batch.view(v);
+  GuardedContext ctx;
+  const cpu_guarded gp(ctx);
+  auto model = [&] {
+    const PolicyScope scope(gp);
+    return make_logistic_regression(gen.schema());
+  }();
+  Trainer<decltype(model), cpu_guarded> trainer(model, trainer_options(), gp);
+  const auto before = host_params(model);
+  const std::uint64_t kernels_before = ctx.arena().kernel_entries();
+  const std::string field = gen.schema().categorical(1).name;
+  CHECK_THROWS_WITH(trainer.train_step(v), Catch::Contains("field '" + field + "': id 1000000 in example 5") &&
+                                               Catch::Contains("outside the vocabulary [0, 60)"));
+  CHECK(ctx.arena().kernel_entries() == kernels_before);  // no kernel ran
+  CHECK(trainer.step() == 0);
+  CHECK(host_params(model) == before);
+  // On the CPU policies the embedding kernels find it, with the same message.
+  auto host_model = make_logistic_regression(gen.schema());
+  Trainer<decltype(host_model), cpu_scalar> host_trainer(host_model, trainer_options());
+  CHECK_THROWS_WITH(host_trainer.train_step(v), Catch::Contains("field '" + field + "': id 1000000 in example 5"));
+}

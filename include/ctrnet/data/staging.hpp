@@ -8,16 +8,33 @@
 //   model.forward(policy, v, cache);
 //
 // Host code keeps reading the host view (weights for the normaliser, labels for metrics); layers,
-// heads and kernels get the staged one.
+// heads and kernels get the staged one. Given the schema, staging into a device space first checks
+// every id (validate_ids): bad input is a ctrnet::Error before any kernel runs.
 #pragma once
 #include <cstddef>
 #include <vector>
 
 #include "ctrnet/core/memory.hpp"
 #include "ctrnet/data/batch.hpp"
+#include "ctrnet/data/schema.hpp"
 #include "ctrnet/policy/execution.hpp"
 
 namespace ctrnet {
+
+/// Throws a ctrnet::Error for the first id of `host` outside its field's vocabulary (hashed fields
+/// take any id), with the embedding kernels' message: field, example row and the vocabulary.
+inline void validate_ids(const Schema& schema, const BatchView& host) {
+  CTRNET_CHECK(static_cast<index_t>(host.fields.size()) == schema.num_categorical(), "batch: ", host.fields.size(),
+               " categorical fields, the schema has ", schema.num_categorical());
+  for (index_t k = 0; k < schema.num_categorical(); ++k) {
+    const Field& f = schema.categorical(k);
+    const FieldIds& ids = host.fields[static_cast<std::size_t>(k)];
+    if (f.hash_buckets > 0 || ids.offsets == nullptr) continue;
+    const IdMapper map(f);
+    for (index_t r = 0; r < host.size; ++r)  // host: ids of a host batch, checked before staging
+      for (const FeatureId id : ids.of(r)) map(id, host.first_row + r);
+  }
+}
 
 /// \brief The columns of a BatchView in one MemorySpace.
 class StagedBatch {
@@ -30,6 +47,14 @@ class StagedBatch {
     if (space.host_accessible()) return host;
     stage_into(space, host);
     return view_;
+  }
+  /// stage() that first checks every id against `schema` (validate_ids) when the batch goes to a
+  /// device space, so that the device's kernels map ids without a check that would have to throw.
+  /// (In host memory the CPU kernels check each id as they map it: nothing to do here.)
+  template <class P>
+  const BatchView& stage(const P& p, const BatchView& host, const Schema& schema) {
+    if (!memory_of(p).host_accessible()) validate_ids(schema, host);
+    return stage(p, host);
   }
 
  private:

@@ -38,7 +38,7 @@ class ItemIndex {
     Matrix<T> v(catalogue.size, model.dim());
     typename Model::CandidateCache cache;
     StagedBatch staging;
-    const BatchView& staged = staging.stage(policy, catalogue);
+    const BatchView& staged = staging.stage(policy, catalogue, model.schema());
     BatchView part;
     for (index_t b = 0; b < catalogue.size; b += block) {
       const index_t n = std::min(block, catalogue.size - b);

@@ -189,7 +189,7 @@ class Trainer {
                  " rows (a shard never splits a group)");
     const index_t S = shard_count(n);
     Context ctx{.training = true, .seed = opt_.seed, .step = static_cast<std::uint64_t>(step_), .first_row = 0};
-    const BatchView& staged = staged_.stage(policy_, b);  // the batch in the policy's memory (CPU: b itself)
+    const BatchView& staged = staged_.stage(policy_, b, model_.schema());  // the batch in the policy's memory (CPU: b itself)
 
     logits_.resize(n, model_.output_width());
     dlogits_.resize(n, model_.output_width());
@@ -418,7 +418,7 @@ class Trainer {
     const PolicyScope scope(policy_);
     const index_t n = v.size;
     const index_t S = std::max<index_t>(1, shard_count(n));
-    const BatchView& staged = staged_.stage(policy_, v);
+    const BatchView& staged = staged_.stage(policy_, v, model_.schema());
     arena_.execute([&] {
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];

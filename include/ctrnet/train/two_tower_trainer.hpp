@@ -283,8 +283,8 @@ class TwoTowerTrainer {
     v_.resize(n + m, d);
     // The batches in the policy's memory (on the CPU policies: the host views themselves); the
     // normaliser above and the item ids stay on the host.
-    const BatchView& staged = staged_pairs_.stage(policy_, pairs);
-    const BatchView* staged_sampled = sampled ? &staged_sampled_.stage(policy_, *sampled) : nullptr;
+    const BatchView& staged = staged_pairs_.stage(policy_, pairs, model_.schema());
+    const BatchView* staged_sampled = sampled ? &staged_sampled_.stage(policy_, *sampled, model_.schema()) : nullptr;
     double loss = 0.0;
     arena_.execute([&] {
       const PolicyScope arena_scope(policy_);  // execute() may run this on a worker thread
@@ -502,7 +502,7 @@ class TwoTowerTrainer {
       const std::size_t cnt = std::min(rows.size() - begin, static_cast<std::size_t>(opt_.eval_batch_size));
       data.queries.gather(rows.subspan(begin, cnt), b);
       const BatchView host = b.view();
-      const BatchView& staged = staged_queries_.stage(policy_, host);
+      const BatchView& staged = staged_queries_.stage(policy_, host, model_.schema());
       arena_.execute([&] {
         model_.encode_queries(policy_, staged, out.view().row_block(static_cast<index_t>(begin), static_cast<index_t>(cnt)), c);
       });
