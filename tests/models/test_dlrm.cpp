@@ -115,7 +115,7 @@ TEST_CASE("DLRM training step: cpu_simd matches cpu_scalar", "[dlrm][simd]") {
   const double l0 = step(cpu_scalar{}, g0), l1 = step(cpu_simd{}, g1);
   CHECK(l1 == Approx(l0).epsilon(1e-5));
   REQUIRE(g0.dense.size() == g1.dense.size());
-  for (std::size_t i = 0; i < g0.dense.size(); ++i) {
+  for (index_t i = 0; i < g0.dense.size(); ++i) {
     INFO("dense gradient " << i);
     CHECK(std::abs(g1.dense[i] - g0.dense[i]) <= 1e-5 + 1e-4 * std::abs(g0.dense[i]));
   }

@@ -351,7 +351,7 @@ double relative_param_difference(const ListwiseDouble& a, const ListwiseDouble& 
   const auto& pa = a.params();
   const auto& pb = b.params();
   REQUIRE(pa.dense.size() == pb.dense.size());
-  for (std::size_t i = 0; i < pa.dense.size(); ++i) {
+  for (index_t i = 0; i < pa.dense.size(); ++i) {
     diff = std::max(diff, std::abs(pa.dense[i] - pb.dense[i]));
     scale = std::max(scale, std::abs(pb.dense[i]));
   }

@@ -204,7 +204,7 @@ TEST_CASE("Two-tower training step: gradients match finite differences of the lo
     CHECK(std::isfinite(l0));
     const ModelGrads<double> g = tr.gradients();
     std::vector<double> ana, num;
-    for (std::size_t k = 0; k < model.params().dense.size(); ++k) {
+    for (index_t k = 0; k < model.params().dense.size(); ++k) {
       ana.push_back(g.dense[k]);
       const double v = model.params().dense[k];
       model.params().dense[k] = v + 1e-6;

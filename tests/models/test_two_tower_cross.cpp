@@ -171,7 +171,7 @@ TEST_CASE("Cross tower: cpu_simd matches cpu_scalar, forward and backward", "[tw
   for (index_t i = 0; i < y0.size(); ++i) CHECK(y1.data()[i] == Approx(y0.data()[i]).epsilon(1e-4).margin(1e-5));
   t.backward(cpu_scalar{}, m.weights(), c0, dy.cview(), NoInputGrad{}, g0.gradients());
   t.backward(cpu_simd{}, m.weights(), c1, dy.cview(), NoInputGrad{}, g1.gradients());
-  for (std::size_t i = 0; i < g0.dense.size(); ++i) {
+  for (index_t i = 0; i < g0.dense.size(); ++i) {
     INFO("dense gradient " << i);
     CHECK(std::abs(g1.dense[i] - g0.dense[i]) <= 1e-4 + 1e-3 * std::abs(g0.dense[i]));
   }

@@ -70,7 +70,7 @@ ModelGradCheck check_model_loss_gradient(M& m, const BatchView& batch, double ep
     ++out.entries;
   };
   auto& dense = m.params().dense;
-  for (std::size_t k = 0; k < dense.size(); ++k) add(grads.dense[k], dense[k]);
+  for (index_t k = 0; k < dense.size(); ++k) add(grads.dense[k], dense[k]);
   for (std::size_t t = 0; t < m.params().tables.size(); ++t) {
     auto& table = m.params().tables[t];
     const auto& g = grads.tables[t];
