@@ -59,6 +59,7 @@
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/train/metrics.hpp"
 #include "ctrnet/train/divergence.hpp"
+#include "ctrnet/train/epoch_loop.hpp"
 #include "ctrnet/train/fit_position.hpp"
 #include "ctrnet/train/progress.hpp"
 #include "ctrnet/train/shards.hpp"
@@ -277,7 +278,6 @@ class Trainer {
     fs.examples = n;
     fs.batch_size = opt_.batch_size;
 
-    ProgressLine progress(opt_.progress);
     // Rewritten atomically after each epoch (io/output_file.hpp); continued on a resume.
     OutputLog log;
     if (!opt_.log_path.empty()) {
@@ -288,19 +288,6 @@ class Trainer {
       }
     }
     const bool maximize = opt_.early_stopping_metric == "auc";
-    fit_loop::CheckpointOnce last_checkpoint;
-    auto check_params = [&](std::int64_t epoch, std::int64_t done) {
-      detail::check_params_finite(policy_, model_.registry(), model_.params(), "Trainer", step_,
-                                  StepPlace{epoch, done - 1, batches});
-    };
-    auto checkpoint = [&] {
-      if (last_checkpoint.done(pos)) return;
-      if (pos.batch > 0) check_params(pos.epoch, pos.batch);  // epoch ends are checked before validation
-      if (!opt_.on_checkpoint) return;
-      fs.has_best_params = best_params_.has_value();
-      opt_.on_checkpoint(pos);
-      last_checkpoint.mark(pos);
-    };
     auto finish = [&](bool interrupted) {
       TrainResult result;
       result.epochs = fs.epochs;
@@ -313,68 +300,38 @@ class Trainer {
       log.commit();
       return result;
     };
-    auto out_of_steps = [&] { return fit_loop::out_of_steps(opt_.max_steps, step_); };
     Batch batch;
     BatchView view;  // re-used: no allocation per step once the first batch has been staged
-    std::vector<index_t> rows;
+    std::vector<index_t> rows, order;
 
-    while (pos.epoch <= opt_.epochs && !fs.stopped_early) {
-      if (batches > 0 && out_of_steps()) {
-        checkpoint();
-        return finish(true);
-      }
-      const int epoch = static_cast<int>(pos.epoch);
-      const auto t0 = std::chrono::steady_clock::now();
-      const auto order = epoch_order(train, epoch);
-      progress.start("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs), n);
-      const std::int64_t first_batch = pos.batch;
-      while (pos.batch < batches) {
-        if (out_of_steps()) {
-          progress.finish();
-          checkpoint();
-          return finish(true);
-        }
-        const index_t begin = pos.batch * opt_.batch_size;
-        const index_t cnt = std::min(opt_.batch_size, n - begin);
-        rows.assign(order.begin() + begin, order.begin() + begin + cnt);
-        train.gather(rows, batch);
-        batch.view(view);
-        double loss = 0.0;
-        try {
-          loss = train_step(view, StepPlace{pos.epoch, pos.batch, batches});
-        } catch (...) {
-          progress.finish();  // end the progress line before the error is printed
-          throw;
-        }
-        double batch_weight = 0.0;
-        for (float w : batch.weights) batch_weight += w;
-        fs.loss_sum += loss * batch_weight;  // the epoch loss is the weighted mean over its examples
-        fs.weight_sum += batch_weight;
-        fs.last_loss = loss;
-        ++pos.batch;
-        pos.step = step_;
-        progress.update(begin + cnt, fs.weight_sum > 0.0 ? fs.loss_sum / fs.weight_sum : 0.0);
-        if (fit_loop::checkpoint_due(opt_.checkpoint_every, step_, pos.batch, batches)) checkpoint();
-      }
-      progress.update(n, (fs.weight_sum > 0.0 ? fs.loss_sum / fs.weight_sum : 0.0), true);
-      progress.finish();
-      if (batches > 0) check_params(pos.epoch, batches);
-
-      EpochStats st;
-      st.epoch = epoch;
-      st.train_loss = (fs.weight_sum > 0.0 ? fs.loss_sum / fs.weight_sum : 0.0);
-      st.lr_factor = schedule_.factor_at(step_);
-      if (valid != nullptr && valid->size() > 0) {
-        const BinaryMetrics m = evaluate(*valid);
-        st.valid_auc = m.auc();
-        st.valid_logloss = m.log_loss();
-        st.valid_calibration = m.calibration();
-      }
-      st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      // After a resume mid-epoch, the examples of this session only.
-      const index_t seen = n - std::min<index_t>(n, static_cast<index_t>(first_batch) * opt_.batch_size);
-      st.samples_per_second = static_cast<double>(seen) / std::max(st.seconds, 1e-9);
-      fs.epochs.push_back(st);
+    fit_loop::EpochHooks h;
+    h.start_epoch = [&](int epoch) { order = epoch_order(train, epoch); };
+    h.step = [&](index_t begin, index_t count, const StepPlace& at) {
+      rows.assign(order.begin() + begin, order.begin() + begin + count);
+      train.gather(rows, batch);
+      batch.view(view);
+      const double loss = train_step(view, at);
+      double batch_weight = 0.0;
+      for (float w : batch.weights) batch_weight += w;
+      return std::pair{loss, batch_weight};
+    };
+    h.global_step = [&] { return step_; };
+    h.check_params = [&](const StepPlace& at) {
+      detail::check_params_finite(policy_, model_.registry(), model_.params(), "Trainer", step_, at);
+    };
+    h.checkpoint = [&] {
+      fs.has_best_params = best_params_.has_value();
+      if (opt_.on_checkpoint) opt_.on_checkpoint(pos);
+    };
+    h.lr_factor = [&] { return schedule_.factor_at(step_); };
+    h.evaluate = [&](EpochStats& st) {
+      if (valid == nullptr || valid->size() == 0) return;
+      const BinaryMetrics m = evaluate(*valid);
+      st.valid_auc = m.auc();
+      st.valid_logloss = m.log_loss();
+      st.valid_calibration = m.calibration();
+    };
+    h.end_epoch = [&](const EpochStats& st) {
       if (opt_.on_epoch) opt_.on_epoch(st);
       if (log.is_open()) {
         nlohmann::json j{{"epoch", st.epoch},         {"train_loss", st.train_loss},
@@ -387,27 +344,30 @@ class Trainer {
         }
         log.append(j.dump() + "\n");
       }
-
       if (valid != nullptr && valid->size() > 0) {
         const double metric = maximize ? st.valid_auc : st.valid_logloss;
         const double best = fs.best.value_or(maximize ? -std::numeric_limits<double>::infinity()
                                                       : std::numeric_limits<double>::infinity());
         if (maximize ? metric > best : metric < best) {
           fs.best = metric;
-          fs.best_epoch = epoch;
+          fs.best_epoch = st.epoch;
           fs.since_best = 0;
           if (opt_.patience > 0 && opt_.restore_best) best_params_ = model_.params();
         } else if (opt_.patience > 0 && ++fs.since_best >= opt_.patience) {
           fs.stopped_early = true;
         }
       } else {
-        fs.best_epoch = epoch;
+        fs.best_epoch = st.epoch;
       }
-      ++pos.epoch;
-      pos.batch = 0;
-      fs.loss_sum = fs.weight_sum = 0.0;
-      checkpoint();
-    }
+    };
+    fit_loop::EpochLoopOptions lo;
+    lo.epochs = opt_.epochs;
+    lo.examples = n;
+    lo.batch_size = opt_.batch_size;
+    lo.checkpoint_every = opt_.checkpoint_every;
+    lo.max_steps = opt_.max_steps;
+    lo.progress = opt_.progress;
+    if (fit_loop::run_epochs(pos, lo, h)) return finish(true);
     if (best_params_ && fs.best_epoch != static_cast<int>(fs.epochs.size())) model_.params() = *best_params_;
     return finish(false);
   }

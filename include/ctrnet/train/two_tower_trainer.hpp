@@ -50,6 +50,7 @@
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/serve/item_index.hpp"
 #include "ctrnet/train/divergence.hpp"
+#include "ctrnet/train/epoch_loop.hpp"
 #include "ctrnet/train/fit_position.hpp"
 #include "ctrnet/train/progress.hpp"
 #include "ctrnet/train/ranking_metrics.hpp"
@@ -404,21 +405,11 @@ class TwoTowerTrainer {
     CTRNET_CHECK(train.size() > 0, "TwoTowerTrainer: no training interactions");
     check_retrieval_data(data, "TwoTowerTrainer::fit");
     const index_t n = train.size();
-    const std::int64_t batches = fit_loop::batch_count(n, opt_.batch_size);
     TrainingPosition pos = fit_loop::start_position(resume, step_, n, opt_.batch_size);
     if (resume != nullptr)
       fit_loop::check_resume(pos, "TwoTowerTrainer::fit", "load_checkpoint(path, trainer)", step_, n, opt_.batch_size,
                              opt_.epochs);
     FitState& fs = *pos.fit;
-    fit_loop::CheckpointOnce last_checkpoint;
-    auto checkpoint = [&] {
-      if (last_checkpoint.done(pos)) return;
-      if (pos.batch > 0)  // epoch ends are checked at the epoch's end
-        detail::check_params_finite(policy_, model_.registry(), model_.params(), "TwoTowerTrainer", step_,
-                                    StepPlace{pos.epoch, pos.batch - 1, batches});
-      if (opt_.on_checkpoint) opt_.on_checkpoint(pos);
-      last_checkpoint.mark(pos);
-    };
     auto finish = [&](bool interrupted) {
       TwoTowerFitResult r;
       for (const EpochStats& e : fs.epochs) r.push_back({e.epoch, e.train_loss, e.seconds, e.samples_per_second});
@@ -426,68 +417,42 @@ class TwoTowerTrainer {
       r.position = pos;
       return r;
     };
-    auto out_of_steps = [&] { return fit_loop::out_of_steps(opt_.max_steps, step_); };
-    ProgressLine progress(opt_.progress);
     std::vector<index_t> order(static_cast<std::size_t>(n));
     std::vector<index_t> qs, is;
-    while (pos.epoch <= opt_.epochs) {
-      const int epoch = static_cast<int>(pos.epoch);
-      const auto t0 = std::chrono::steady_clock::now();
+    fit_loop::EpochHooks h;
+    h.start_epoch = [&](int epoch) {
       for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<index_t>(i);
       if (opt_.shuffle) {
         Rng rng(mix_seed(opt_.seed, 0xE90C, static_cast<std::uint64_t>(epoch)));
         rng.shuffle(std::span<index_t>(order));
       }
-      progress.start("epoch " + std::to_string(epoch) + "/" + std::to_string(opt_.epochs), n);
-      const std::int64_t first_batch = pos.batch;
-      while (pos.batch < batches) {
-        if (out_of_steps()) {
-          progress.finish();
-          checkpoint();
-          return finish(true);
-        }
-        const index_t b = static_cast<index_t>(pos.batch) * opt_.batch_size;
-        const index_t cnt = std::min(opt_.batch_size, n - b);
-        qs.clear();
-        is.clear();
-        for (index_t r = b; r < b + cnt; ++r) {
-          qs.push_back(train.query[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
-          is.push_back(train.item[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
-        }
-        double loss = 0.0;
-        try {
-          loss = train_step(data, qs, is, StepPlace{epoch, pos.batch, batches});
-        } catch (...) {
-          progress.finish();  // end the progress line before the error is printed
-          throw;
-        }
-        fs.loss_sum += loss * static_cast<double>(cnt);
-        fs.weight_sum += static_cast<double>(cnt);
-        fs.last_loss = loss;
-        ++pos.batch;
-        pos.step = step_;
-        progress.update(b + cnt, fs.loss_sum / static_cast<double>(b + cnt));
-        if (fit_loop::checkpoint_due(opt_.checkpoint_every, step_, pos.batch, batches)) checkpoint();
+    };
+    h.step = [&](index_t begin, index_t count, const StepPlace& at) {
+      qs.clear();
+      is.clear();
+      for (index_t r = begin; r < begin + count; ++r) {  // host: the pairs' rows
+        qs.push_back(train.query[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
+        is.push_back(train.item[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
       }
-      progress.finish();
-      detail::check_params_finite(policy_, model_.registry(), model_.params(), "TwoTowerTrainer", step_,
-                                  StepPlace{epoch, batches - 1, batches});
-      EpochStats st;
-      st.epoch = epoch;
-      st.train_loss = fs.loss_sum / static_cast<double>(n);
-      st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      // After a resume mid-epoch, the pairs of this session only.
-      const index_t seen = n - std::min<index_t>(n, static_cast<index_t>(first_batch) * opt_.batch_size);
-      st.samples_per_second = static_cast<double>(seen) / std::max(st.seconds, 1e-9);
-      st.lr_factor = schedule_.factor_at(step_);
-      fs.epochs.push_back(st);
-      fs.best_epoch = epoch;
-      ++pos.epoch;
-      pos.batch = 0;
-      fs.loss_sum = fs.weight_sum = 0.0;
-      checkpoint();
-      if (out_of_steps() && pos.epoch <= opt_.epochs) return finish(true);
-    }
+      return std::pair{train_step(data, qs, is, at), static_cast<double>(count)};
+    };
+    h.global_step = [&] { return step_; };
+    h.check_params = [&](const StepPlace& at) {
+      detail::check_params_finite(policy_, model_.registry(), model_.params(), "TwoTowerTrainer", step_, at);
+    };
+    h.checkpoint = [&] {
+      if (opt_.on_checkpoint) opt_.on_checkpoint(pos);
+    };
+    h.lr_factor = [&] { return schedule_.factor_at(step_); };
+    h.end_epoch = [&](const EpochStats& st) { fs.best_epoch = st.epoch; };
+    fit_loop::EpochLoopOptions lo;
+    lo.epochs = opt_.epochs;
+    lo.examples = n;
+    lo.batch_size = opt_.batch_size;
+    lo.checkpoint_every = opt_.checkpoint_every;
+    lo.max_steps = opt_.max_steps;
+    lo.progress = opt_.progress;
+    if (fit_loop::run_epochs(pos, lo, h)) return finish(true);
     return finish(false);
   }
 
