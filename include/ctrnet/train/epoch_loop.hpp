@@ -50,6 +50,20 @@ struct EpochLoopOptions {
   ProgressMode progress = ProgressMode::automatic;
 };
 
+/// The loop's options from a trainer's options (epochs, batch_size, checkpoint_every, max_steps,
+/// progress) for a training set of `examples` examples.
+template <class TrainerOptions>
+EpochLoopOptions loop_options(const TrainerOptions& t, index_t examples) {
+  EpochLoopOptions o;
+  o.epochs = t.epochs;
+  o.examples = examples;
+  o.batch_size = t.batch_size;
+  o.checkpoint_every = t.checkpoint_every;
+  o.max_steps = t.max_steps;
+  o.progress = t.progress;
+  return o;
+}
+
 /// Runs the epochs from `pos` (whose FitState it keeps up to date) until the last epoch, early
 /// stopping, or max_steps. Returns true when stopped by max_steps (interrupted, resumable).
 inline bool run_epochs(TrainingPosition& pos, const EpochLoopOptions& o, const EpochHooks& h) {

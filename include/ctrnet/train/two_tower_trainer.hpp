@@ -445,14 +445,7 @@ class TwoTowerTrainer {
     };
     h.lr_factor = [&] { return schedule_.factor_at(step_); };
     h.end_epoch = [&](const EpochStats& st) { fs.best_epoch = st.epoch; };
-    fit_loop::EpochLoopOptions lo;
-    lo.epochs = opt_.epochs;
-    lo.examples = n;
-    lo.batch_size = opt_.batch_size;
-    lo.checkpoint_every = opt_.checkpoint_every;
-    lo.max_steps = opt_.max_steps;
-    lo.progress = opt_.progress;
-    if (fit_loop::run_epochs(pos, lo, h)) return finish(true);
+    if (fit_loop::run_epochs(pos, fit_loop::loop_options(opt_, n), h)) return finish(true);
     return finish(false);
   }
 
