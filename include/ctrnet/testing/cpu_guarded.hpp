@@ -213,7 +213,8 @@ class GuardedContext final : public ExecutionContext {
   GuardedMemory memory_;
 };
 
-/// \brief cpu_scalar's kernels over guarded memory. Build one from a context that outlives it:
+/// \brief cpu_scalar's kernels over guarded memory. Build one from a context that outlives it and
+/// every buffer allocated in it (declare the context first):
 ///   testing::GuardedContext ctx;  testing::cpu_guarded p{ctx};
 struct cpu_guarded : cpu_scalar {
   static constexpr const char* name = "cpu_guarded";
