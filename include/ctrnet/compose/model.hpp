@@ -168,7 +168,6 @@ class BasicModel {
   /// Inference: every head's prediction (probability for BinaryHead), out: [rows, Σ widths].
   template <class P>
   void predict(const P& p, const BatchView& b, MatrixView<T> out, Cache& c) const {
-    const PolicyScope scope(p);
     forward(p, b, c, Context{});
     index_t col = 0;
     std::apply(

@@ -116,13 +116,11 @@ class TwoTower {
   /// Serving vectors of queries: their dot product with encode_candidates' is the similarity.
   template <class P>
   void encode_queries(const P& p, const BatchView& b, MatrixView<T> out, QueryCache& c) const {
-    const PolicyScope scope(p);  // caches live in the policy's memory
     forward_query(p, b, out, c);
     sim_.encode_query(p, ConstMatrixView<T>(out), out);
   }
   template <class P>
   void encode_candidates(const P& p, const BatchView& b, MatrixView<T> out, CandidateCache& c) const {
-    const PolicyScope scope(p);  // caches live in the policy's memory
     forward_candidate(p, b, out, c);
     sim_.encode_candidate(p, ConstMatrixView<T>(out), out);
   }

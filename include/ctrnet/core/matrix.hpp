@@ -69,18 +69,8 @@ class Matrix {
     resize(rows, cols);
     set_all(fill);
   }
-  /// Every element = v. Zero goes through the space; another value is written on the host, or for a
-  /// device space staged on the host and copied in.
-  void set_all(T v) {
-    if (v == T(0)) {
-      buf_.zero();
-    } else if (buf_.space().host_accessible()) {
-      for (index_t i = 0; i < size(); ++i) buf_[i] = v;
-    } else {
-      AlignedVector<T> host(static_cast<std::size_t>(size()), v);
-      buf_.upload(host.data(), size());
-    }
-  }
+  /// Every element = v (Buffer::assign: zero through the space, another value staged for a device).
+  void set_all(T v) { buf_.assign(size(), v); }
   void set_zero() { buf_.zero(); }
 
   /// The space the elements live in; bind() chooses it before the first allocation.
@@ -112,6 +102,11 @@ class Matrix {
   }
   /// Copies the size() elements out into host memory.
   void download(T* host) const { buf_.download(host); }
+  /// Writes all elements on the host (Buffer::write_on_host): fill(p) gets size() values to write.
+  template <class Fill>
+  void write_on_host(Fill&& fill) {
+    buf_.write_on_host(0, size(), std::forward<Fill>(fill));
+  }
 
  private:
   Buffer<T> buf_;

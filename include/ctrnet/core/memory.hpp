@@ -191,6 +191,19 @@ class Buffer {
   void download(T* host) const {
     if (size_ > 0) space().copy(host, data_, bytes(size_));
   }
+  /// Writes elements [offset, offset + n) on the host: fill(p) gets n host values to write, the
+  /// elements themselves when the space is host memory (they keep the values fill leaves alone),
+  /// else a zeroed staging area copied in afterwards.
+  template <class Fill>
+  void write_on_host(index_t offset, index_t n, Fill&& fill) {
+    if (space().host_accessible()) {
+      fill(data_ + offset);
+      return;
+    }
+    AlignedVector<T> host(static_cast<std::size_t>(n));
+    fill(host.data());
+    space().copy(data_ + offset, host.data(), bytes(static_cast<std::size_t>(n)));
+  }
 
  private:
   static std::size_t bytes(std::size_t n) { return n * sizeof(T); }

@@ -287,24 +287,16 @@ struct ModelParams {
   /// Allocates and initialises every tensor from `seed` and its own name.
   void initialize(const ParamRegistry& reg, std::uint64_t seed) {
     allocate(reg);
-    const bool direct = dense.space().host_accessible();
-    AlignedVector<T> host(direct ? 0 : static_cast<std::size_t>(reg.dense_size()), T(0));
-    T* values = direct ? dense.data() : host.data();
-    for (const auto& p : reg.params()) {
-      Rng rng(mix_seed(seed, fnv1a64(p.name)));
-      ctrnet::initialize(values + p.handle.offset, p.handle.rows, p.handle.cols, p.init, rng);
-    }
-    if (!direct) dense.upload(host.data(), reg.dense_size());
+    dense.write_on_host(0, dense.size(), [&](T* values) {  // the padding between tensors stays 0
+      for (const auto& p : reg.params()) {
+        Rng rng(mix_seed(seed, fnv1a64(p.name)));
+        ctrnet::initialize(values + p.handle.offset, p.handle.rows, p.handle.cols, p.init, rng);
+      }
+    });
     for (const auto& t : reg.tables()) {
       Rng rng(mix_seed(seed, fnv1a64(t.name)));
       auto& m = tables[static_cast<std::size_t>(t.handle.id)];
-      if (m.space().host_accessible()) {
-        ctrnet::initialize(m.data(), m.rows(), m.cols(), t.init, rng);
-      } else {
-        AlignedVector<T> staged(static_cast<std::size_t>(m.size()));
-        ctrnet::initialize(staged.data(), m.rows(), m.cols(), t.init, rng);
-        m.upload(staged.data(), m.rows(), m.cols());
-      }
+      m.write_on_host([&](T* values) { ctrnet::initialize(values, m.rows(), m.cols(), t.init, rng); });
     }
   }
   Weights<T> weights() const { return {dense.data(), tables.data()}; }

@@ -33,7 +33,6 @@
 #pragma once
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <fstream>

@@ -28,7 +28,6 @@
 // Recall/NDCG/HitRate/MRR@K and coverage (train/ranking_metrics.hpp).
 #pragma once
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <span>
