@@ -82,7 +82,7 @@ void check_table_grads_match(const ParamRegistry& reg, const ModelGrads<T>& scal
   for (const auto& t : reg.tables()) {
     const auto& a = scalar.tables[static_cast<std::size_t>(t.handle.id)];
     const auto& b = simd.tables[static_cast<std::size_t>(t.handle.id)];
-    std::vector<FeatureId> ia = a.ids(), ib = b.ids();
+    std::vector<FeatureId> ia = a.download_ids(), ib = b.download_ids();
     std::sort(ia.begin(), ia.end());
     std::sort(ib.begin(), ib.end());
     INFO("table gradient " << t.name);

@@ -132,18 +132,22 @@ class Buffer {
   }
 
   void resize(index_t n) {
-    const auto want = static_cast<std::size_t>(n);
-    if (want > capacity_) {
-      MemorySpace& s = space();
-      T* fresh = static_cast<T*>(s.allocate(bytes(want)));
-      if (size_ > 0) s.copy(fresh, data_, bytes(size_));  // keep the contents, like std::vector
-      release_storage();
-      space_ = &s;
-      data_ = fresh;
-      capacity_ = want;
-    }
-    size_ = want;
+    reserve(n);
+    size_ = static_cast<std::size_t>(n);
   }
+  /// Grows the capacity to at least n elements, keeping size() and the contents (like std::vector).
+  void reserve(index_t n) {
+    const auto want = static_cast<std::size_t>(n);
+    if (want <= capacity_) return;
+    MemorySpace& s = space();
+    T* fresh = static_cast<T*>(s.allocate(bytes(want)));
+    if (size_ > 0) s.copy(fresh, data_, bytes(size_));
+    release_storage();
+    space_ = &s;
+    data_ = fresh;
+    capacity_ = want;
+  }
+  index_t capacity() const { return static_cast<index_t>(capacity_); }
   /// Resize to n elements, all zero.
   void assign_zero(index_t n) {
     resize(n);

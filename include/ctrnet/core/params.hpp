@@ -17,6 +17,7 @@
 #include "ctrnet/core/error.hpp"
 #include "ctrnet/core/init.hpp"
 #include "ctrnet/core/matrix.hpp"
+#include "ctrnet/core/memory.hpp"
 #include "ctrnet/core/rng.hpp"
 
 namespace ctrnet {
@@ -148,18 +149,31 @@ class ParamRegistry {
   index_t dense_size_ = 0;
 };
 
-/// \brief Sparse gradient of one embedding table: the rows touched in a batch, in order of first
-/// touch, each accumulated in place. The id → slot index is a flat open-addressing hash table
-/// (linear probing, power-of-two capacity), so neither row() nor clear() allocates in steady
-/// state; clear() costs O(rows touched), not O(table size).
+/// \brief Sparse gradient of one embedding table, as two plain arrays in the memory space of the
+/// policy that writes it (core/memory.hpp): ids()[0, size) — distinct table rows, in order of first
+/// touch — and values() [size, dim], row i the gradient of row ids()[i]. That is all an optimizer
+/// kernel reads, and what a device backend produces by sorting (id, row) contributions and reducing
+/// each id's run in order.
+///
+/// The CPU kernels build it in place through a host-side index: an id → slot flat open-addressing
+/// hash table (linear probing, power-of-two capacity). row(), add() and reserve_more() are that CPU
+/// kernel side — host code, callable only inside a kernel of a policy whose memory the host can
+/// reach (the guarded test policy faults anywhere else). The index holds copies of the ids, so
+/// clear() touches only host memory; neither row() nor clear() allocates in steady state, and
+/// clear() costs O(rows touched), not O(table size).
 template <class T>
 class SparseRows {
  public:
+  /// Empties the gradient and sets its row width; the arrays are (re)bound to the thread's current
+  /// memory space (the policy's, inside a trainer or model call).
   void reset(index_t dim) {
     dim_ = dim;
+    size_ = 0;
+    ids_.bind(current_memory());
+    values_.bind(current_memory());
     ids_.clear();
-    where_.clear();
     values_.clear();
+    where_.clear();
     announced_ = 0;
     keys_.assign(16, kEmpty);
     slots_.assign(16, 0);
@@ -167,33 +181,58 @@ class SparseRows {
   void clear() {
     for (std::size_t h : where_) keys_[h] = kEmpty;
     where_.clear();
+    size_ = 0;
     ids_.clear();
     values_.clear();
     announced_ = 0;
   }
   index_t dim() const { return dim_; }
-  index_t size() const { return static_cast<index_t>(ids_.size()); }
-  bool empty() const { return ids_.empty(); }
-  FeatureId id(index_t i) const { return ids_[static_cast<std::size_t>(i)]; }
+  index_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  /// The arrays (policy memory: dereference only inside a kernel on a device policy).
+  const FeatureId* ids() const { return ids_.data(); }
+  const T* values() const { return values_.data(); }
+  T* values() { return values_.data(); }
+  FeatureId id(index_t i) const { return ids_.data()[i]; }
   const T* values(index_t i) const { return values_.data() + i * dim_; }
   T* values(index_t i) { return values_.data() + i * dim_; }
-  const std::vector<FeatureId>& ids() const { return ids_; }
+  /// The memory space the arrays live in.
+  MemorySpace& space() const { return values_.space(); }
+  /// Host copies of the arrays (an explicit copy back, for tests and tools).
+  std::vector<FeatureId> download_ids() const {
+    std::vector<FeatureId> out(static_cast<std::size_t>(size_));
+    ids_.download(out.data());
+    return out;
+  }
+  std::vector<T> download_values() const {
+    std::vector<T> out(static_cast<std::size_t>(size_ * dim_));
+    values_.download(out.data());
+    return out;
+  }
+
+  // ---- CPU kernel side (host code inside a kernel) ----
 
   /// The gradient row of `id` (a table row, >= 0), created as zeros when first touched. The
-  /// pointer is valid until the next call of row() (the buffer may grow).
+  /// pointer is valid until the next call of row() (the arrays may grow).
   T* row(FeatureId id) {
     if (keys_.empty()) reset(dim_);
     std::size_t h = probe(id);
     if (keys_[h] == kEmpty) {
-      if (2 * (ids_.size() + 1) > keys_.size()) {
+      if (2 * (where_.size() + 1) > keys_.size()) {
         grow();
         h = probe(id);
       }
+      const index_t slot = size_;
+      ensure_capacity(slot + 1);
       keys_[h] = id;
-      slots_[h] = static_cast<index_t>(ids_.size());
-      ids_.push_back(id);
+      slots_[h] = slot;
       where_.push_back(h);
-      values_.resize(values_.size() + static_cast<std::size_t>(dim_), T(0));
+      ++size_;
+      ids_.resize(size_);
+      values_.resize(size_ * dim_);
+      ids_.data()[slot] = id;
+      std::fill_n(values_.data() + slot * dim_, dim_, T(0));
     }
     return values_.data() + slots_[h] * dim_;
   }
@@ -208,11 +247,11 @@ class SparseRows {
     std::size_t cap = keys_.size();
     while (2 * (rows + 1) > cap) cap *= 2;
     if (cap != keys_.size()) rehash(cap);
-    ids_.reserve(rows);
     where_.reserve(rows);
-    values_.reserve(rows * static_cast<std::size_t>(dim_));
+    ensure_capacity(static_cast<index_t>(rows));
   }
-  /// Adds another SparseRows (same dim) into this one, in the other's row order.
+  /// Adds another SparseRows (same dim) into this one, in the other's row order (the CPU body of
+  /// kernels::sparse_rows_add).
   void add(const SparseRows& o) {
     reserve_more(std::max(o.announced_, o.size()));
     for (index_t i = 0; i < o.size(); ++i) {
@@ -233,24 +272,37 @@ class SparseRows {
     return h;
   }
   void grow() { rehash(keys_.size() * 2); }
+  // Rebuilds the index from the keys it holds (host copies of ids()), never reading the arrays.
   void rehash(std::size_t capacity) {
+    std::vector<FeatureId> old(where_.size());
+    for (std::size_t i = 0; i < where_.size(); ++i) old[i] = keys_[where_[i]];
     keys_.assign(capacity, kEmpty);
     slots_.assign(keys_.size(), 0);
-    for (std::size_t i = 0; i < ids_.size(); ++i) {
-      const std::size_t h = probe(ids_[i]);
-      keys_[h] = ids_[i];
+    for (std::size_t i = 0; i < where_.size(); ++i) {
+      const std::size_t h = probe(old[i]);
+      keys_[h] = old[i];
       slots_[h] = static_cast<index_t>(i);
       where_[i] = h;
     }
   }
+  // Grows the arrays' capacity to at least `rows` rows (doubling), keeping their contents.
+  void ensure_capacity(index_t rows) {
+    if (rows <= capacity_) return;
+    const index_t cap = std::max<index_t>(rows, 2 * capacity_);
+    ids_.reserve(cap);
+    values_.reserve(cap * dim_);
+    capacity_ = cap;
+  }
 
   index_t dim_ = 0;
-  std::vector<FeatureId> ids_;
-  AlignedVector<T> values_;
-  std::vector<FeatureId> keys_;    // hash slots: id or kEmpty
-  std::vector<index_t> slots_;     // hash slot → index into ids_
-  std::vector<std::size_t> where_; // index into ids_ → hash slot (clear() empties exactly these)
-  index_t announced_ = 0;           // ids announced by reserve_more() since the last clear()
+  index_t size_ = 0;
+  index_t capacity_ = 0;           // rows the arrays hold without reallocating
+  Buffer<FeatureId> ids_;          // [size]: policy memory
+  Buffer<T> values_;               // [size, dim]: policy memory
+  std::vector<FeatureId> keys_;    // hash slots: id or kEmpty (host)
+  std::vector<index_t> slots_;     // hash slot → row index (host)
+  std::vector<std::size_t> where_; // row index → hash slot (clear() empties exactly these)
+  index_t announced_ = 0;          // ids announced by reserve_more() since the last clear()
 };
 
 /// Read-only access to a model's values, passed to forward/backward.

@@ -7,7 +7,6 @@
 // gradient:   opt.apply(policy, table, sparse_rows)   table: [rows, dim]
 // Hyper-parameters are doubles; per-step constants are computed in double and converted to T.
 #pragma once
-#include "ctrnet/core/memory.hpp"
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -22,7 +21,9 @@
 #include "ctrnet/core/error.hpp"
 #include "ctrnet/core/matrix.hpp"
 #include "ctrnet/core/params.hpp"
+#include "ctrnet/core/memory.hpp"
 #include "ctrnet/core/types.hpp"
+#include "ctrnet/kernels/sparse_rows.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
 
 namespace ctrnet {
@@ -82,16 +83,19 @@ inline void check_dense_sizes(std::size_t values, std::size_t grads, index_t sta
 }
 
 /// A sparse apply's arguments: table shape matches the state, gradient dim matches, ids in range.
-template <class T>
-inline void check_sparse_args(index_t rows, index_t dim, ConstMatrixView<T> table, const SparseRows<T>& grad,
-                              std::string_view who) {
+template <class P, class T>
+inline void check_sparse_args(const P& policy, index_t rows, index_t dim, ConstMatrixView<T> table,
+                              const SparseRows<T>& grad, std::string_view who) {
   CTRNET_CHECK(table.rows == rows && table.cols == dim, who, ": state was initialised for a [", rows, ", ", dim,
                "] table, apply() got [", table.rows, ", ", table.cols, "]");
   CTRNET_CHECK(table.contiguous() || table.rows <= 1, who, ": the table view must be contiguous");
   if (grad.empty()) return;
   CTRNET_CHECK(grad.dim() == dim, who, ": sparse gradient has dim ", grad.dim(), ", the table has dim ", dim);
-  for (FeatureId id : grad.ids())
-    CTRNET_CHECK(id >= 0 && id < rows, who, ": sparse gradient row id ", id, " is outside the table [0, ", rows, ")");
+  const index_t bad = kernels::first_id_outside(policy, grad, rows);
+  if (bad == grad.size()) return;
+  FeatureId id = 0;  // the one offending id, copied back for the message
+  grad.space().copy(&id, grad.ids() + bad, sizeof id);
+  detail::throw_error(who, ": sparse gradient row id ", id, " is outside the table [0, ", rows, ")");
 }
 
 /// Step counter and state size shared by the dense optimizers.

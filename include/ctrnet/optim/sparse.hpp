@@ -67,10 +67,11 @@ inline void validate(const LazyAdamOptions& o) {
 
 namespace detail {
 /// The common part of every sparse optimizer's apply(): lazy init, argument checks, step count.
-template <class Self, class T>
-inline void begin_apply(Self& self, MatrixView<T> table, const SparseRows<T>& grad, std::string_view who) {
+template <class Self, class P, class T>
+inline void begin_apply(Self& self, const P& policy, MatrixView<T> table, const SparseRows<T>& grad,
+                        std::string_view who) {
   if (!self.initialized()) self.init(table.rows, table.cols);
-  check_sparse_args<T>(self.rows(), self.dim(), table, grad, who);
+  check_sparse_args(policy, self.rows(), self.dim(), ConstMatrixView<T>(table), grad, who);
 }
 }  // namespace detail
 
@@ -91,7 +92,7 @@ class SparseSgd : public detail::SparseOptimizerBase {
   /// table: [rows, dim].
   template <class P>
   void apply(const P& policy, MatrixView<T> table, const SparseRows<T>& grad) {
-    detail::begin_apply(*this, table, grad, "sparse SGD");
+    detail::begin_apply(*this, policy, table, grad, "sparse SGD");
     kernels::SgdArgs<T> a;
     a.neg_lr = static_cast<T>(-opt_.lr);
     kernels::sparse_sgd_update(policy, a, table, grad);
@@ -131,7 +132,7 @@ class SparseAdagrad : public detail::SparseOptimizerBase {
   }
   template <class P>
   void apply(const P& policy, MatrixView<T> table, const SparseRows<T>& grad) {
-    detail::begin_apply(*this, table, grad, "sparse Adagrad");
+    detail::begin_apply(*this, policy, table, grad, "sparse Adagrad");
     kernels::AdagradArgs<T> a;
     a.neg_lr = static_cast<T>(-opt_.lr);
     a.eps = static_cast<T>(opt_.eps);
@@ -174,7 +175,7 @@ class RowWiseAdagrad : public detail::SparseOptimizerBase {
   }
   template <class P>
   void apply(const P& policy, MatrixView<T> table, const SparseRows<T>& grad) {
-    detail::begin_apply(*this, table, grad, "row-wise Adagrad");
+    detail::begin_apply(*this, policy, table, grad, "row-wise Adagrad");
     const kernels::RowwiseAdagradArgs<T> a{static_cast<T>(opt_.lr), static_cast<T>(opt_.eps)};
     kernels::sparse_rowwise_adagrad_update(policy, a, table, grad, sum_.data());
     ++step_;
@@ -218,7 +219,7 @@ class LazyAdam : public detail::SparseOptimizerBase {
   }
   template <class P>
   void apply(const P& policy, MatrixView<T> table, const SparseRows<T>& grad) {
-    detail::begin_apply(*this, table, grad, "lazy Adam");
+    detail::begin_apply(*this, policy, table, grad, "lazy Adam");
     ++step_;
     kernels::sparse_lazy_adam_update(policy, args(step_), table, grad, m_.view(), v_.view());
   }
@@ -271,7 +272,7 @@ class SparseFtrl : public detail::SparseOptimizerBase {
   }
   template <class P>
   void apply(const P& policy, MatrixView<T> table, const SparseRows<T>& grad) {
-    detail::begin_apply(*this, table, grad, "sparse FTRL");
+    detail::begin_apply(*this, policy, table, grad, "sparse FTRL");
     const kernels::FtrlArgs<T> a{static_cast<T>(opt_.alpha), static_cast<T>(opt_.beta), static_cast<T>(opt_.l1),
                                  static_cast<T>(opt_.l2)};
     if (opt_.alpha > 0.0) kernels::sparse_ftrl_update(policy, a, table, grad, z_.view(), n_.view());

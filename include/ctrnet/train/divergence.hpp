@@ -70,11 +70,10 @@ void check_grads_finite(const P& policy, const ParamRegistry& reg, const ModelGr
       if (i >= p.handle.offset && i < p.handle.offset + p.handle.size()) fail(p.name, v);
     fail("(padding)", v);
   }
-  for (const auto& t : reg.tables()) {  // sparse rows are host memory (core/params.hpp)
+  for (const auto& t : reg.tables()) {  // the sparse rows' values, in the policy's memory too
     const auto& g = grads.tables[static_cast<std::size_t>(t.handle.id)];
-    if (g.empty()) continue;
-    const std::span<const T> v(g.values(0), static_cast<std::size_t>(g.size() * g.dim()));
-    if (const std::size_t i = first_non_finite(v); i < v.size()) fail(t.name, v[i]);
+    const index_t m = g.size() * g.dim();
+    if (const index_t i = kernels::first_non_finite(policy, g.values(), m); i < m) fail(t.name, read_value(g.space(), g.values(), i));
   }
 }
 

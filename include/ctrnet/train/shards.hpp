@@ -20,6 +20,7 @@
 
 #include "ctrnet/core/params.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
+#include "ctrnet/kernels/sparse_rows.hpp"
 
 namespace ctrnet {
 
@@ -54,7 +55,7 @@ void reduce_shard_gradients(const P& policy, index_t S, GradsOf&& grads_of) {
       kernels::axpy(policy, T(1), ConstMatrixView<T>(grads_of(s).dense.data() + b, 1, e - b), dst);
   });
   tbb::parallel_for(std::size_t(0), g0.tables.size(), [&](std::size_t t) {
-    for (index_t s = 1; s < S; ++s) g0.tables[t].add(grads_of(s).tables[t]);
+    for (index_t s = 1; s < S; ++s) kernels::sparse_rows_add(policy, g0.tables[t], grads_of(s).tables[t]);
   });
 }
 
