@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../loss_value.hpp"
 #include "ctrnet/core/rng.hpp"
 #include "ctrnet/heads/glove.hpp"
 #include "ctrnet/layers/embedding.hpp"
@@ -51,7 +52,7 @@ TEST_CASE("GloVe head loss and gradient match a hand-computed case", "[heads][gl
   const double f1 = std::pow(10.0 / 100.0, 0.75);
   const double e1 = 0.5 - std::log(10.0), e2 = 2.0 - std::log(100.0), e3 = -1.0 - std::log(400.0);
   const double want = s * (1.0 * f1 * e1 * e1 + 0.5 * 1.0 * e2 * e2 + 2.0 * 1.0 * e3 * e3);
-  const double got = h.loss(cpu_scalar{}, z.cview(), b, norm, dz.view());
+  const double got = test_util::loss_value([&](double* out_) { h.loss(cpu_scalar{}, z.cview(), b, norm, dz.view(), out_); });
   CHECK(got == Approx(want).epsilon(1e-12));
   CHECK(dz(0, 0) == 0.0);  // X = 0: no contribution
   CHECK(dz(1, 0) == Approx(s * 1.0 * f1 * 2.0 * e1).epsilon(1e-12));
@@ -64,7 +65,7 @@ TEST_CASE("GloVe head loss and gradient match a hand-computed case", "[heads][gl
 
   // Weight 0 (the one-output model): nothing, not even the count check.
   Matrix<double> dz0(4, 1, 0.0);
-  CHECK(GloveHead(HeadOptions{0.0, 1}).loss(cpu_scalar{}, z.cview(), b, norm, dz0.view()) == 0.0);
+  CHECK(test_util::loss_value([&](double* out_) { GloveHead(HeadOptions{0.0, 1}).loss(cpu_scalar{}, z.cview(), b, norm, dz0.view(), out_); }) == 0.0);
   CHECK(dz0(1, 0) == 0.0);
 }
 
@@ -83,13 +84,13 @@ TEST_CASE("GloVe head gradient matches finite differences (double)", "[heads][gl
   for (index_t r = 0; r < n; ++r) dz(r, 0) = rng.uniform(-1.0, 1.0);  // pre-filled: checks accumulation
   const Matrix<double> dz0 = dz;
   const GloveHead h(HeadOptions{0.7, 1}, GloveOptions{50.0, 0.6});
-  h.loss(cpu_scalar{}, z.cview(), b, 3.5, dz.view());
+  test_util::loss_value([&](double* out_) { h.loss(cpu_scalar{}, z.cview(), b, 3.5, dz.view(), out_); });
   for (index_t r = 0; r < n; ++r) {
     const double x = z(r, 0);
     z(r, 0) = x + 1e-6;
-    const double fp = h.loss(cpu_scalar{}, z.cview(), b, 3.5, MatrixView<double>{});
+    const double fp = test_util::loss_value([&](double* out_) { h.loss(cpu_scalar{}, z.cview(), b, 3.5, MatrixView<double>{}, out_); });
     z(r, 0) = x - 1e-6;
-    const double fm = h.loss(cpu_scalar{}, z.cview(), b, 3.5, MatrixView<double>{});
+    const double fm = test_util::loss_value([&](double* out_) { h.loss(cpu_scalar{}, z.cview(), b, 3.5, MatrixView<double>{}, out_); });
     z(r, 0) = x;
     CHECK(dz(r, 0) - dz0(r, 0) == Approx((fp - fm) / 2e-6).margin(1e-7));
   }
@@ -98,9 +99,9 @@ TEST_CASE("GloVe head gradient matches finite differences (double)", "[heads][gl
 TEST_CASE("GloVe head rejects bad counts and options", "[heads][glove][errors]") {
   CountBatch cb{{0}, {1.0f}, {-1.0f}};
   Matrix<double> z(1, 1, 0.0), dz(1, 1, 0.0);
-  CHECK_THROWS_WITH(GloveHead(HeadOptions{1.0, 1}).loss(cpu_scalar{}, z.cview(), cb.view(), 1.0, dz.view()),
+  CHECK_THROWS_WITH(test_util::loss_value([&](double* out_) { GloveHead(HeadOptions{1.0, 1}).loss(cpu_scalar{}, z.cview(), cb.view(), 1.0, dz.view(), out_); }),
                     Catch::Contains("co-occurrence count of row 0 is -1"));
-  CHECK_THROWS_WITH(GloveHead(HeadOptions{1.0, 2}).loss(cpu_scalar{}, z.cview(), cb.view(), 1.0, dz.view()),
+  CHECK_THROWS_WITH(test_util::loss_value([&](double* out_) { GloveHead(HeadOptions{1.0, 2}).loss(cpu_scalar{}, z.cview(), cb.view(), 1.0, dz.view(), out_); }),
                     Catch::Contains("target 2 requested but the batch has 1 extra targets"));
   CHECK_THROWS_WITH(GloveHead(HeadOptions{1.0, 1}, GloveOptions{0.0, 0.75}), Catch::Contains("x_max must be positive"));
 }
@@ -177,21 +178,21 @@ TEST_CASE("kernels::glove_loss: hand-computed case, null weights, accumulation, 
   z(2, 0) = 1.0 + std::log(4.0);          // e = 1
   z(3, 0) = std::log(16.0) - 2.0;         // e = −2
   // ℓ = 0.5 · (½·2² + 1·1² + 1·(−2)²) = 3.5;  dz_r += 0.5 · f · 2e.
-  const double got = kernels::glove_loss(cpu_scalar{}, z.cview(), counts.data(), nullptr, 0.5, 4.0, 0.5, 0, dz.view());
+  const double got = test_util::loss_value([&](double* out_) { kernels::glove_loss(cpu_scalar{}, z.cview(), counts.data(), nullptr, 0.5, 4.0, 0.5, 0, dz.view(), out_); });
   CHECK(got == Approx(3.5).epsilon(1e-14));
   CHECK(dz(0, 0) == 1.0);
   CHECK(dz(1, 0) == Approx(2.0).epsilon(1e-14));
   CHECK(dz(2, 0) == Approx(2.0).epsilon(1e-14));
   CHECK(dz(3, 0) == Approx(-1.0).epsilon(1e-14));
   // No gradient requested: the same loss, nothing written.
-  CHECK(kernels::glove_loss(cpu_scalar{}, z.cview(), counts.data(), nullptr, 0.5, 4.0, 0.5, 0, MatrixView<double>{}) ==
+  CHECK(test_util::loss_value([&](double* out_) { kernels::glove_loss(cpu_scalar{}, z.cview(), counts.data(), nullptr, 0.5, 4.0, 0.5, 0, MatrixView<double>{}, out_); }) ==
         got);
   // Per-row weights (float) scale each row; float logits.
   const std::vector<float> w{9.0f, 2.0f, 0.5f, 0.0f};
   Matrix<float> zf(4, 1), dzf(4, 1, 0.0f);
   for (index_t r = 0; r < 4; ++r) zf(r, 0) = static_cast<float>(z(r, 0));
   const double gw =
-      kernels::glove_loss(cpu_scalar{}, zf.cview(), counts.data(), w.data(), 0.5, 4.0, 0.5, 0, dzf.view());
+      test_util::loss_value([&](double* out_) { kernels::glove_loss(cpu_scalar{}, zf.cview(), counts.data(), w.data(), 0.5, 4.0, 0.5, 0, dzf.view(), out_); });
   CHECK(gw == Approx(0.5 * (2.0 * 0.5 * 4.0 + 0.5 * 1.0)).epsilon(1e-6));
   CHECK(dzf(0, 0) == 0.0f);
   CHECK(dzf(1, 0) == Approx(2.0));
@@ -200,11 +201,11 @@ TEST_CASE("kernels::glove_loss: hand-computed case, null weights, accumulation, 
   // The count check names the batch row: first_row + r.
   const std::vector<float> bad{2.0f, -0.5f};
   Matrix<double> z2(2, 1, 0.0);
-  CHECK_THROWS_WITH(kernels::glove_loss(cpu_scalar{}, z2.cview(), bad.data(), nullptr, 1.0, 100.0, 0.75, 7,
-                                        MatrixView<double>{}),
+  CHECK_THROWS_WITH(test_util::loss_value([&](double* out_) { kernels::glove_loss(cpu_scalar{}, z2.cview(), bad.data(), nullptr, 1.0, 100.0, 0.75, 7,
+                                        MatrixView<double>{}, out_); }),
                     Catch::Contains("GloveHead: the co-occurrence count of row 8 is -0.5"));
   const std::vector<float> nan{std::nanf("")};
-  CHECK_THROWS_WITH(kernels::glove_loss(cpu_scalar{}, z2.cview().row_block(0, 1), nan.data(), nullptr, 1.0, 100.0,
-                                        0.75, 3, MatrixView<double>{}),
+  CHECK_THROWS_WITH(test_util::loss_value([&](double* out_) { kernels::glove_loss(cpu_scalar{}, z2.cview().row_block(0, 1), nan.data(), nullptr, 1.0, 100.0,
+                                        0.75, 3, MatrixView<double>{}, out_); }),
                     Catch::Contains("co-occurrence count of row 3 is nan; expected a finite count >= 0"));
 }

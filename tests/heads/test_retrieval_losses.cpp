@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../loss_value.hpp"
 #include "ctrnet/core/rng.hpp"
 #include "ctrnet/heads/retrieval.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
@@ -55,7 +56,7 @@ TEST_CASE("In-batch softmax matches a hand-computed case", "[retrieval][loss]") 
   Matrix<double> ds(2, 2, 0.0);
   InBatchSoftmax loss(InBatchSoftmax::Options{false, false});
   InBatchSoftmax::Workspace<double> ws;
-  const double l = loss.loss(cpu_scalar{}, s.cview(), ids, nullptr, nullptr, 0.5, ds.view(), ws);
+  const double l = test_util::loss_value([&](double* out_) { loss.loss(cpu_scalar{}, s.cview(), ids, nullptr, nullptr, 0.5, ds.view(), ws, out_); });
   CHECK(l == Approx(0.3132617).epsilon(1e-6));
   CHECK(ds(0, 0) == Approx((0.7310586 - 1) / 2).epsilon(1e-6));
   CHECK(ds(0, 1) == Approx(0.2689414 / 2).epsilon(1e-6));
@@ -68,7 +69,7 @@ TEST_CASE("In-batch softmax subtracts log p̂ of each column (logQ correction)",
   // row 1: z = [2 + ln 2, 3 + ln 4] → ℓ1 = log(1 + e^{2 + ln 2 − 3 − ln 4}) = log(1 + 1/(2e))
   const Matrix<double> s = mat(2, 2, {1, 0, 2, 3});
   const double lq[] = {std::log(0.5), std::log(0.25)};
-  const double l = kernels::sampled_softmax_loss(cpu_scalar{}, s.cview(), lq, {}, nullptr, 1.0, MatrixView<double>{});
+  const double l = test_util::loss_value([&](double* out_) { kernels::sampled_softmax_loss(cpu_scalar{}, s.cview(), lq, {}, nullptr, 1.0, MatrixView<double>{}, out_); });
   CHECK(l == Approx(std::log(1 + 2 / std::exp(1.0)) + std::log(1 + 1 / (2 * std::exp(1.0)))).epsilon(1e-12));
   CHECK(l == Approx(0.5514447 + 0.1688473).epsilon(1e-6));
   // Through InBatchSoftmax and a FrequencyEstimator: with α = 1 the estimate is the last gap.
@@ -82,7 +83,7 @@ TEST_CASE("In-batch softmax subtracts log p̂ of each column (logQ correction)",
   CHECK(f.probability(2) == Approx(1.0 / 3));
   InBatchSoftmax ib;
   InBatchSoftmax::Workspace<double> ws;
-  const double l2 = ib.loss(cpu_scalar{}, s.cview(), a, &f, nullptr, 1.0, MatrixView<double>{}, ws);
+  const double l2 = test_util::loss_value([&](double* out_) { ib.loss(cpu_scalar{}, s.cview(), a, &f, nullptr, 1.0, MatrixView<double>{}, ws, out_); });
   // z row 0 = [1 − 0, 0 + ln 3], row 1 = [2, 3 + ln 3]
   CHECK(l2 == Approx(log1pexp(std::log(3.0) - 1) + log1pexp(2 - 3 - std::log(3.0))).epsilon(1e-12));
 }
@@ -94,7 +95,7 @@ TEST_CASE("Accidental hits (same item id) are masked out of the softmax", "[retr
   Matrix<double> ds(2, 2, 0.0);
   InBatchSoftmax loss(InBatchSoftmax::Options{false, true});
   InBatchSoftmax::Workspace<double> ws;
-  CHECK(loss.loss(cpu_scalar{}, s.cview(), ids, nullptr, nullptr, 1.0, ds.view(), ws) == Approx(0.0).margin(1e-15));
+  CHECK(test_util::loss_value([&](double* out_) { loss.loss(cpu_scalar{}, s.cview(), ids, nullptr, nullptr, 1.0, ds.view(), ws, out_); }) == Approx(0.0).margin(1e-15));
   for (index_t i = 0; i < 4; ++i) CHECK(ds.data()[i] == Approx(0.0).margin(1e-15));
 
   AccidentalHitMask m;
@@ -112,7 +113,7 @@ TEST_CASE("Mixed negative sampling matches hand-computed cases", "[retrieval][lo
   MixedNegativeSoftmax mixed(MixedNegativeSoftmax::Options{2, false, true});
   MixedNegativeSoftmax::Workspace<double> ws;
   Matrix<double> ds(1, 3, 0.0);
-  CHECK(mixed.loss(cpu_scalar{}, s.cview(), ids, nullptr, 10, nullptr, 1.0, ds.view(), ws) == Approx(0.1269280).epsilon(1e-6));
+  CHECK(test_util::loss_value([&](double* out_) { mixed.loss(cpu_scalar{}, s.cview(), ids, nullptr, 10, nullptr, 1.0, ds.view(), ws, out_); }) == Approx(0.1269280).epsilon(1e-6));
   CHECK(ds(0, 2) == 0.0);
   CHECK(ds(0, 1) == Approx(1 / (1 + std::exp(2.0))).epsilon(1e-12));
   // logQ with the mixture: log(p̂_j + B′/N); item 3 has p̂ = 1 (seen at the only step), item 5 was
@@ -123,7 +124,7 @@ TEST_CASE("Mixed negative sampling matches hand-computed cases", "[retrieval][lo
   MixedNegativeSoftmax mq(MixedNegativeSoftmax::Options{2, true, false});
   const double z0 = 2 - std::log(1.2), z1 = -std::log(0.2), z2 = 1 - std::log(1.2);
   const double want = -z0 + std::log(std::exp(z0) + std::exp(z1) + std::exp(z2));
-  CHECK(mq.loss(cpu_scalar{}, s.cview(), ids, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws) == Approx(want).epsilon(1e-12));
+  CHECK(test_util::loss_value([&](double* out_) { mq.loss(cpu_scalar{}, s.cview(), ids, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws, out_); }) == Approx(want).epsilon(1e-12));
   // correct_sampled = false: the in-batch column keeps the mixture correction log(p̂ + B′/N), the
   // B′ sampled columns keep their raw scores → z = [2 − log 1.2, 0, 1].
   MixedNegativeSoftmax::Options unc{2, true, false};
@@ -131,7 +132,7 @@ TEST_CASE("Mixed negative sampling matches hand-computed cases", "[retrieval][lo
   const double u0 = 2 - std::log(1.2);
   const double want_unc = -u0 + std::log(std::exp(u0) + std::exp(0.0) + std::exp(1.0));
   CHECK(want_unc != Approx(want));
-  CHECK(MixedNegativeSoftmax(unc).loss(cpu_scalar{}, s.cview(), ids, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws) ==
+  CHECK(test_util::loss_value([&](double* out_) { MixedNegativeSoftmax(unc).loss(cpu_scalar{}, s.cview(), ids, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws, out_); }) ==
         Approx(want_unc).epsilon(1e-12));
   // Sampling is uniform over the corpus and reproducible.
   Rng r1(5), r2(5);
@@ -149,7 +150,7 @@ TEST_CASE("Pointwise BCE on labelled pairs matches a hand-computed case", "[retr
   const Matrix<double> s = mat(2, 1, {2, -1});
   const float y[] = {1, 0};
   Matrix<double> ds(2, 1, 0.0);
-  const double l = PointwiseBCE{}.loss(cpu_scalar{}, s.cview(), y, nullptr, 1.0, ds.view());
+  const double l = test_util::loss_value([&](double* out_) { PointwiseBCE{}.loss(cpu_scalar{}, s.cview(), y, nullptr, 1.0, ds.view(), out_); });
   CHECK(l == Approx(0.1269280 + 0.3132617).epsilon(1e-6));
   CHECK(ds(0, 0) == Approx(1 / (1 + std::exp(-2.0)) - 1).epsilon(1e-12));
   CHECK(ds(1, 0) == Approx(1 / (1 + std::exp(1.0))).epsilon(1e-12));
@@ -169,7 +170,7 @@ TEST_CASE("Retrieval losses: gradients match finite differences", "[retrieval][l
     InBatchSoftmax loss;
     InBatchSoftmax::Workspace<double> ws;
     check_loss_gradient(s, [&](const Matrix<double>& m, MatrixView<double> ds) {
-      return loss.loss(cpu_scalar{}, m.cview(), ids, &f, w, 0.2, ds, ws);
+      return test_util::loss_value([&](double* out_) { loss.loss(cpu_scalar{}, m.cview(), ids, &f, w, 0.2, ds, ws, out_); });
     });
   }
   SECTION("mixed negatives") {
@@ -181,7 +182,7 @@ TEST_CASE("Retrieval losses: gradients match finite differences", "[retrieval][l
     MixedNegativeSoftmax loss(MixedNegativeSoftmax::Options{4, true, true});
     MixedNegativeSoftmax::Workspace<double> ws;
     check_loss_gradient(s, [&](const Matrix<double>& m, MatrixView<double> ds) {
-      return loss.loss(cpu_scalar{}, m.cview(), ids, &f, 12, w, 0.25, ds, ws);
+      return test_util::loss_value([&](double* out_) { loss.loss(cpu_scalar{}, m.cview(), ids, &f, 12, w, 0.25, ds, ws, out_); });
     });
   }
   SECTION("pointwise") {
@@ -189,7 +190,7 @@ TEST_CASE("Retrieval losses: gradients match finite differences", "[retrieval][l
     for (index_t i = 0; i < 4; ++i) s.data()[i] = rng.uniform(-3, 3);
     const float y[] = {1, 0, 0, 1};
     check_loss_gradient(s, [&](const Matrix<double>& m, MatrixView<double> ds) {
-      return PointwiseBCE{}.loss(cpu_scalar{}, m.cview(), y, w, 0.3, ds);
+      return test_util::loss_value([&](double* out_) { PointwiseBCE{}.loss(cpu_scalar{}, m.cview(), y, w, 0.3, ds, out_); });
     });
   }
 }
@@ -207,8 +208,8 @@ TEST_CASE("Sampled softmax: cpu_simd matches cpu_scalar", "[retrieval][loss][sim
     AccidentalHitMask mask;
     mask.build(ids, rows);
     Matrix<float> d1(rows, cols, 0.5f), d2(rows, cols, 0.5f);
-    const double l1 = kernels::sampled_softmax_loss(cpu_scalar{}, s.cview(), lq.data(), mask.view(), w.data(), 0.01, d1.view());
-    const double l2 = kernels::sampled_softmax_loss(cpu_simd{}, s.cview(), lq.data(), mask.view(), w.data(), 0.01, d2.view());
+    const double l1 = test_util::loss_value([&](double* out_) { kernels::sampled_softmax_loss(cpu_scalar{}, s.cview(), lq.data(), mask.view(), w.data(), 0.01, d1.view(), out_); });
+    const double l2 = test_util::loss_value([&](double* out_) { kernels::sampled_softmax_loss(cpu_simd{}, s.cview(), lq.data(), mask.view(), w.data(), 0.01, d2.view(), out_); });
     CHECK(l2 == Approx(l1).epsilon(1e-5));
     for (index_t i = 0; i < d1.size(); ++i) REQUIRE(std::abs(d1.data()[i] - d2.data()[i]) <= 1e-6 + 1e-4 * std::abs(d1.data()[i]));
   }
@@ -300,15 +301,15 @@ TEST_CASE("Retrieval losses keep their error messages (unseen item, too few colu
   InBatchSoftmax ib;
   InBatchSoftmax::Workspace<double> ws;
   if (kernels::frequency_bucket(0, 1024, 10) != kernels::frequency_bucket(0, 1024, 11)) {
-    CHECK_THROWS_WITH(ib.loss(cpu_simd{}, s.cview(), ids, &f, nullptr, 1.0, MatrixView<double>{}, ws),
+    CHECK_THROWS_WITH(test_util::loss_value([&](double* out_) { ib.loss(cpu_simd{}, s.cview(), ids, &f, nullptr, 1.0, MatrixView<double>{}, ws, out_); }),
                       Catch::Contains("InBatchSoftmax: item 11 has no frequency estimate; update the estimator"));
     const Matrix<double> s3 = mat(2, 3, {1, 0, 2, 3, 1, 1});
     const std::vector<FeatureId> ids3{10, 11, 12};
     MixedNegativeSoftmax mixed(MixedNegativeSoftmax::Options{1, true, false});
     // B′ = 1 of N = 10 → u = 0.1 > 0: every column has q > 0, no error.
-    CHECK_NOTHROW(mixed.loss(cpu_scalar{}, s3.cview(), ids3, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws));
+    CHECK_NOTHROW(test_util::loss_value([&](double* out_) { mixed.loss(cpu_scalar{}, s3.cview(), ids3, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws, out_); }));
     // B = B + B′ columns (B′ = 0): item 11 has q = 0.
-    CHECK_THROWS_WITH(mixed.loss(cpu_scalar{}, s.cview(), ids, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws),
+    CHECK_THROWS_WITH(test_util::loss_value([&](double* out_) { mixed.loss(cpu_scalar{}, s.cview(), ids, &f, 10, nullptr, 1.0, MatrixView<double>{}, ws, out_); }),
                       Catch::Contains("MixedNegativeSoftmax: item 11 has no frequency estimate and B' = 0"));
   }
   AccidentalHitMask m;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "../loss_value.hpp"
 #include "ctrnet/kernels/dropout.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/kernels/embedding.hpp"
@@ -567,8 +568,8 @@ TEMPLATE_TEST_CASE("bce_with_logits and squared_error: cpu_simd matches cpu_scal
         }
 
         Buf<T> dzs(dz_prefill), dzv(dz_prefill);
-        const double ls = kernels::bce_with_logits(kScalar, z.cview(), labels.data(), w, scale, dzs.view);
-        const double lv = kernels::bce_with_logits(kSimd, z.cview(), labels.data(), w, scale, dzv.view);
+        const double ls = test_util::loss_value([&](double* out_) { kernels::bce_with_logits(kScalar, z.cview(), labels.data(), w, scale, dzs.view, out_); });
+        const double lv = test_util::loss_value([&](double* out_) { kernels::bce_with_logits(kSimd, z.cview(), labels.data(), w, scale, dzv.view, out_); });
         CHECK(std::isfinite(ls));
         CHECK(std::abs(lv - ls) <= 1e-12 * (1 + std::abs(ls)));
         CHECK(std::abs(ls - bce_ref) <= 1e-12 * (1 + std::abs(bce_ref)));
@@ -576,11 +577,11 @@ TEMPLATE_TEST_CASE("bce_with_logits and squared_error: cpu_simd matches cpu_scal
         CHECK(compare<T>(dzs.cview(), bce_dz_ref.cview()) == "");
         CHECK(dzv.outside_untouched());
         // An empty dz: the loss only.
-        CHECK(kernels::bce_with_logits(kSimd, z.cview(), labels.data(), w, scale, MatrixView<T>{}) == lv);
+        CHECK(test_util::loss_value([&](double* out_) { kernels::bce_with_logits(kSimd, z.cview(), labels.data(), w, scale, MatrixView<T>{}, out_); }) == lv);
 
         Buf<T> ses(dz_prefill), sev(dz_prefill);
-        const double qs = kernels::squared_error(kScalar, z.cview(), labels.data(), w, scale, ses.view);
-        const double qv = kernels::squared_error(kSimd, z.cview(), labels.data(), w, scale, sev.view);
+        const double qs = test_util::loss_value([&](double* out_) { kernels::squared_error(kScalar, z.cview(), labels.data(), w, scale, ses.view, out_); });
+        const double qv = test_util::loss_value([&](double* out_) { kernels::squared_error(kSimd, z.cview(), labels.data(), w, scale, sev.view, out_); });
         CHECK(std::abs(qv - qs) <= 1e-12 * (1 + std::abs(qs)));
         CHECK(std::abs(qs - se_ref) <= 1e-12 * (1 + std::abs(se_ref)));
         CHECK(compare<T>(sev.cview(), ses.cview()) == "");

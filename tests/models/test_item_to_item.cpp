@@ -15,6 +15,7 @@
 #include <sstream>
 #include <vector>
 
+#include "../loss_value.hpp"
 #include "ctrnet/train/next_item_metrics.hpp"
 #include "item_to_item_towers_checks.hpp"
 
@@ -192,7 +193,7 @@ TEST_CASE("GroupSoftmaxHead: sampled softmax per positive with the log-Q correct
   const double zs[6] = {0.9, 0.2, -0.4, 0.7, 1.1, -0.3};
   for (index_t r = 0; r < 6; ++r) z(r, 0) = zs[r];
   const double norm = 2.0;
-  const double loss = h.loss(cpu_scalar{}, z.cview(), b, norm, dz.view());
+  const double loss = test_util::loss_value([&](double* out_) { h.loss(cpu_scalar{}, z.cview(), b, norm, dz.view(), out_); });
   // By hand: group 1: z' = (0.2, −0.4 + log(1/2) + 0.3, 0.7 + log(4/2) + 0.3), weight 2;
   // group 2: z' = (1.1, −0.3 + log(0.25/0.5) + 0.3), weight 0.5.
   auto lse = [](std::vector<double> v) {
@@ -210,8 +211,8 @@ TEST_CASE("GroupSoftmaxHead: sampled softmax per positive with the log-Q correct
     Matrix<double> zp = z, zm = z, none;
     zp(r, 0) += 1e-6;
     zm(r, 0) -= 1e-6;
-    const double num = (h.loss(cpu_scalar{}, zp.cview(), b, norm, none.view()) -
-                        h.loss(cpu_scalar{}, zm.cview(), b, norm, none.view())) / 2e-6;
+    const double num = (test_util::loss_value([&](double* out_) { h.loss(cpu_scalar{}, zp.cview(), b, norm, none.view(), out_); }) -
+                        test_util::loss_value([&](double* out_) { h.loss(cpu_scalar{}, zm.cview(), b, norm, none.view(), out_); })) / 2e-6;
     CHECK(dz(r, 0) == Approx(num).margin(1e-8));
   }
   // Each group's gradient sums to 0 (softmax minus one-hot).
@@ -539,8 +540,8 @@ TEST_CASE("kernels::group_softmax_loss: hand-computed groups, ignored lead rows,
   const double zs[5] = {7.0, 0.0, std::log(2.0), -std::log(2.0), -1.0};
   for (index_t r = 0; r < 5; ++r) z(r, 0) = zs[r];
   const double s = 0.25;
-  const double loss = kernels::group_softmax_loss(cpu_scalar{}, z.cview(), labels.data(), weights.data(), s,
-                                                  std::log(2.0), 0, dz.view());
+  const double loss = test_util::loss_value([&](double* out_) { kernels::group_softmax_loss(cpu_scalar{}, z.cview(), labels.data(), weights.data(), s,
+                                                  std::log(2.0), 0, dz.view(), out_); });
   CHECK(loss == Approx(s * 2.0 * std::log(5.0)).epsilon(1e-14));
   CHECK(dz(0, 0) == 1.0);
   CHECK(dz(1, 0) == Approx(1.0 + 0.5 * (0.2 - 1.0)).epsilon(1e-14));
@@ -551,9 +552,9 @@ TEST_CASE("kernels::group_softmax_loss: hand-computed groups, ignored lead rows,
   Matrix<float> zf(5, 1), d1(5, 1, 0.0f), d2(5, 1, 0.0f);
   for (index_t r = 0; r < 5; ++r) zf(r, 0) = static_cast<float>(zs[r]);
   const double l1 =
-      kernels::group_softmax_loss(cpu_scalar{}, zf.cview(), labels.data(), nullptr, 1.0, 0.0, 0, d1.view());
+      test_util::loss_value([&](double* out_) { kernels::group_softmax_loss(cpu_scalar{}, zf.cview(), labels.data(), nullptr, 1.0, 0.0, 0, d1.view(), out_); });
   const double l2 =
-      kernels::group_softmax_loss(cpu_simd{}, zf.cview(), labels.data(), nullptr, 1.0, 0.0, 0, d2.view());
+      test_util::loss_value([&](double* out_) { kernels::group_softmax_loss(cpu_simd{}, zf.cview(), labels.data(), nullptr, 1.0, 0.0, 0, d2.view(), out_); });
   CHECK(l1 == l2);
   CHECK(std::memcmp(d1.data(), d2.data(), 5 * sizeof(float)) == 0);
   // Weights 1: z' = z, lse of (0, log 2, −log 2) = log 3.5.
@@ -563,8 +564,8 @@ TEST_CASE("kernels::group_softmax_loss: hand-computed groups, ignored lead rows,
   // A negative with weight 0 inside a group: named by its batch row, first_row + i.
   const std::vector<float> w0{1.0f, 0.0f};
   const std::vector<float> l0{1, 0};
-  CHECK_THROWS_WITH(kernels::group_softmax_loss(cpu_scalar{}, z.cview().row_block(0, 2), l0.data(), w0.data(), 1.0, 0.0,
-                                                10, MatrixView<double>{}),
+  CHECK_THROWS_WITH(test_util::loss_value([&](double* out_) { kernels::group_softmax_loss(cpu_scalar{}, z.cview().row_block(0, 2), l0.data(), w0.data(), 1.0, 0.0,
+                                                10, MatrixView<double>{}, out_); }),
                     Catch::Contains("GroupSoftmaxHead: row 11 has weight 0; negatives need a positive weight"));
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../loss_value.hpp"
 #include "ctrnet/heads/glove.hpp"
 #include "ctrnet/models/dcn.hpp"
 #include "ctrnet/policy/cpu_scalar.hpp"
@@ -73,8 +74,8 @@ TEST_CASE("DCN-V2 with a second (GloVe) output trains with the unchanged Trainer
     double norm = 0.0;
     for (float w : all.weights) norm += w;
     Matrix<float> dz(v.size, 1, 0.0f);
-    const double bce = m.head<0>().loss(cpu_simd{}, c.logits.cview().col_block(0, 1), v, norm, dz.view());
-    const double glove = m.head<1>().loss(cpu_simd{}, c.logits.cview().col_block(1, 1), v, norm, dz.view());
+    const double bce = test_util::loss_value([&](double* out_) { m.head<0>().loss(cpu_simd{}, c.logits.cview().col_block(0, 1), v, norm, dz.view(), out_); });
+    const double glove = test_util::loss_value([&](double* out_) { m.head<1>().loss(cpu_simd{}, c.logits.cview().col_block(1, 1), v, norm, dz.view(), out_); });
     return std::pair{bce, glove};
   };
   const auto before = head_losses();

@@ -3,7 +3,8 @@
 // them in order. A training step is three phases, so heads that couple the examples of a batch
 // (a softmax over a group of rows) see every row:
 //   1. forward_into(...)  body forward per shard, into its rows of the batch's logits (shard-parallel)
-//   2. head_loss(...)     loss and d logits over the whole batch
+//   2. head_loss(...)     loss and d logits over the whole batch; each head writes its loss into a
+//                         buffer where the policy keeps its data, copied back once per step
 //   3. backward_from(...) body backward per shard from its rows of d logits into its gradients
 // The Trainer runs them so (train/trainer.hpp). forward / head_loss / backward on a Cache, and
 // forward_backward() (all three), do the same for one set of rows.
@@ -12,6 +13,7 @@
 // of the body (e.g. Sequential<FeatureInput, MLP, Linear>), because Wide & Deep's wide part reads
 // the raw ids beside the embeddings, which a separate Input slot cannot express.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -31,7 +33,8 @@ class BasicModel {
                 "FeatureInput, WideLinear or Embedding (input_kind = Sparse)");
   static_assert(sizeof...(Heads) >= 1, "ctrnet::Model needs at least one head");
   // The Head concept (heads/head.hpp) checks only `width()` and a static `name`. What the model
-  // also calls, `loss(p, z, batch, normalizer, dz)` (ACCUMULATES into dz, returns the weighted loss)
+  // also calls, `loss(p, z, batch, normalizer, dz, double* loss)` (ACCUMULATES into dz, WRITES the
+  // weighted loss into *loss, one double in the policy's memory)
   // in head_loss() and `predict(p, z, out)` in predict(), is checked only when those are instantiated.
   static_assert((Head<Heads> && ...),
                 "ctrnet::Model: every head must be a head (width() and a static name; heads/head.hpp)");
@@ -45,6 +48,7 @@ class BasicModel {
     typename Body::template Cache<T> body;
     Matrix<T> logits;   // [rows, Σ widths]
     Matrix<T> dlogits;  // [rows, Σ widths]
+    Buffer<double> losses;  // [num_heads]: each head's loss, in the policy's memory
   };
 
   BasicModel() = default;
@@ -117,29 +121,44 @@ class BasicModel {
     body_.forward(p, weights(), b, logits, c.body, local);
   }
 
-  /// Phase 2: the heads' losses; sets c.dlogits. Returns Σ_heads weight · Σ_r w_r ℓ_r / normalizer.
+  /// Phase 2: the heads' losses (into c.losses) and c.dlogits. Returns their sum copied back to the
+  /// host, Σ_heads weight · Σ_r w_r ℓ_r / normalizer.
   template <class P>
   double head_loss(const P& p, const BatchView& b, Cache& c, double normalizer) const {
     const PolicyScope scope(p);
     c.dlogits.resize(b.size, width_);
-    return head_loss(p, b, c.logits.cview(), c.dlogits.view(), normalizer);
+    c.losses.resize(static_cast<index_t>(num_heads));
+    head_loss_into(p, b, c.logits.cview(), c.dlogits.view(), normalizer, c.losses.data());
+    return total_loss(c.losses);
   }
   /// Phase 2 over any rows, e.g. a whole batch whose shards wrote their logits into one matrix (so
-  /// heads that couple rows see every row): dlogits (same shape as logits) is OVERWRITTEN.
+  /// heads that couple rows see every row): dlogits (same shape as logits) is OVERWRITTEN, and head
+  /// k writes its loss into losses[k] ([num_heads] doubles in the policy's memory). Nothing is read
+  /// back: the caller copies the losses when it needs them (total_loss).
   template <class P>
-  double head_loss(const P& p, const BatchView& b, ConstMatrixView<T> logits, MatrixView<T> dlogits,
-                   double normalizer) const {
+  void head_loss_into(const P& p, const BatchView& b, ConstMatrixView<T> logits, MatrixView<T> dlogits,
+                      double normalizer, double* losses) const {
     const PolicyScope scope(p);
     kernels::fill(p, T(0), dlogits);
-    double total = 0.0;
     index_t col = 0;
+    std::size_t k = 0;
     std::apply(
         [&](const auto&... h) {
-          ((total += h.loss(p, logits.col_block(col, h.width()), b, normalizer, dlogits.col_block(col, h.width())),
-            col += h.width()),
+          ((h.loss(p, logits.col_block(col, h.width()), b, normalizer, dlogits.col_block(col, h.width()), losses + k),
+            col += h.width(), ++k),
            ...);
         },
         heads_);
+  }
+  /// The explicit copy back of the heads' losses (a [num_heads] buffer written by head_loss_into),
+  /// summed in head order: the training loss.
+  static double total_loss(const Buffer<double>& losses) {
+    CTRNET_CHECK(losses.size() == static_cast<index_t>(num_heads), "Model::total_loss: ", losses.size(),
+                 " losses for ", num_heads, " heads");
+    std::array<double, num_heads> host{};
+    losses.download(host.data());
+    double total = 0.0;
+    for (double l : host) total += l;  // host: the copied-back losses, one per head
     return total;
   }
 

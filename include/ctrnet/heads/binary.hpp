@@ -14,10 +14,12 @@ struct BinaryHead {
   explicit BinaryHead(HeadOptions o) : opt(o) {}
   index_t width() const { return 1; }
 
-  /// Returns this head's loss contribution; dz += its gradient. z, dz: [rows, 1].
+  /// Writes this head's loss contribution into *loss (the policy's memory); dz += its gradient.
+  /// z, dz: [rows, 1].
   template <class P, class T>
-  double loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
-    return kernels::bce_with_logits(p, z, detail::head_target(b, opt.target), b.weights, opt.weight / normalizer, dz);
+  void loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz,
+            double* loss) const {
+    kernels::bce_with_logits(p, z, detail::head_target(b, opt.target), b.weights, opt.weight / normalizer, dz, loss);
   }
   /// out = σ(z)
   template <class P, class T>

@@ -34,14 +34,16 @@ struct GloveHead {
   explicit GloveHead(HeadOptions o, GloveOptions g = {}) : opt(o), glove(g) { check(); }
   index_t width() const { return 1; }
 
-  /// Returns this head's loss contribution; dz += its gradient. z, dz: [rows, 1].
+  /// Writes this head's loss contribution into *loss (the policy's memory); dz += its gradient.
+  /// z, dz: [rows, 1].
   template <class P, class T>
-  double loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
+  void loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz,
+            double* loss) const {
     check();
     const float* x = detail::head_target(b, opt.target);
     const double scale = opt.weight / normalizer;
-    if (scale == 0.0) return 0.0;
-    return kernels::glove_loss(p, z, x, b.weights, scale, glove.x_max, glove.alpha, b.first_row, dz);
+    if (scale == 0.0) return kernels::fill(p, 0.0, MatrixView<double>(loss, 1, 1));
+    kernels::glove_loss(p, z, x, b.weights, scale, glove.x_max, glove.alpha, b.first_row, dz, loss);
   }
   /// out = ŷ (the model's estimate of log X).
   template <class P, class T>

@@ -13,9 +13,11 @@ struct RegressionHead {
   explicit RegressionHead(HeadOptions o) : opt(o) {}
   index_t width() const { return 1; }
 
+  /// Writes this head's loss contribution into *loss (the policy's memory); dz += its gradient.
   template <class P, class T>
-  double loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
-    return kernels::squared_error(p, z, detail::head_target(b, opt.target), b.weights, opt.weight / normalizer, dz);
+  void loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz,
+            double* loss) const {
+    kernels::squared_error(p, z, detail::head_target(b, opt.target), b.weights, opt.weight / normalizer, dz, loss);
   }
   template <class P, class T>
   void predict(const P& p, ConstMatrixView<T> z, MatrixView<T> out) const {

@@ -174,10 +174,10 @@ struct AccidentalHitMask {
 struct PointwiseBCE {
   static constexpr const char* name = "pointwise";
   template <class P, class T>
-  double loss(const P& p, ConstMatrixView<T> s, const float* labels, const float* weights, double scale,
-              MatrixView<T> ds) const {
+  void loss(const P& p, ConstMatrixView<T> s, const float* labels, const float* weights, double scale,
+            MatrixView<T> ds, double* loss) const {
     CTRNET_CHECK(s.cols == 1, "PointwiseBCE: expected one score per pair, got ", s.cols, " columns");
-    return kernels::bce_with_logits(p, s, labels, weights, scale, ds);
+    kernels::bce_with_logits(p, s, labels, weights, scale, ds, loss);
   }
 };
 
@@ -200,10 +200,11 @@ class InBatchSoftmax {
   const Options& options() const { return opt_; }
 
   /// s: [B, B], s(i, j) = s(u_i, v_j); ids: [B] item ids of the positives; freq: the estimator,
-  /// already updated with this batch (required when logq_correction is on); ds: [B, B] (+=).
+  /// already updated with this batch (required when logq_correction is on); ds: [B, B] (+=); the loss is written
+  /// into *loss (the policy's memory).
   template <class P, class T>
-  double loss(const P& p, ConstMatrixView<T> s, std::span<const FeatureId> ids, const FrequencyEstimator* freq,
-              const float* weights, double scale, MatrixView<T> ds, Workspace<T>& ws) const {
+  void loss(const P& p, ConstMatrixView<T> s, std::span<const FeatureId> ids, const FrequencyEstimator* freq,
+            const float* weights, double scale, MatrixView<T> ds, Workspace<T>& ws, double* loss) const {
     CTRNET_CHECK(s.rows == s.cols && static_cast<index_t>(ids.size()) == s.cols, "InBatchSoftmax: expected a [B, B] "
                  "score matrix and B item ids, got [", s.rows, ", ", s.cols, "] and ", ids.size(), " ids");
     const T* lq = nullptr;
@@ -221,7 +222,7 @@ class InBatchSoftmax {
       ws.mask.build(p, ids, s.rows);
       m = ws.mask.view();
     }
-    return kernels::sampled_softmax_loss(p, s, lq, m, weights, scale, ds);
+    kernels::sampled_softmax_loss(p, s, lq, m, weights, scale, ds, loss);
   }
 
  private:
@@ -258,10 +259,12 @@ class MixedNegativeSoftmax {
 
   /// s: [B, B + B′] (the B in-batch columns first, then the B′ sampled ones); ids: [B + B′] the
   /// columns' item ids; freq: updated with the batch's positives (when logq_correction is on);
-  /// corpus_size: N, the number of items the B′ were drawn from. ds: [B, B + B′] (+=).
+  /// corpus_size: N, the number of items the B′ were drawn from. ds: [B, B + B′] (+=); the loss is
+  /// written into *loss (the policy's memory).
   template <class P, class T>
-  double loss(const P& p, ConstMatrixView<T> s, std::span<const FeatureId> ids, const FrequencyEstimator* freq,
-              index_t corpus_size, const float* weights, double scale, MatrixView<T> ds, Workspace<T>& ws) const {
+  void loss(const P& p, ConstMatrixView<T> s, std::span<const FeatureId> ids, const FrequencyEstimator* freq,
+            index_t corpus_size, const float* weights, double scale, MatrixView<T> ds, Workspace<T>& ws,
+            double* loss) const {
     CTRNET_CHECK(s.cols >= s.rows && static_cast<index_t>(ids.size()) == s.cols, "MixedNegativeSoftmax: expected a "
                  "[B, B + B'] score matrix and B + B' item ids, got [", s.rows, ", ", s.cols, "] and ", ids.size(),
                  " ids");
@@ -284,7 +287,7 @@ class MixedNegativeSoftmax {
       ws.mask.build(p, ids, s.rows);
       m = ws.mask.view();
     }
-    return kernels::sampled_softmax_loss(p, s, lq, m, weights, scale, ds);
+    kernels::sampled_softmax_loss(p, s, lq, m, weights, scale, ds, loss);
   }
 
  private:

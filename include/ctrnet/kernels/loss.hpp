@@ -1,5 +1,6 @@
-// Loss kernels. Each returns Σ_r s·w_r·ℓ_r and ACCUMULATES dz += s·w_r·∂ℓ_r/∂z_r, where s is the
-// caller's scale (head weight / total batch weight) so that shard results add up to the mean.
+// Loss kernels. Each WRITES Σ_r s·w_r·ℓ_r into *loss (one double where the policy keeps its data,
+// so a device backend never syncs to return it) and ACCUMULATES dz += s·w_r·∂ℓ_r/∂z_r, where s is
+// the caller's scale (head weight / total batch weight) so that shard results add up to the mean.
 //   binary cross-entropy with logits (stable):  ℓ = max(z, 0) − z·y + log(1 + e^{−|z|}),
 //                                               ∂ℓ/∂z = σ(z) − y
 //   squared error:                              ℓ = (z − y)²,  ∂ℓ/∂z = 2 (z − y)
@@ -26,8 +27,8 @@ namespace ctrnet::kernels {
 
 /// z, dz: [rows, 1] (column views); labels, weights: [rows] (weights may be null = 1).
 template <class T>
-double bce_with_logits(const cpu_scalar& policy, ConstMatrixView<T> z, const float* labels, const float* weights, double scale,
-                       MatrixView<T> dz) {
+void bce_with_logits(const cpu_scalar& policy, ConstMatrixView<T> z, const float* labels, const float* weights, double scale,
+                     MatrixView<T> dz, double* loss) {
   CTRNET_KERNEL_SCOPE(policy);
   double total = 0.0;
   for (index_t r = 0; r < z.rows; ++r) {
@@ -37,12 +38,12 @@ double bce_with_logits(const cpu_scalar& policy, ConstMatrixView<T> z, const flo
     total += w * (std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::abs(x))));
     if (!dz.empty()) dz(r, 0) += static_cast<T>(w * (ctrnet::detail::stable_sigmoid(x) - y));
   }
-  return total;
+  *loss = total;
 }
 
 template <class T>
-double squared_error(const cpu_scalar& policy, ConstMatrixView<T> z, const float* targets, const float* weights, double scale,
-                     MatrixView<T> dz) {
+void squared_error(const cpu_scalar& policy, ConstMatrixView<T> z, const float* targets, const float* weights, double scale,
+                   MatrixView<T> dz, double* loss) {
   CTRNET_KERNEL_SCOPE(policy);
   double total = 0.0;
   for (index_t r = 0; r < z.rows; ++r) {
@@ -51,7 +52,7 @@ double squared_error(const cpu_scalar& policy, ConstMatrixView<T> z, const float
     total += w * e * e;
     if (!dz.empty()) dz(r, 0) += static_cast<T>(w * 2.0 * e);
   }
-  return total;
+  *loss = total;
 }
 
 namespace detail {
@@ -82,8 +83,8 @@ inline double glove_weighting(double x, double x_max, double alpha) {
 /// and ≥ 0: CTRNET_CHECK, the row reported as first_row + r); weights: [rows] or null (= 1).
 /// Σ_r s·w_r·f(X_r)·(z_r − log X_r)², dz_r += s·w_r·f(X_r)·2·(z_r − log X_r).
 template <class T>
-double glove_loss(const cpu_scalar& policy, ConstMatrixView<T> z, const float* counts, const float* weights, double scale,
-                  double x_max, double alpha, index_t first_row, MatrixView<T> dz) {
+void glove_loss(const cpu_scalar& policy, ConstMatrixView<T> z, const float* counts, const float* weights, double scale,
+                double x_max, double alpha, index_t first_row, MatrixView<T> dz, double* loss) {
   CTRNET_KERNEL_SCOPE(policy);
   double total = 0.0;
   for (index_t r = 0; r < z.rows; ++r) {
@@ -97,7 +98,7 @@ double glove_loss(const cpu_scalar& policy, ConstMatrixView<T> z, const float* c
     total += w * e * e;
     if (!dz.empty()) dz(r, 0) += static_cast<T>(w * 2.0 * e);
   }
-  return total;
+  *loss = total;
 }
 
 /// Sampled softmax over groups of rows (GroupSoftmaxHead). z, dz: [rows, 1]; labels: [rows] (a row
@@ -105,8 +106,8 @@ double glove_loss(const cpu_scalar& policy, ConstMatrixView<T> z, const float* c
 /// [rows] or null (= 1); a negative's weight must be > 0 (CTRNET_CHECK, row first_row + i).
 /// Σ_groups s·w_p·(lse(z') − z'_p),  dz_i += s·w_p·(exp(z'_i − lse(z')) − [i = p]).
 template <class T>
-double group_softmax_loss(const cpu_scalar& policy, ConstMatrixView<T> z, const float* labels, const float* weights,
-                          double scale, double log_correction, index_t first_row, MatrixView<T> dz) {
+void group_softmax_loss(const cpu_scalar& policy, ConstMatrixView<T> z, const float* labels, const float* weights,
+                        double scale, double log_correction, index_t first_row, MatrixView<T> dz, double* loss) {
   CTRNET_KERNEL_SCOPE(policy);
   auto weight = [&](index_t i) { return weights ? weights[i] : 1.0f; };
   double total = 0.0;
@@ -135,7 +136,7 @@ double group_softmax_loss(const cpu_scalar& policy, ConstMatrixView<T> z, const 
       for (index_t i = p; i < e; ++i) dz(i, 0) += static_cast<T>(w * (std::exp(zc(i) - lse) - (i == p ? 1.0 : 0.0)));
     r = e;
   }
-  return total;
+  *loss = total;
 }
 
 }  // namespace ctrnet::kernels

@@ -249,12 +249,14 @@ struct GroupSoftmaxHead {
 
   index_t width() const { return 1; }
 
+  /// Writes this head's loss contribution into *loss (the policy's memory); dz += its gradient.
   template <class P, class T>
-  double loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz) const {
+  void loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz,
+            double* loss) const {
     const double scale = opt.weight / normalizer;
-    if (scale == 0.0) return 0.0;
+    if (scale == 0.0) return kernels::fill(p, 0.0, MatrixView<double>(loss, 1, 1));
     CTRNET_CHECK(b.labels != nullptr, "GroupSoftmaxHead: the batch has no labels");
-    return kernels::group_softmax_loss(p, z, b.labels, b.weights, scale, log_correction, b.first_row, dz);
+    kernels::group_softmax_loss(p, z, b.labels, b.weights, scale, log_correction, b.first_row, dz, loss);
   }
 
   template <class P, class T>

@@ -193,7 +193,7 @@ class Trainer {
 
     logits_.resize(n, model_.output_width());
     dlogits_.resize(n, model_.output_width());
-    double loss = 0.0;
+    losses_.resize(static_cast<index_t>(Model::num_heads));
     arena_.execute([&] {
       // Phase 1: body forward per shard, into the shard's rows of the batch's logits.
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
@@ -203,7 +203,7 @@ class Trainer {
         model_.forward_into(policy_, sh.view, logits_.view().row_block(begin, end - begin), sh.cache, ctx);
       });
       // Phase 2: the heads over the whole batch (a head that couples rows sees all of them).
-      loss = model_.head_loss(policy_, staged, logits_.cview(), dlogits_.view(), norm);
+      model_.head_loss_into(policy_, staged, logits_.cview(), dlogits_.view(), norm, losses_.data());
       // Phase 3: body backward per shard, then the fixed-order sum of the shard gradients.
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];
@@ -213,6 +213,7 @@ class Trainer {
       });
       reduce_gradients(S);
     });
+    const double loss = model_.total_loss(losses_);  // the step's one copy back: the heads' losses
     detail::check_step_loss(loss, "Trainer", step_, at);
     detail::check_grads_finite(policy_, model_.registry(), shards_[0].grads, "Trainer", step_, at);
 
@@ -453,6 +454,7 @@ class Trainer {
   std::vector<Shard> shards_;
   StagedBatch staged_;  // the current batch in the policy's memory (unused on the CPU policies)
   Matrix<T> logits_, dlogits_;  // the step's logits and their gradient, [batch, Σ head widths]
+  Buffer<double> losses_;       // the step's loss of each head, in the policy's memory
   ModelOptimizer<T> optimizer_;
   std::optional<ModelParams<T>> best_params_;
   LrSchedule schedule_{1.0, opt_.schedule};

@@ -285,7 +285,7 @@ class TwoTowerTrainer {
     // normaliser above and the item ids stay on the host.
     const BatchView& staged = staged_pairs_.stage(policy_, pairs, model_.schema());
     const BatchView* staged_sampled = sampled ? &staged_sampled_.stage(policy_, *sampled, model_.schema()) : nullptr;
-    double loss = 0.0;
+    loss_.resize(1);
     arena_.execute([&] {
       const PolicyScope arena_scope(policy_);  // execute() may run this on a worker thread
       // Phase 1: towers forward per shard.
@@ -310,7 +310,7 @@ class TwoTowerTrainer {
         s_.resize(n, 1);
         ds_.resize(n, 1, T(0));
         sim.forward_pairs(policy_, u_.cview(), v_.cview().row_block(0, n), s_.view(), sim_cache_);
-        loss = PointwiseBCE{}.loss(policy_, s_.cview(), staged.labels, staged.weights, 1.0 / norm, ds_.view());
+        PointwiseBCE{}.loss(policy_, s_.cview(), staged.labels, staged.weights, 1.0 / norm, ds_.view(), loss_.data());
         sim.backward_pairs(policy_, sim_cache_, ds_.cview(), du_.view(), dv_.view().row_block(0, n));
       } else {
         s_.resize(n, n + m);
@@ -319,11 +319,11 @@ class TwoTowerTrainer {
         ids_.insert(ids_.end(), sampled_items.begin(), sampled_items.end());
         sim.forward(policy_, u_.cview(), v_.cview(), s_.view(), sim_cache_);
         if (opt_.objective == RetrievalObjective::in_batch)
-          loss = in_batch_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, staged.weights,
-                                1.0 / norm, ds_.view(), ws_);
+          in_batch_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, staged.weights, 1.0 / norm,
+                         ds_.view(), ws_, loss_.data());
         else
-          loss = mixed_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, corpus_size_, staged.weights,
-                             1.0 / norm, ds_.view(), ws_);
+          mixed_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, corpus_size_, staged.weights,
+                      1.0 / norm, ds_.view(), ws_, loss_.data());
         sim.backward(policy_, sim_cache_, ds_.cview(), du_.view(), dv_.view());
       }
       // Phase 3: towers backward per shard, then the fixed-order sum.
@@ -338,6 +338,8 @@ class TwoTowerTrainer {
       });
       reduce_gradients(S);
     });
+    double loss = 0.0;
+    loss_.download(&loss);  // the step's one copy back
     return loss;
   }
 
@@ -533,6 +535,7 @@ class TwoTowerTrainer {
   index_t corpus_size_ = 1;
   // Workspaces, reused every step.
   Matrix<T> u_, v_, du_, dv_, s_, ds_;
+  Buffer<double> loss_;  // the objective's value, in the policy's memory
   typename Model::SimilarityCache sim_cache_;
   InBatchSoftmax::Workspace<T> ws_;
   std::vector<FeatureId> ids_, item_ids_, sampled_ids_;

@@ -101,10 +101,10 @@ inline bool softmax_masked(const SoftmaxMask& m, index_t i, index_t j) {
 
 /// \brief Sampled-softmax cross-entropy; row i's positive is column i.
 ///   s: [rows, cols] scores (cols ≥ rows), log_q: [cols] or null, weights: [rows] or null (= 1),
-///   ds: [rows, cols] (+=) or empty. Returns Σ_i scale · w_i · ℓ_i.
+///   ds: [rows, cols] (+=) or empty. Writes Σ_i scale · w_i · ℓ_i into *loss (the policy's memory).
 template <class T>
-double sampled_softmax_loss(const cpu_scalar& policy, ConstMatrixView<T> s, const T* log_q, SoftmaxMask mask,
-                            const float* weights, double scale, MatrixView<T> ds) {
+void sampled_softmax_loss(const cpu_scalar& policy, ConstMatrixView<T> s, const T* log_q, SoftmaxMask mask,
+                          const float* weights, double scale, MatrixView<T> ds, double* loss) {
   CTRNET_KERNEL_SCOPE(policy);
   double total = 0.0;
   for (index_t i = 0; i < s.rows; ++i) {
@@ -125,7 +125,7 @@ double sampled_softmax_loss(const cpu_scalar& policy, ConstMatrixView<T> s, cons
       ds(i, j) += static_cast<T>(w * (p - (i == j ? 1.0 : 0.0)));
     }
   }
-  return total;
+  *loss = total;
 }
 
 /// The bucket h(y) of item y among `buckets` hashed buckets (the estimator's hash).

@@ -119,8 +119,8 @@ void row_scale_add(const cpu_simd& p, T alpha, ConstMatrixView<T> s, ConstMatrix
 /// cpu_simd sampled softmax: z = s − log Q in a per-thread row buffer, masked entries set to −∞,
 /// then max, Σ exp and the gradient as xsimd passes (exp: xsimd::exp).
 template <class T>
-double sampled_softmax_loss(const cpu_simd& p, ConstMatrixView<T> s, const T* log_q, SoftmaxMask mask,
-                            const float* weights, double scale, MatrixView<T> ds) {
+void sampled_softmax_loss(const cpu_simd& p, ConstMatrixView<T> s, const T* log_q, SoftmaxMask mask,
+                          const float* weights, double scale, MatrixView<T> ds, double* loss) {
   using V = xsimd::batch<T>;
   constexpr index_t W = static_cast<index_t>(V::size);
   const index_t cols = s.cols;
@@ -172,7 +172,7 @@ double sampled_softmax_loss(const cpu_simd& p, ConstMatrixView<T> s, const T* lo
   });
   double total = 0.0;
   for (double l : row_loss) total += l;
-  return total;
+  *loss = total;
 }
 
 }  // namespace ctrnet::kernels
