@@ -567,6 +567,17 @@ TEST_CASE("kernels::group_softmax_loss: hand-computed groups, ignored lead rows,
   CHECK_THROWS_WITH(test_util::loss_value([&](double* out_) { kernels::group_softmax_loss(cpu_scalar{}, z.cview().row_block(0, 2), l0.data(), w0.data(), 1.0, 0.0,
                                                 10, MatrixView<double>{}, out_); }),
                     Catch::Contains("GroupSoftmaxHead: row 11 has weight 0; negatives need a positive weight"));
+  // The same check on the host, for a batch staged into a device memory (Model::check_batch).
+  BatchView hv;
+  hv.size = 2;
+  hv.first_row = 10;
+  hv.labels = l0.data();
+  hv.weights = w0.data();
+  CHECK_THROWS_WITH(GroupSoftmaxHead{}.check_batch(hv),
+                    "GroupSoftmaxHead: row 11 has weight 0; negatives need a positive weight");
+  const std::vector<float> w1{1.0f, 0.5f};
+  hv.weights = w1.data();
+  CHECK_NOTHROW(GroupSoftmaxHead{}.check_batch(hv));
 }
 
 TEST_CASE("kernels::item_pair_forward / item_pair_backward: hand-computed outputs and gradients",

@@ -365,3 +365,43 @@ TEST_CASE("An id outside its vocabulary is a clear error when the batch is stage
   Trainer<decltype(host_model), cpu_scalar> host_trainer(host_model, trainer_options());
   CHECK_THROWS_WITH(host_trainer.train_step(v), Catch::Contains("field '" + field + "': id 1000000 in example 5"));
 }
+
+TEST_CASE("A bad head target (a negative GloVe count) is a clear error when the batch is staged, before any kernel runs",
+          "[guarded][errors]") {
+  const SyntheticCTR gen = generator();
+  Batch batch;
+  gen.generate(48, 11, batch);
+  batch.targets.assign(1, std::vector<float>(48, 2.0f));
+  batch.targets[0][7] = -3.0f;  // the count of example 7
+  BatchView v;
+  batch.view(v);
+  auto make = [&] {
+    const DCNOptions o = test_util::small_dcn();
+    Linear::Options lo;
+    lo.units = 2;
+    using M = Model<DCNv2StackedBody, BinaryHead, GloveHead>;
+    M m(DCNv2StackedBody(detail::dcn_input(o), detail::dcn_v2_cross(o), detail::dcn_deep(o),
+                         Named<Linear>("logit", Linear(lo))),
+        BinaryHead(HeadOptions{1.0, 0}), GloveHead(HeadOptions{0.5, 1}));
+    m.build(gen.schema(), 3);
+    return m;
+  };
+  GuardedContext ctx;
+  const cpu_guarded gp(ctx);
+  auto model = [&] {
+    const PolicyScope scope(gp);
+    return make();
+  }();
+  Trainer<decltype(model), cpu_guarded> trainer(model, trainer_options(), gp);
+  const auto before = host_params(model);
+  const std::uint64_t kernels_before = ctx.arena().kernel_entries();
+  const char* want = "GloveHead: the co-occurrence count of row 7 is -3; expected a finite count >= 0";
+  CHECK_THROWS_WITH(trainer.train_step(v), want);
+  CHECK(ctx.arena().kernel_entries() == kernels_before);  // no kernel ran
+  CHECK(trainer.step() == 0);
+  CHECK(host_params(model) == before);
+  // On the CPU policies the loss kernel finds it, with the same message.
+  auto host_model = make();
+  Trainer<decltype(host_model), cpu_scalar> host_trainer(host_model, trainer_options());
+  CHECK_THROWS_WITH(host_trainer.train_step(v), want);
+}

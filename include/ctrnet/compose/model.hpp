@@ -162,6 +162,24 @@ class BasicModel {
     return total;
   }
 
+  /// Checks on the host what the heads' loss kernels would check (GloVe counts, group weights) for a
+  /// batch about to be staged into the memory of policy `p`: nothing for a host-accessible memory,
+  /// where the CPU kernels check as they go, else each head's check_batch(host), so bad input is a
+  /// ctrnet::Error before any kernel runs (like data/staging.hpp's validate_ids for the ids).
+  template <class P>
+  void check_batch(const P& p, const BatchView& host) const {
+    if (memory_of(p).host_accessible()) return;
+    std::apply(
+        [&](const auto&... h) {
+          (
+              [&] {
+                if constexpr (requires { h.check_batch(host); }) h.check_batch(host);
+              }(),
+              ...);
+        },
+        heads_);
+  }
+
   /// Phase 3: body backward from c.dlogits; ACCUMULATES into `g`.
   template <class P>
   void backward(const P& p, Cache& c, ModelGrads<T>& g) const {

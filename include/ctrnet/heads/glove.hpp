@@ -9,6 +9,8 @@
 // Scaled like every head: weight · Σ_r w_r ℓ_r / normalizer. The prediction is ŷ itself (an
 // estimate of log X_AB). The loss and its gradient: kernels::glove_loss (kernels/loss.hpp).
 #pragma once
+#include <cmath>
+
 #include "ctrnet/heads/head.hpp"
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/kernels/loss.hpp"
@@ -44,6 +46,16 @@ struct GloveHead {
     const double scale = opt.weight / normalizer;
     if (scale == 0.0) return kernels::fill(p, 0.0, MatrixView<double>(loss, 1, 1));
     kernels::glove_loss(p, z, x, b.weights, scale, glove.x_max, glove.alpha, b.first_row, dz, loss);
+  }
+  /// The batch's co-occurrence counts on the host, checked when a batch is staged into a device
+  /// memory (Model::check_batch): each finite and ≥ 0, the message of kernels::glove_loss, which
+  /// checks them itself on the CPU policies.
+  void check_batch(const BatchView& host) const {
+    if (opt.weight == 0.0) return;
+    const float* x = detail::head_target(host, opt.target);
+    for (index_t r = 0; r < host.size; ++r)
+      CTRNET_CHECK(x[r] >= 0.0f && std::isfinite(x[r]), "GloveHead: the co-occurrence count of row ",
+                   host.first_row + r, " is ", x[r], "; expected a finite count >= 0");
   }
   /// out = ŷ (the model's estimate of log X).
   template <class P, class T>

@@ -258,6 +258,25 @@ struct GroupSoftmaxHead {
     CTRNET_CHECK(b.labels != nullptr, "GroupSoftmaxHead: the batch has no labels");
     kernels::group_softmax_loss(p, z, b.labels, b.weights, scale, log_correction, b.first_row, dz, loss);
   }
+  /// The batch on the host, checked when it is staged into a device memory (Model::check_batch):
+  /// labels present and every negative's weight positive, the messages of the loss kernel, which
+  /// checks them itself on the CPU policies.
+  void check_batch(const BatchView& host) const {
+    if (opt.weight == 0.0) return;
+    CTRNET_CHECK(host.labels != nullptr, "GroupSoftmaxHead: the batch has no labels");
+    if (host.weights == nullptr) return;
+    float wp = 0.0f;
+    bool in_group = false;
+    for (index_t r = 0; r < host.size; ++r) {
+      if (host.labels[r] > 0.5f) {
+        wp = host.weights[r];
+        in_group = true;
+      } else if (in_group) {
+        CTRNET_CHECK(static_cast<double>(host.weights[r]) / wp > 0.0, "GroupSoftmaxHead: row ", host.first_row + r,
+                     " has weight ", host.weights[r], "; negatives need a positive weight");
+      }
+    }
+  }
 
   template <class P, class T>
   void predict(const P& p, ConstMatrixView<T> z, MatrixView<T> out) const {

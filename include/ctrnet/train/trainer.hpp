@@ -189,6 +189,7 @@ class Trainer {
                  " rows (a shard never splits a group)");
     const index_t S = shard_count(n);
     Context ctx{.training = true, .seed = opt_.seed, .step = static_cast<std::uint64_t>(step_), .first_row = 0};
+    model_.check_batch(policy_, b);  // the heads' input checks, before a device memory gets the batch
     const BatchView& staged = staged_.stage(policy_, b, model_.schema());  // the batch in the policy's memory (CPU: b itself)
 
     logits_.resize(n, model_.output_width());
