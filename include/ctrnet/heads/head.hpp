@@ -2,6 +2,12 @@
 // column of the batch, and turns them into a loss with gradient, or a prediction.
 //   target 0 = BatchView::labels, target k ≥ 1 = BatchView::targets[k − 1]
 //   loss contribution = weight · Σ_r w_r ℓ_r / normalizer   (normalizer = Σ weights of the batch)
+// What Model calls (compose/model.hpp):
+//   loss(p, z, batch, normalizer, dz, double* loss)   WRITES the contribution into *loss (one double
+//                                                     in the policy's memory), dz += its gradient
+//   predict(p, z, out)                                the head's output from its logits
+//   check_batch(host_batch)  (optional)               checks the targets on the host before a batch
+//                                                     is staged into a device memory
 #pragma once
 #include <concepts>
 
