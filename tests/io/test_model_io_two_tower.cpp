@@ -383,9 +383,8 @@ bool same_optimizer(ModelOptimizer<float>& a, ModelOptimizer<float>& b) {
 }
 
 bool same_estimator(const FrequencyEstimator& a, const FrequencyEstimator& b) {
-  return a.steps() == b.steps() && a.last_seen().size() == b.last_seen().size() &&
-         std::memcmp(a.last_seen().data(), b.last_seen().data(), a.last_seen().size_bytes()) == 0 &&
-         std::memcmp(a.gaps().data(), b.gaps().data(), a.gaps().size_bytes()) == 0;
+  return a.steps() == b.steps() && a.last_seen() == b.last_seen() &&
+         std::memcmp(a.gaps().data(), b.gaps().data(), a.gaps().size() * sizeof(double)) == 0;
 }
 
 // Uninterrupted vs interrupted at `stop` (checkpoints every `every` steps) + resumed in a fresh

@@ -39,6 +39,7 @@
 #include "ctrnet/core/rng.hpp"
 #include "ctrnet/kernels/loss.hpp"
 #include "ctrnet/kernels/retrieval.hpp"
+#include "ctrnet/policy/execution.hpp"
 
 namespace ctrnet {
 
@@ -75,37 +76,60 @@ struct FrequencyEstimatorOptions {
 /// bucket is seen its gap is initialised to the observed one, t + 1 (instead of averaging with an
 /// arbitrary initial value). Duplicates within a batch are processed one after another, as in the
 /// paper (a gap of 0 pulls B down). Steps count update() calls. The arithmetic is in kernels
-/// (kernels::frequency_update, kernels::frequency_log_q); the buckets are host vectors.
+/// (kernels::frequency_update, kernels::frequency_log_q); the buckets live in a MemorySpace (the
+/// policy's: the trainer passes memory_of(policy)), the host reads them only through copies.
 class FrequencyEstimator {
  public:
   FrequencyEstimator() : FrequencyEstimator(FrequencyEstimatorOptions{}) {}
-  explicit FrequencyEstimator(FrequencyEstimatorOptions o) : opt_(o) {
+  /// The buckets are allocated in `space` (default: the thread's current memory space).
+  explicit FrequencyEstimator(FrequencyEstimatorOptions o, MemorySpace& space = current_memory()) : opt_(o) {
     CTRNET_CHECK(opt_.buckets > 0, "FrequencyEstimator: buckets must be positive, got ", opt_.buckets);
     CTRNET_CHECK(opt_.alpha > 0.0 && opt_.alpha <= 1.0, "FrequencyEstimator: alpha must be in (0, 1], got ",
                  opt_.alpha);
-    last_.assign(static_cast<std::size_t>(opt_.buckets), -1);
-    gap_.assign(static_cast<std::size_t>(opt_.buckets), 0.0);
+    last_.bind(space);
+    gap_.bind(space);
+    items_.bind(space);
+    last_.assign(opt_.buckets, -1);
+    gap_.assign_zero(opt_.buckets);
   }
 
-  /// Records the items of one training step (the next step number).
+  /// Records the items of one training step (the next step number). `items` are host ids, copied
+  /// into the estimator's memory for the kernel.
   template <class P>
   void update(const P& p, std::span<const FeatureId> items) {
-    kernels::frequency_update(p, items.data(), static_cast<index_t>(items.size()), step_, opt_.alpha, opt_.seed,
-                              opt_.buckets, last_.data(), gap_.data());
+    const auto n = static_cast<index_t>(items.size());
+    items_.upload(items.data(), n);
+    kernels::frequency_update(p, items_.data(), n, step_, opt_.alpha, opt_.seed, opt_.buckets, last_.data(),
+                              gap_.data());
     ++step_;
   }
   void update(std::span<const FeatureId> items) { update(cpu_scalar{}, items); }
-  /// p̂(y) = 1 / B[h(y)] (capped at 1), 0 for an item never seen. A host read of one bucket, for
+  /// p̂(y) = 1 / B[h(y)] (capped at 1), 0 for an item never seen. One bucket copied back, for
   /// inspection; the losses read the buckets through kernels::frequency_log_q.
-  double probability(FeatureId y) const { return kernels::frequency_probability(buckets(), y); }
-  /// The buckets, for kernels::frequency_log_q.
+  double probability(FeatureId y) const {
+    const std::size_t h = kernels::frequency_bucket(opt_.seed, opt_.buckets, y);
+    std::int64_t last = 0;
+    double gap = 0.0;
+    last_.space().copy(&last, last_.data() + h, sizeof last);
+    gap_.space().copy(&gap, gap_.data() + h, sizeof gap);
+    return kernels::frequency_probability(last, gap);
+  }
+  /// The buckets (in the estimator's memory), for kernels::frequency_log_q.
   kernels::FrequencyBuckets buckets() const { return {last_.data(), gap_.data(), opt_.buckets, opt_.seed}; }
   std::int64_t steps() const { return step_; }
   const FrequencyEstimatorOptions& options() const { return opt_; }
-  /// The state, for checkpoints (io/two_tower_checkpoint.hpp): A (the step each bucket was last
-  /// seen, -1: never), B (the moving average of its gaps) and the step count.
-  std::span<const std::int64_t> last_seen() const { return last_; }
-  std::span<const double> gaps() const { return gap_; }
+  /// The state copied back to the host, for checkpoints (io/two_tower_checkpoint.hpp): A (the step
+  /// each bucket was last seen, -1: never), B (the moving average of its gaps) and the step count.
+  std::vector<std::int64_t> last_seen() const {
+    std::vector<std::int64_t> out(static_cast<std::size_t>(last_.size()));
+    last_.download(out.data());
+    return out;
+  }
+  std::vector<double> gaps() const {
+    std::vector<double> out(static_cast<std::size_t>(gap_.size()));
+    gap_.download(out.data());
+    return out;
+  }
   /// Restores a state saved from last_seen(), gaps() and steps() of an estimator with the same
   /// options. Checked before anything is written: `buckets` values each, steps >= 0, every A in
   /// [-1, steps), every B finite and >= 0, and B = 0 for a bucket never seen.
@@ -122,46 +146,57 @@ class FrequencyEstimator {
                    "FrequencyEstimator::restore: bucket ", h, " has gap ", gap[h], " (last seen at step ", last[h],
                    "); expected a finite value >= 0, and 0 for a bucket never seen");
     }
-    last_.assign(last.begin(), last.end());
-    gap_.assign(gap.begin(), gap.end());
+    last_.upload(last.data(), opt_.buckets);
+    gap_.upload(gap.data(), opt_.buckets);
     step_ = steps;
   }
 
  private:
   FrequencyEstimatorOptions opt_;
-  std::vector<std::int64_t> last_;
-  std::vector<double> gap_;
+  Buffer<std::int64_t> last_;  // [buckets]: A
+  Buffer<double> gap_;         // [buckets]: B
+  Buffer<FeatureId> items_;    // the step's items, copied in for the kernel
   std::int64_t step_ = 0;
 };
+
+namespace detail {
+/// ids[i] copied back from the memory of policy `p` (for an error message).
+template <class P>
+FeatureId id_at(const P& p, std::span<const FeatureId> ids, index_t i) {
+  FeatureId id = 0;
+  memory_of(p).copy(&id, ids.data() + i, sizeof id);
+  return id;
+}
+}  // namespace detail
 
 /// \brief Masks of accidental hits for a softmax over `cols` columns with item ids `ids[0..cols)`
 /// whose row i (< rows) has its positive in column i: row i masks every column j ≠ i with
 /// ids[j] == ids[i]. Sorting once makes it O(cols log cols + hits). Built by the two passes
 /// kernels::accidental_hit_offsets / accidental_hit_columns; the arrays are integer metadata of
-/// the batch that kernels::sampled_softmax_loss applies to the scores.
+/// the batch that kernels::sampled_softmax_loss applies to the scores. `ids` and the arrays are in
+/// the policy's memory (the arrays are allocated in the thread's current space).
 struct AccidentalHitMask {
-  std::vector<index_t> offsets;  ///< [rows + 1]
-  std::vector<index_t> cols;     ///< sorted per row
+  Buffer<index_t> offsets;  ///< [rows + 1]
+  Buffer<index_t> cols;     ///< sorted per row
   // Workspaces, re-used: no allocation once they have seen the batch size.
-  std::vector<index_t> order;
-  std::vector<index_t> group_of;   // start of row i's group of equal ids in `order`, or -1
-  std::vector<index_t> group_end;
+  Buffer<index_t> order;
+  Buffer<index_t> group_of;   // start of row i's group of equal ids in `order`, or -1
+  Buffer<index_t> group_end;
 
   template <class P>
   void build(const P& p, std::span<const FeatureId> ids, index_t rows) {
     const index_t n = static_cast<index_t>(ids.size());
     CTRNET_CHECK(rows <= n, "accidental-hit mask: ", rows, " rows but only ", n, " columns");
-    order.resize(static_cast<std::size_t>(n));
-    group_of.resize(static_cast<std::size_t>(rows));
-    group_end.resize(static_cast<std::size_t>(rows));
-    offsets.resize(static_cast<std::size_t>(rows + 1));
+    order.resize(n);
+    group_of.resize(rows);
+    group_end.resize(rows);
+    offsets.resize(rows + 1);
     const index_t hits = kernels::accidental_hit_offsets(p, ids.data(), n, rows, order.data(), group_of.data(),
                                                          group_end.data(), offsets.data());
     // Grown geometrically, as push_back would: a batch with a few more hits than any before
     // does not reallocate each time.
-    const auto need = static_cast<std::size_t>(hits);
-    if (need > cols.capacity()) cols.reserve(std::max(need, 2 * cols.capacity()));
-    cols.resize(need);
+    if (hits > cols.capacity()) cols.reserve(std::max(hits, 2 * cols.capacity()));
+    cols.resize(hits);
     kernels::accidental_hit_columns(p, order.data(), group_of.data(), group_end.data(), offsets.data(), rows,
                                     cols.data());
   }
@@ -199,7 +234,7 @@ class InBatchSoftmax {
   explicit InBatchSoftmax(Options o) : opt_(o) {}
   const Options& options() const { return opt_; }
 
-  /// s: [B, B], s(i, j) = s(u_i, v_j); ids: [B] item ids of the positives; freq: the estimator,
+  /// s: [B, B], s(i, j) = s(u_i, v_j); ids: [B] item ids of the positives (in the policy's memory); freq: the estimator,
   /// already updated with this batch (required when logq_correction is on); ds: [B, B] (+=); the loss is written
   /// into *loss (the policy's memory).
   template <class P, class T>
@@ -213,7 +248,7 @@ class InBatchSoftmax {
       ws.log_q.resize(static_cast<index_t>(ids.size()));
       const index_t cols = static_cast<index_t>(ids.size());
       const index_t bad = kernels::frequency_log_q(p, freq->buckets(), ids.data(), cols, cols, 0.0, ws.log_q.data());
-      CTRNET_CHECK(bad < 0, "InBatchSoftmax: item ", ids[static_cast<std::size_t>(bad)], " has no frequency estimate; "
+      CTRNET_CHECK(bad < 0, "InBatchSoftmax: item ", detail::id_at(p, ids, bad), " has no frequency estimate; "
                    "update the estimator with the batch's items before computing the loss");
       lq = ws.log_q.data();
     }
@@ -258,7 +293,7 @@ class MixedNegativeSoftmax {
   }
 
   /// s: [B, B + B′] (the B in-batch columns first, then the B′ sampled ones); ids: [B + B′] the
-  /// columns' item ids; freq: updated with the batch's positives (when logq_correction is on);
+  /// columns' item ids (in the policy's memory); freq: updated with the batch's positives (when logq_correction is on);
   /// corpus_size: N, the number of items the B′ were drawn from. ds: [B, B + B′] (+=); the loss is
   /// written into *loss (the policy's memory).
   template <class P, class T>
@@ -278,7 +313,7 @@ class MixedNegativeSoftmax {
       const index_t corrected = opt_.correct_sampled ? s.cols : s.rows;
       const index_t bad = kernels::frequency_log_q(p, freq->buckets(), ids.data(), s.cols, corrected, uniform,
                                                    ws.log_q.data());
-      CTRNET_CHECK(bad < 0, "MixedNegativeSoftmax: item ", ids[static_cast<std::size_t>(bad)],
+      CTRNET_CHECK(bad < 0, "MixedNegativeSoftmax: item ", detail::id_at(p, ids, bad),
                    " has no frequency estimate and B' = 0");
       lq = ws.log_q.data();
     }

@@ -79,11 +79,15 @@ void save_checkpoint(const std::string& path, TwoTowerTrainer<M, Policy>& traine
   const FrequencyEstimator& fe = trainer.frequency_estimator();
   nlohmann::json tj = detail::two_tower_trainer_json(trainer.options());
   std::vector<TensorToWrite> state;
+  std::vector<std::int64_t> last;  // the buckets copied back to the host
+  std::vector<double> gaps;
   if (detail::stores_frequency(trainer)) {
     tj["frequency"] = {{"steps", fe.steps()}};
     const auto h = static_cast<std::int64_t>(fe.options().buckets);
-    state.push_back({detail::kFrequencyLast, Dtype::I64, {h}, std::as_bytes(fe.last_seen())});
-    state.push_back({detail::kFrequencyGap, Dtype::F64, {h}, std::as_bytes(fe.gaps())});
+    last = fe.last_seen();
+    gaps = fe.gaps();
+    state.push_back({detail::kFrequencyLast, Dtype::I64, {h}, std::as_bytes(std::span<const std::int64_t>(last))});
+    state.push_back({detail::kFrequencyGap, Dtype::F64, {h}, std::as_bytes(std::span<const double>(gaps))});
   } else {
     tj["frequency"] = nullptr;
   }

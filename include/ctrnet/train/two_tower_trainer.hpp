@@ -211,7 +211,7 @@ class TwoTowerTrainer {
 
   TwoTowerTrainer(Model& model, TwoTowerTrainerOptions opt, Policy policy = {})
       : model_(model), opt_(std::move(opt)), policy_(policy), arena_(arena_threads(opt_.threads)),
-        freq_(opt_.frequency), in_batch_(InBatchSoftmax::Options{opt_.logq_correction, opt_.mask_accidental_hits}),
+        freq_(opt_.frequency, memory_of(policy_)), in_batch_(InBatchSoftmax::Options{opt_.logq_correction, opt_.mask_accidental_hits}),
         mixed_(MixedNegativeSoftmax::Options{opt_.mixed_negatives, opt_.logq_correction, opt_.mask_accidental_hits,
                                              opt_.mixed_correct_sampled}),
         schedule_(1.0, opt_.schedule) {
@@ -315,14 +315,18 @@ class TwoTowerTrainer {
       } else {
         s_.resize(n, n + m);
         ds_.resize(n, n + m, T(0));
-        ids_.assign(pair_items.begin(), pair_items.end());
-        ids_.insert(ids_.end(), sampled_items.begin(), sampled_items.end());
+        // The columns' item ids, copied into the policy's memory for the objective's kernels.
+        ids_.resize(n + m);
+        memory_of(policy_).copy(ids_.data(), pair_items.data(), static_cast<std::size_t>(n) * sizeof(FeatureId));
+        if (m > 0)
+          memory_of(policy_).copy(ids_.data() + n, sampled_items.data(), static_cast<std::size_t>(m) * sizeof(FeatureId));
+        const std::span<const FeatureId> ids(ids_.data(), static_cast<std::size_t>(n + m));
         sim.forward(policy_, u_.cview(), v_.cview(), s_.view(), sim_cache_);
         if (opt_.objective == RetrievalObjective::in_batch)
-          in_batch_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, staged.weights, 1.0 / norm,
+          in_batch_.loss(policy_, s_.cview(), ids, &freq_, staged.weights, 1.0 / norm,
                          ds_.view(), ws_, loss_.data());
         else
-          mixed_.loss(policy_, s_.cview(), std::span<const FeatureId>(ids_), &freq_, corpus_size_, staged.weights,
+          mixed_.loss(policy_, s_.cview(), ids, &freq_, corpus_size_, staged.weights,
                       1.0 / norm, ds_.view(), ws_, loss_.data());
         sim.backward(policy_, sim_cache_, ds_.cview(), du_.view(), dv_.view());
       }
@@ -538,7 +542,8 @@ class TwoTowerTrainer {
   Buffer<double> loss_;  // the objective's value, in the policy's memory
   typename Model::SimilarityCache sim_cache_;
   InBatchSoftmax::Workspace<T> ws_;
-  std::vector<FeatureId> ids_, item_ids_, sampled_ids_;
+  Buffer<FeatureId> ids_;  // the softmax columns' item ids, in the policy's memory
+  std::vector<FeatureId> item_ids_, sampled_ids_;
   std::vector<index_t> step_q_, step_i_, sampled_rows_;
   std::vector<float> labels_;
   Batch pair_batch_, sampled_batch_;

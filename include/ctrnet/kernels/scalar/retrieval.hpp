@@ -142,10 +142,12 @@ struct FrequencyBuckets {
   std::uint64_t seed = 0;              ///< of the bucket hash
 };
 
+/// p̂ of a bucket last seen at step `last` (−1: never) with average gap `gap`: 1 / max(gap, 1), or 0.
+inline double frequency_probability(std::int64_t last, double gap) { return last < 0 ? 0.0 : 1.0 / std::max(gap, 1.0); }
 /// p̂(y) = 1 / max(B[h(y)], 1), 0 for an item never seen.
 inline double frequency_probability(FrequencyBuckets f, FeatureId y) {
   const std::size_t h = frequency_bucket(f.seed, f.buckets, y);
-  return f.last[h] < 0 ? 0.0 : 1.0 / std::max(f.gap[h], 1.0);
+  return frequency_probability(f.last[h], f.gap[h]);
 }
 
 /// \brief One step t of the estimator over items[0..n), in order (a duplicate within the batch is
