@@ -38,6 +38,10 @@ void check_two_tower(const char* name, Make make, TwoTowerTrainerOptions o, bool
   std::vector<std::vector<index_t>> relevant(static_cast<std::size_t>(d.num_queries()));
   for (index_t q = 0; q < d.num_queries(); ++q) relevant[static_cast<std::size_t>(q)] = {q % d.num_items()};
   const ItemLists rel(relevant);
+  std::vector<std::vector<index_t>> seen_lists(static_cast<std::size_t>(d.num_queries()));
+  for (index_t q = 0; q < d.num_queries(); ++q)  // exclusions: staged into the policy's memory by exact_topk
+    seen_lists[static_cast<std::size_t>(q)] = {(q + 1) % d.num_items(), (q + 3) % d.num_items()};
+  const ItemLists seen(seen_lists);
   std::vector<index_t> all(static_cast<std::size_t>(d.num_queries()));
   for (index_t q = 0; q < d.num_queries(); ++q) all[static_cast<std::size_t>(q)] = q;
   o.shards = 3;
@@ -51,6 +55,7 @@ void check_two_tower(const char* name, Make make, TwoTowerTrainerOptions o, bool
   for (std::size_t b = 0; b < qs.size(); ++b) ref_loss.push_back(rt.train_step(d, qs[b], is[b]));
   const Matrix<float> ref_enc = rt.encode_queries(d, all);
   const RankingResult ref_rank = rt.evaluate(d, rel, ItemLists{}, 5);
+  const RankingResult ref_rank_seen = rt.evaluate(d, rel, seen, 5);
 
   GuardedContext ctx;
   const cpu_guarded gp(ctx);
@@ -74,6 +79,10 @@ void check_two_tower(const char* name, Make make, TwoTowerTrainerOptions o, bool
   CHECK(same_bits(rank.recall, ref_rank.recall));
   CHECK(same_bits(rank.ndcg, ref_rank.ndcg));
   CHECK(rank.items_recommended == ref_rank.items_recommended);
+  const RankingResult rank_seen = gt.evaluate(d, rel, seen, 5);
+  CHECK(same_bits(rank_seen.recall, ref_rank_seen.recall));
+  CHECK(same_bits(rank_seen.ndcg, ref_rank_seen.ndcg));
+  CHECK(rank_seen.items_recommended == ref_rank_seen.items_recommended);
 
   Batch b;
   d.queries.gather(std::span<const index_t>(all), b);

@@ -4,7 +4,8 @@
 // Order: score descending, ties to the lower item row; −1 / −∞ past the last item when fewer
 // than K are left after the exclusions. cpu_simd runs a fused GEMM + SIMD selection on oneTBB
 // threads (kernels/simd/topk.hpp); cpu_scalar is the reference (kernels/topk.hpp). Both return
-// exactly what a full sort of every score would.
+// exactly what a full sort of every score would. The exclusions are host lists (ItemLists);
+// exact_topk copies them into the policy's memory for the kernel when that is not the host's.
 #pragma once
 #include <algorithm>
 #include <span>
@@ -12,6 +13,8 @@
 
 #include "ctrnet/core/error.hpp"
 #include "ctrnet/core/matrix.hpp"
+#include "ctrnet/core/memory.hpp"
+#include "ctrnet/policy/execution.hpp"
 #include "ctrnet/kernels/topk.hpp"
 
 namespace ctrnet {
@@ -55,6 +58,27 @@ class ItemLists {
 /// Items to skip per query in a search.
 using Exclusions = ItemLists;
 
+namespace detail {
+/// Host exclusion lists of `queries` queries, where the kernels of policy `p` can read them: the
+/// lists themselves on host memory, else copies in the policy's memory (kept until the next stage).
+class StagedExclusions {
+ public:
+  template <class P>
+  kernels::ExclusionLists stage(const P& p, kernels::ExclusionLists host, index_t queries) {
+    MemorySpace& space = memory_of(p);
+    if (host.empty() || space.host_accessible()) return host;
+    offsets_.bind(space);
+    rows_.bind(space);
+    offsets_.upload(host.offsets, queries + 1);
+    rows_.upload(host.rows, host.offsets[queries]);
+    return {offsets_.data(), rows_.data()};
+  }
+
+ private:
+  Buffer<index_t> offsets_, rows_;
+};
+}  // namespace detail
+
 /// \brief K best items per query: item rows (−1: none) and scores (−∞: none), [queries, K].
 template <class T = float>
 struct TopK {
@@ -74,7 +98,8 @@ void exact_topk(const P& policy, ConstMatrixView<T> queries, ConstMatrixView<T> 
   out.k = k;
   out.rows.resize(queries.rows, k);
   out.scores.resize(queries.rows, k);
-  kernels::topk(policy, queries, items, k, excl, out.rows.view(), out.scores.view());
+  detail::StagedExclusions staged;
+  kernels::topk(policy, queries, items, k, staged.stage(policy, excl, queries.rows), out.rows.view(), out.scores.view());
 }
 template <class P, class T>
 TopK<T> exact_topk(const P& policy, ConstMatrixView<T> queries, ConstMatrixView<T> items, index_t k,
