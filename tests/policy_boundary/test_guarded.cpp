@@ -7,6 +7,7 @@
 // planted leak) dies with SIGSEGV in a child process, while the same model without the leak runs.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/kernels/gemm.hpp"
 #include "ctrnet/layers/linear.hpp"
+#include "ctrnet/policy/cpu_context.hpp"
 #include "ctrnet/testing/cpu_guarded.hpp"
 #include "ctrnet/train/trainer.hpp"
 
@@ -404,4 +406,41 @@ TEST_CASE("A bad head target (a negative GloVe count) is a clear error when the 
   auto host_model = make();
   Trainer<decltype(host_model), cpu_scalar> host_trainer(host_model, trainer_options());
   CHECK_THROWS_WITH(host_trainer.train_step(v), want);
+}
+
+TEST_CASE("cpu_simd carries its execution context: kernels run in its arena, training matches the default bit for bit",
+          "[policy][cpu_context]") {
+  // A GEMM big enough to split: its epilogue records the arena it runs in.
+  const index_t m = 256, n = 256, kk = 64;
+  Matrix<float> a(m, kk, 0.5f), b(kk, n, 0.25f), c(m, n, 0.0f);
+  CpuContext ctx(3);  // 3 slots, more than this machine's cores: distinguishable from the default arena
+  const cpu_simd in_ctx = cpu_simd_in(ctx);
+  CHECK(&memory_of(in_ctx) == &host_memory());
+  std::atomic<int> seen_concurrency{0};
+  kernels::gemm_epilogue(in_ctx, kernels::Trans::no, kernels::Trans::no, 1.0f, a.cview(), b.cview(), 0.0f, c.view(),
+                         [&](index_t, index_t, index_t, index_t) {
+                           seen_concurrency = tbb::this_task_arena::max_concurrency();
+                         });
+  CHECK(seen_concurrency.load() == 3);
+  CHECK(c(0, 0) == 0.5f * 0.25f * static_cast<float>(kk));
+
+  // A Trainer given that policy runs in ctx; one given plain cpu_simd runs in its own arena. The
+  // results are the same bits (they never depend on the threads).
+  const SyntheticCTR gen = generator();
+  const std::vector<Batch> batches = ctr_batches(gen);
+  auto make = [&] { return make_dcn_v2_stacked(gen.schema(), test_util::small_dcn()); };
+  auto m1 = make(), m2 = make();
+  TrainerOptions o = trainer_options();
+  o.threads = 2;
+  Trainer<decltype(m1), cpu_simd> t1(m1, o);
+  Trainer<decltype(m2), cpu_simd> t2(m2, o, in_ctx);
+  CHECK(t1.policy().cpu != nullptr);  // the trainer's own context
+  CHECK(t2.policy().cpu == &ctx);     // the policy's
+  for (const Batch& batch : batches) {
+    BatchView v;
+    batch.view(v);
+    const double l1 = t1.train_step(v), l2 = t2.train_step(v);
+    CHECK(same_bits(l1, l2));
+  }
+  CHECK(host_params(m1) == host_params(m2));
 }

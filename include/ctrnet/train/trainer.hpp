@@ -45,7 +45,6 @@
 
 #include <nlohmann/json.hpp>
 #include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include "ctrnet/core/layer.hpp"
 #include "ctrnet/core/rng.hpp"
@@ -55,6 +54,7 @@
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/optim/model_optimizer.hpp"
 #include "ctrnet/optim/schedule.hpp"
+#include "ctrnet/policy/cpu_context.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/train/metrics.hpp"
 #include "ctrnet/train/divergence.hpp"
@@ -126,7 +126,12 @@ class Trainer {
 
   Trainer(Model& model, TrainerOptions opt, Policy policy = {})
       : model_(model), opt_(std::move(opt)), policy_(policy),
-        arena_(arena_threads(opt_.threads)) {
+        own_context_(checked_threads(opt_.threads)) {
+    if constexpr (std::is_base_of_v<cpu_simd, Policy>)
+      if (policy_.cpu == nullptr && policy_.context == nullptr) {  // the policy runs in the trainer's arena
+        policy_.cpu = &own_context_;
+        policy_.context = &own_context_;
+      }
     const PolicyScope scope(policy_);  // gradients and optimizer state live in the policy's memory
     CTRNET_CHECK(model_.built(), "Trainer: build the model before training it");
     CTRNET_CHECK(opt_.batch_size > 0, "Trainer: batch_size must be positive, got ", opt_.batch_size);
@@ -195,7 +200,7 @@ class Trainer {
     logits_.resize(n, model_.output_width());
     dlogits_.resize(n, model_.output_width());
     losses_.resize(static_cast<index_t>(Model::num_heads));
-    arena_.execute([&] {
+    context().execute([&] {
       // Phase 1: body forward per shard, into the shard's rows of the batch's logits.
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];
@@ -219,7 +224,7 @@ class Trainer {
     detail::check_grads_finite(policy_, model_.registry(), shards_[0].grads, "Trainer", step_, at);
 
     optimizer_.set_lr_scale(schedule_.factor_at(step_));
-    arena_.execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
+    context().execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
     ++step_;
     return loss;
   }
@@ -373,7 +378,7 @@ class Trainer {
     const index_t n = v.size;
     const index_t S = std::max<index_t>(1, shard_count(n));
     const BatchView& staged = staged_.stage(policy_, v, model_.schema());
-    arena_.execute([&] {
+    context().execute([&] {
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
         Shard& sh = shards_[static_cast<std::size_t>(s)];
         const index_t begin = shard_begin(s, n, S), end = shard_begin(s + 1, n, S);
@@ -384,9 +389,16 @@ class Trainer {
   }
 
  private:
-  static int arena_threads(int threads) {
+  static int checked_threads(int threads) {
     CTRNET_CHECK(threads >= 0, "Trainer: threads must be >= 0 (0: all cores), got ", threads);
-    return threads > 0 ? threads : tbb::task_arena::automatic;
+    return threads;
+  }
+  // Where the work runs: the policy's CpuContext when it names one (a cpu_simd policy without one
+  // gets the trainer's own, in the constructor), else the trainer's own arena (threads option).
+  CpuContext& context() {
+    if constexpr (std::is_base_of_v<cpu_simd, Policy>)
+      if (policy_.cpu != nullptr) return *policy_.cpu;
+    return own_context_;
   }
 
   // Groups of a batch of n rows: ⌈n / G⌉ (a partial last group counts as one; train_step has none).
@@ -451,7 +463,7 @@ class Trainer {
   Model& model_;
   TrainerOptions opt_;
   Policy policy_;
-  tbb::task_arena arena_;
+  CpuContext own_context_;  // the arena of the steps (and of a cpu_simd policy that names none)
   std::vector<Shard> shards_;
   StagedBatch staged_;  // the current batch in the policy's memory (unused on the CPU policies)
   Matrix<T> logits_, dlogits_;  // the step's logits and their gradient, [batch, Σ head widths]

@@ -36,7 +36,6 @@
 #include <vector>
 
 #include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include "ctrnet/compose/two_tower.hpp"
 #include "ctrnet/core/rng.hpp"
@@ -46,6 +45,7 @@
 #include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/optim/model_optimizer.hpp"
 #include "ctrnet/optim/schedule.hpp"
+#include "ctrnet/policy/cpu_context.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 #include "ctrnet/serve/item_index.hpp"
 #include "ctrnet/train/divergence.hpp"
@@ -210,12 +210,17 @@ class TwoTowerTrainer {
   using T = typename Model::value_type;
 
   TwoTowerTrainer(Model& model, TwoTowerTrainerOptions opt, Policy policy = {})
-      : model_(model), opt_(std::move(opt)), policy_(policy), arena_(arena_threads(opt_.threads)),
+      : model_(model), opt_(std::move(opt)), policy_(policy), own_context_(checked_threads(opt_.threads)),
         freq_(opt_.frequency, memory_of(policy_)), in_batch_(InBatchSoftmax::Options{opt_.logq_correction, opt_.mask_accidental_hits}),
         mixed_(MixedNegativeSoftmax::Options{opt_.mixed_negatives, opt_.logq_correction, opt_.mask_accidental_hits,
                                              opt_.mixed_correct_sampled}),
         schedule_(1.0, opt_.schedule) {
     CTRNET_CHECK(model_.built(), "TwoTowerTrainer: build the model before training it");
+    if constexpr (std::is_base_of_v<cpu_simd, Policy>)
+      if (policy_.cpu == nullptr && policy_.context == nullptr) {  // the policy runs in the trainer's arena
+        policy_.cpu = &own_context_;
+        policy_.context = &own_context_;
+      }
     const PolicyScope scope(policy_);  // gradients and optimizer state live in the policy's memory
     CTRNET_CHECK(opt_.batch_size > 0, "TwoTowerTrainer: batch_size must be positive, got ", opt_.batch_size);
     CTRNET_CHECK(opt_.shards >= 0, "TwoTowerTrainer: shards must be >= 0 (0: one per 256 pairs, at most 8), got ",
@@ -286,7 +291,7 @@ class TwoTowerTrainer {
     const BatchView& staged = staged_pairs_.stage(policy_, pairs, model_.schema());
     const BatchView* staged_sampled = sampled ? &staged_sampled_.stage(policy_, *sampled, model_.schema()) : nullptr;
     loss_.resize(1);
-    arena_.execute([&] {
+    context().execute([&] {
       const PolicyScope arena_scope(policy_);  // execute() may run this on a worker thread
       // Phase 1: towers forward per shard.
       tbb::parallel_for(index_t(0), S, [&](index_t s) {
@@ -397,7 +402,7 @@ class TwoTowerTrainer {
     detail::check_step_loss(loss, "TwoTowerTrainer", step_, at);
     detail::check_grads_finite(policy_, model_.registry(), shards_[0].grads, "TwoTowerTrainer", step_, at);
     optimizer_.set_lr_scale(schedule_.factor_at(step_));
-    arena_.execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
+    context().execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
     ++step_;
     return loss;
   }
@@ -466,7 +471,7 @@ class TwoTowerTrainer {
       data.queries.gather(rows.subspan(begin, cnt), b);
       const BatchView host = b.view();
       const BatchView& staged = staged_queries_.stage(policy_, host, model_.schema());
-      arena_.execute([&] {
+      context().execute([&] {
         model_.encode_queries(policy_, staged, out.view().row_block(static_cast<index_t>(begin), static_cast<index_t>(cnt)), c);
       });
     }
@@ -477,7 +482,7 @@ class TwoTowerTrainer {
     const PolicyScope scope(policy_);
     check_retrieval_data(data, "TwoTowerTrainer::build_index");
     ItemIndex<T> index;
-    arena_.execute([&] {
+    context().execute([&] {
       index = ItemIndex<T>::from_model(policy_, model_, data.items.data().view(), opt_.eval_batch_size);
     });
     return index;
@@ -504,14 +509,21 @@ class TwoTowerTrainer {
     const ItemIndex<T> index = build_index(data);
     const Matrix<T> qv = encode_queries(data, rows);
     RankingResult r;
-    arena_.execute([&] { r = evaluate_full_ranking(policy_, index, qv.cview(), rel, excl, k); });
+    context().execute([&] { r = evaluate_full_ranking(policy_, index, qv.cview(), rel, excl, k); });
     return r;
   }
 
  private:
-  static int arena_threads(int threads) {
+  static int checked_threads(int threads) {
     CTRNET_CHECK(threads >= 0, "TwoTowerTrainer: threads must be >= 0 (0: all cores), got ", threads);
-    return threads > 0 ? threads : tbb::task_arena::automatic;
+    return threads;
+  }
+  // Where the work runs: the policy's CpuContext when it names one (a cpu_simd policy without one
+  // gets the trainer's own, in the constructor), else the trainer's own arena (threads option).
+  CpuContext& context() {
+    if constexpr (std::is_base_of_v<cpu_simd, Policy>)
+      if (policy_.cpu != nullptr) return *policy_.cpu;
+    return own_context_;
   }
 
   struct Shard {
@@ -528,7 +540,7 @@ class TwoTowerTrainer {
   Model& model_;
   TwoTowerTrainerOptions opt_;
   Policy policy_;
-  tbb::task_arena arena_;
+  CpuContext own_context_;  // the arena of the steps (and of a cpu_simd policy that names none)
   FrequencyEstimator freq_;
   InBatchSoftmax in_batch_;
   MixedNegativeSoftmax mixed_;

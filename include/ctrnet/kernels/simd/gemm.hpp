@@ -28,6 +28,7 @@
 #include "ctrnet/core/aligned.hpp"
 #include "ctrnet/core/matrix.hpp"
 #include "ctrnet/kernels/simd/diagnostics.hpp"
+#include "ctrnet/policy/cpu_context.hpp"
 #include "ctrnet/kernels/simd/gemm_microkernel.hpp"
 #include "ctrnet/kernels/trans.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
@@ -124,11 +125,12 @@ class ScratchLease {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Threads. max_threads == 0: the current arena; 1: the calling thread; otherwise a cached
+// Threads. A policy with a CpuContext (policy/cpu_context.hpp) runs in that context's arena.
+// Without one: max_threads == 0: the current arena; 1: the calling thread; otherwise a cached
 // task_arena of that size (kept for the life of the process).
 // ---------------------------------------------------------------------------------------------
 inline int gemm_thread_count(const cpu_simd& policy) {
-  const int avail = tbb::this_task_arena::max_concurrency();
+  const int avail = policy.cpu != nullptr ? policy.cpu->max_concurrency() : tbb::this_task_arena::max_concurrency();
   // More threads than cores would only oversubscribe them: cap at the machine's concurrency.
   return policy.max_threads > 0 ? std::min(policy.max_threads, std::max(avail, tbb::info::default_concurrency()))
                                 : avail;
@@ -147,7 +149,11 @@ inline tbb::task_arena& cached_arena(int threads) {
 /// caps the current arena. (The kernels also never create more work items than `threads`.)
 template <class F>
 void run_with_threads(const cpu_simd& policy, int threads, F&& f) {
-  if (threads <= 1 || policy.max_threads <= 0 || policy.max_threads >= tbb::this_task_arena::max_concurrency()) {
+  if (threads <= 1) {
+    f();
+  } else if (policy.cpu != nullptr && (policy.max_threads <= 0 || policy.max_threads >= policy.cpu->max_concurrency())) {
+    policy.cpu->execute(f);  // the policy's own arena
+  } else if (policy.max_threads <= 0 || policy.max_threads >= tbb::this_task_arena::max_concurrency()) {
     f();
   } else {
     cached_arena(policy.max_threads).execute(f);
@@ -518,8 +524,10 @@ void rank1_update(const cpu_simd& policy, index_t m, index_t n, const T* a, inde
     rows(0, m);
     return;
   }
-  tbb::parallel_for(tbb::blocked_range<index_t>(0, m, 16),
-                    [&](const tbb::blocked_range<index_t>& r) { rows(r.begin(), r.end()); });
+  run_in_policy_arena(policy, [&] {
+    tbb::parallel_for(tbb::blocked_range<index_t>(0, m, 16),
+                      [&](const tbb::blocked_range<index_t>& r) { rows(r.begin(), r.end()); });
+  });
 }
 }  // namespace detail
 

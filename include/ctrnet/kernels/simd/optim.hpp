@@ -13,6 +13,7 @@
 
 #include "ctrnet/kernels/optim.hpp"
 #include "ctrnet/kernels/simd/diagnostics.hpp"
+#include "ctrnet/policy/cpu_context.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 
 CTRNET_SIMD_WARNINGS_BEGIN
@@ -34,8 +35,10 @@ inline void parallel_chunks(const cpu_simd& p, index_t n, F&& f) {
     return;
   }
   const index_t chunks = (n + kChunk - 1) / kChunk;
-  tbb::parallel_for(tbb::blocked_range<index_t>(0, chunks, 1), [&](const tbb::blocked_range<index_t>& r) {
-    for (index_t c = r.begin(); c != r.end(); ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
+  run_in_policy_arena(p, [&] {
+    tbb::parallel_for(tbb::blocked_range<index_t>(0, chunks, 1), [&](const tbb::blocked_range<index_t>& r) {
+      for (index_t c = r.begin(); c != r.end(); ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
+    });
   });
 }
 
@@ -202,8 +205,10 @@ void for_each_touched_row(const cpu_simd& p, index_t count, index_t dim, F&& bod
     return;
   }
   const index_t grain = std::max<index_t>(1, simd_optim_detail::kChunk / std::max<index_t>(dim, 1));
-  tbb::parallel_for(tbb::blocked_range<index_t>(0, count, grain), [&](const tbb::blocked_range<index_t>& r) {
-    for (index_t i = r.begin(); i != r.end(); ++i) body(i);
+  run_in_policy_arena(p, [&] {
+    tbb::parallel_for(tbb::blocked_range<index_t>(0, count, grain), [&](const tbb::blocked_range<index_t>& r) {
+      for (index_t i = r.begin(); i != r.end(); ++i) body(i);
+    });
   });
 }
 

@@ -13,6 +13,7 @@
 #include "ctrnet/core/aligned.hpp"
 #include "ctrnet/kernels/scalar/retrieval.hpp"
 #include "ctrnet/kernels/simd/diagnostics.hpp"
+#include "ctrnet/policy/cpu_context.hpp"
 #include "ctrnet/policy/cpu_simd.hpp"
 
 CTRNET_SIMD_WARNINGS_BEGIN
@@ -28,8 +29,10 @@ inline void for_row_ranges(const cpu_simd& p, index_t rows, index_t work_per_row
     return;
   }
   const index_t grain = std::max<index_t>(1, (index_t(1) << 14) / std::max<index_t>(1, work_per_row));
-  tbb::parallel_for(tbb::blocked_range<index_t>(0, rows, grain),
-                    [&](const tbb::blocked_range<index_t>& r) { body(r.begin(), r.end()); });
+  run_in_policy_arena(p, [&] {
+    tbb::parallel_for(tbb::blocked_range<index_t>(0, rows, grain),
+                      [&](const tbb::blocked_range<index_t>& r) { body(r.begin(), r.end()); });
+  });
 }
 
 template <class T>
