@@ -18,13 +18,6 @@ using testing::GuardedContext;
 
 namespace {
 
-template <class T>
-std::vector<T> on_host(const Buffer<T>& b) {
-  std::vector<T> out(static_cast<std::size_t>(b.size()));
-  b.download(out.data());
-  return out;
-}
-
 /// A MemorySpace that counts its calls and forwards them to the host.
 struct CountingSpace final : MemorySpace {
   int allocations = 0, frees = 0, copies = 0, zeroes = 0;
@@ -81,20 +74,20 @@ TEST_CASE("Buffer: growth keeps the contents; assign, zero and copies go through
     b.upload(values.data(), 5);
     b.resize(1000);  // reallocates: the first five values move along
     b.resize(5);
-    CHECK(on_host(b) == values);
+    CHECK(b.to_host() == values);
     b.assign(3, 7.5);
-    CHECK(on_host(b) == std::vector<double>{7.5, 7.5, 7.5});
+    CHECK(b.to_host() == std::vector<double>{7.5, 7.5, 7.5});
     b.assign_zero(4);
-    CHECK(on_host(b) == std::vector<double>(4, 0.0));
+    CHECK(b.to_host() == std::vector<double>(4, 0.0));
     Buffer<double> c(b);  // a copy lives in the source's space
     CHECK(&c.space() == space);
-    CHECK(on_host(c) == on_host(b));
+    CHECK(c.to_host() == b.to_host());
     Buffer<double> h;  // an unbound buffer takes the copied one's space
     h = c;
     CHECK(&h.space() == space);
     Buffer<double> moved(std::move(c));
     CHECK(c.data() == nullptr);
-    CHECK(on_host(moved) == std::vector<double>(4, 0.0));
+    CHECK(moved.to_host() == std::vector<double>(4, 0.0));
   }
 }
 

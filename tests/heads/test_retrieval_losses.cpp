@@ -15,16 +15,6 @@
 using namespace ctrnet;
 
 namespace {
-// A host copy of a buffer's elements.
-template <class T>
-std::vector<T> host_vector(const Buffer<T>& b) {
-  std::vector<T> out(static_cast<std::size_t>(b.size()));
-  b.download(out.data());
-  return out;
-}
-}  // namespace
-
-namespace {
 Matrix<double> mat(index_t r, index_t c, std::initializer_list<double> v) {
   Matrix<double> m(r, c);
   std::copy(v.begin(), v.end(), m.data());
@@ -111,8 +101,8 @@ TEST_CASE("Accidental hits (same item id) are masked out of the softmax", "[retr
   AccidentalHitMask m;
   const std::vector<FeatureId> cols{4, 2, 4, 9, 2};
   m.build(cols, 3);
-  CHECK(host_vector(m.offsets) == std::vector<index_t>{0, 1, 2, 3});
-  CHECK(host_vector(m.cols) == std::vector<index_t>{2, 4, 0});
+  CHECK(m.offsets.to_host() == std::vector<index_t>{0, 1, 2, 3});
+  CHECK(m.cols.to_host() == std::vector<index_t>{2, 4, 0});
 }
 
 TEST_CASE("Mixed negative sampling matches hand-computed cases", "[retrieval][loss]") {
@@ -293,13 +283,13 @@ TEST_CASE("Retrieval kernels: accidental-hit mask in two passes on a hand-comput
   AccidentalHitMask m1, m2;
   m1.build(cpu_simd{}, std::vector<FeatureId>(ids, ids + 6), 4);
   m2.build(std::vector<FeatureId>(ids, ids + 6), 4);
-  CHECK(host_vector(m1.offsets) == offsets);
-  CHECK(host_vector(m1.cols) == cols);
-  CHECK(host_vector(m2.cols) == cols);
+  CHECK(m1.offsets.to_host() == offsets);
+  CHECK(m1.cols.to_host() == cols);
+  CHECK(m2.cols.to_host() == cols);
   // No hits at all: empty columns, zero offsets.
   const FeatureId uniq[] = {1, 2, 3};
   m1.build(std::vector<FeatureId>(uniq, uniq + 3), 3);
-  CHECK(host_vector(m1.offsets) == std::vector<index_t>{0, 0, 0, 0});
+  CHECK(m1.offsets.to_host() == std::vector<index_t>{0, 0, 0, 0});
   CHECK(m1.cols.empty());
 }
 

@@ -17,6 +17,7 @@
 #include <span>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "ctrnet/core/aligned.hpp"
 #include "ctrnet/core/types.hpp"
@@ -194,6 +195,12 @@ class Buffer {
   /// Copies the buffer's elements into host memory (size() elements).
   void download(T* host) const {
     if (size_ > 0) space().copy(host, data_, bytes(size_));
+  }
+  /// The elements copied into a new host vector (the explicit copy back, for checks and files).
+  std::vector<T> to_host() const {
+    std::vector<T> out(size_);
+    download(out.data());
+    return out;
   }
   /// Writes elements [offset, offset + n) on the host: fill(p) gets n host values to write, the
   /// elements themselves when the space is host memory (they keep the values fill leaves alone),

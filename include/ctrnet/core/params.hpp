@@ -200,16 +200,8 @@ class SparseRows {
   /// The memory space the arrays live in.
   MemorySpace& space() const { return values_.space(); }
   /// Host copies of the arrays (an explicit copy back, for tests and tools).
-  std::vector<FeatureId> download_ids() const {
-    std::vector<FeatureId> out(static_cast<std::size_t>(size_));
-    ids_.download(out.data());
-    return out;
-  }
-  std::vector<T> download_values() const {
-    std::vector<T> out(static_cast<std::size_t>(size_ * dim_));
-    values_.download(out.data());
-    return out;
-  }
+  std::vector<FeatureId> download_ids() const { return ids_.to_host(); }
+  std::vector<T> download_values() const { return values_.to_host(); }
 
   // ---- CPU kernel side (host code inside a kernel) ----
 

@@ -120,16 +120,8 @@ class FrequencyEstimator {
   const FrequencyEstimatorOptions& options() const { return opt_; }
   /// The state copied back to the host, for checkpoints (io/two_tower_checkpoint.hpp): A (the step
   /// each bucket was last seen, -1: never), B (the moving average of its gaps) and the step count.
-  std::vector<std::int64_t> last_seen() const {
-    std::vector<std::int64_t> out(static_cast<std::size_t>(last_.size()));
-    last_.download(out.data());
-    return out;
-  }
-  std::vector<double> gaps() const {
-    std::vector<double> out(static_cast<std::size_t>(gap_.size()));
-    gap_.download(out.data());
-    return out;
-  }
+  std::vector<std::int64_t> last_seen() const { return last_.to_host(); }
+  std::vector<double> gaps() const { return gap_.to_host(); }
   /// Restores a state saved from last_seen(), gaps() and steps() of an estimator with the same
   /// options. Checked before anything is written: `buckets` values each, steps >= 0, every A in
   /// [-1, steps), every B finite and >= 0, and B = 0 for a bucket never seen.
