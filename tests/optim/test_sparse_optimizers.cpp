@@ -433,3 +433,27 @@ TEST_CASE("ModelOptimizer updates the dense buffer and each table with its own o
   ModelOptimizer<double> bad_opt(bad);
   CHECK_THROWS_WITH(bad_opt.init(reg), Catch::Contains("'no.such.table'"));
 }
+
+TEST_CASE("kernels::sparse_rows_add and first_id_outside: hand-computed cases", "[optim][sparse][kernels]") {
+  SparseRows<float> dst, src;
+  dst.reset(2);
+  src.reset(2);
+  float* d3 = dst.row(3);
+  d3[0] = 1.0f;
+  d3[1] = 2.0f;
+  float* s5 = src.row(5);
+  s5[0] = 10.0f;
+  s5[1] = 20.0f;
+  float* s3 = src.row(3);
+  s3[0] = 0.5f;
+  s3[1] = 0.25f;
+  // dst += src in src's row order: row 3 summed in place, row 5 appended after it.
+  kernels::sparse_rows_add(cpu_simd{}, dst, src);
+  CHECK(dst.download_ids() == std::vector<FeatureId>{3, 5});
+  CHECK(dst.download_values() == std::vector<float>{1.5f, 2.25f, 10.0f, 20.0f});
+  CHECK(src.download_ids() == std::vector<FeatureId>{5, 3});  // the source is left as it was
+
+  CHECK(kernels::first_id_outside(cpu_scalar{}, dst, 6) == 2);  // none: size()
+  CHECK(kernels::first_id_outside(cpu_scalar{}, dst, 5) == 1);  // id 5 is outside [0, 5)
+  CHECK(kernels::first_id_outside(cpu_scalar{}, dst, 3) == 0);
+}

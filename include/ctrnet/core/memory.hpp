@@ -87,6 +87,15 @@ class MemoryScope {
   MemorySpace* previous_;
 };
 
+/// Element i of the values at `x` in `space`, copied to the host (one value for a message or a
+/// check; the bulk copies are Buffer::download / to_host).
+template <class T>
+T read_element(MemorySpace& space, const T* x, index_t i) {
+  T v{};
+  space.copy(&v, x + i, sizeof(T));
+  return v;
+}
+
 /// \brief Owning, 64-byte aligned, contiguous array of T in one MemorySpace. Resizing keeps the
 /// capacity (a cache resized to the same size every step does not allocate). Contents after a
 /// growing resize are unspecified; zero() and assign_zero() clear through the space.

@@ -279,16 +279,14 @@ class SparseRows {
   }
   // Grows the arrays' capacity to at least `rows` rows (doubling), keeping their contents.
   void ensure_capacity(index_t rows) {
-    if (rows <= capacity_) return;
-    const index_t cap = std::max<index_t>(rows, 2 * capacity_);
+    if (rows <= ids_.capacity()) return;
+    const index_t cap = std::max<index_t>(rows, 2 * ids_.capacity());
     ids_.reserve(cap);
     values_.reserve(cap * dim_);
-    capacity_ = cap;
   }
 
   index_t dim_ = 0;
   index_t size_ = 0;
-  index_t capacity_ = 0;           // rows the arrays hold without reallocating
   Buffer<FeatureId> ids_;          // [size]: policy memory
   Buffer<T> values_;               // [size, dim]: policy memory
   std::vector<FeatureId> keys_;    // hash slots: id or kEmpty (host)

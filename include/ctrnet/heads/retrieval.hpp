@@ -107,12 +107,9 @@ class FrequencyEstimator {
   /// p̂(y) = 1 / B[h(y)] (capped at 1), 0 for an item never seen. One bucket copied back, for
   /// inspection; the losses read the buckets through kernels::frequency_log_q.
   double probability(FeatureId y) const {
-    const std::size_t h = kernels::frequency_bucket(opt_.seed, opt_.buckets, y);
-    std::int64_t last = 0;
-    double gap = 0.0;
-    last_.space().copy(&last, last_.data() + h, sizeof last);
-    gap_.space().copy(&gap, gap_.data() + h, sizeof gap);
-    return kernels::frequency_probability(last, gap);
+    const auto h = static_cast<index_t>(kernels::frequency_bucket(opt_.seed, opt_.buckets, y));
+    return kernels::frequency_probability(read_element(last_.space(), last_.data(), h),
+                                          read_element(gap_.space(), gap_.data(), h));
   }
   /// The buckets (in the estimator's memory), for kernels::frequency_log_q.
   kernels::FrequencyBuckets buckets() const { return {last_.data(), gap_.data(), opt_.buckets, opt_.seed}; }
@@ -150,16 +147,6 @@ class FrequencyEstimator {
   Buffer<FeatureId> items_;    // the step's items, copied in for the kernel
   std::int64_t step_ = 0;
 };
-
-namespace detail {
-/// ids[i] copied back from the memory of policy `p` (for an error message).
-template <class P>
-FeatureId id_at(const P& p, std::span<const FeatureId> ids, index_t i) {
-  FeatureId id = 0;
-  memory_of(p).copy(&id, ids.data() + i, sizeof id);
-  return id;
-}
-}  // namespace detail
 
 /// \brief Masks of accidental hits for a softmax over `cols` columns with item ids `ids[0..cols)`
 /// whose row i (< rows) has its positive in column i: row i masks every column j ≠ i with
@@ -240,7 +227,7 @@ class InBatchSoftmax {
       ws.log_q.resize(static_cast<index_t>(ids.size()));
       const index_t cols = static_cast<index_t>(ids.size());
       const index_t bad = kernels::frequency_log_q(p, freq->buckets(), ids.data(), cols, cols, 0.0, ws.log_q.data());
-      CTRNET_CHECK(bad < 0, "InBatchSoftmax: item ", detail::id_at(p, ids, bad), " has no frequency estimate; "
+      CTRNET_CHECK(bad < 0, "InBatchSoftmax: item ", read_element(memory_of(p), ids.data(), bad), " has no frequency estimate; "
                    "update the estimator with the batch's items before computing the loss");
       lq = ws.log_q.data();
     }
@@ -305,7 +292,7 @@ class MixedNegativeSoftmax {
       const index_t corrected = opt_.correct_sampled ? s.cols : s.rows;
       const index_t bad = kernels::frequency_log_q(p, freq->buckets(), ids.data(), s.cols, corrected, uniform,
                                                    ws.log_q.data());
-      CTRNET_CHECK(bad < 0, "MixedNegativeSoftmax: item ", detail::id_at(p, ids, bad),
+      CTRNET_CHECK(bad < 0, "MixedNegativeSoftmax: item ", read_element(memory_of(p), ids.data(), bad),
                    " has no frequency estimate and B' = 0");
       lq = ws.log_q.data();
     }

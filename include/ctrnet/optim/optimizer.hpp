@@ -93,9 +93,8 @@ inline void check_sparse_args(const P& policy, index_t rows, index_t dim, ConstM
   CTRNET_CHECK(grad.dim() == dim, who, ": sparse gradient has dim ", grad.dim(), ", the table has dim ", dim);
   const index_t bad = kernels::first_id_outside(policy, grad, rows);
   if (bad == grad.size()) return;
-  FeatureId id = 0;  // the one offending id, copied back for the message
-  grad.space().copy(&id, grad.ids() + bad, sizeof id);
-  detail::throw_error(who, ": sparse gradient row id ", id, " is outside the table [0, ", rows, ")");
+  detail::throw_error(who, ": sparse gradient row id ", read_element(grad.space(), grad.ids(), bad),
+                      " is outside the table [0, ", rows, ")");
 }
 
 /// Step counter and state size shared by the dense optimizers.

@@ -10,6 +10,7 @@
 // in the calling thread's arena, capped by max_threads (kernels/simd/gemm.hpp keeps a process-wide
 // cache of capped arenas for that case only). Results never depend on the arena's size.
 #pragma once
+#include <type_traits>
 #include <utility>
 
 #include <tbb/task_arena.h>
@@ -52,6 +53,24 @@ inline cpu_simd cpu_simd_in(CpuContext& ctx, int max_threads = 0) {
   p.cpu = &ctx;
   p.max_threads = max_threads;
   return p;
+}
+
+/// For an owner of a CpuContext (the trainers): a cpu_simd policy that names no context at all is
+/// given `own`, so its kernels run where the owner runs its steps.
+template <class P>
+void give_context(P& p, CpuContext& own) {
+  if constexpr (std::is_base_of_v<cpu_simd, P>)
+    if (p.cpu == nullptr && p.context == nullptr) {
+      p.cpu = &own;
+      p.context = &own;
+    }
+}
+/// Where work for policy `p` runs: its CpuContext when it names one, else `own`.
+template <class P>
+CpuContext& context_of(const P& p, CpuContext& own) {
+  if constexpr (std::is_base_of_v<cpu_simd, P>)
+    if (p.cpu != nullptr) return *p.cpu;
+  return own;
 }
 
 /// Runs f() in the policy's arena when it names a CpuContext, else on the calling thread's arena.

@@ -24,14 +24,6 @@ struct StepPlace {
 
 namespace detail {
 
-/// Element i of n values at `x` in `space`, copied to the host.
-template <class T>
-T read_value(MemorySpace& space, const T* x, index_t i) {
-  T v{};
-  space.copy(&v, x + i, sizeof(T));
-  return v;
-}
-
 inline std::string step_place_text(std::int64_t step, const StepPlace& at) {
   std::string s = "step " + std::to_string(step);
   if (at.epoch > 0) {
@@ -65,7 +57,7 @@ void check_grads_finite(const P& policy, const ParamRegistry& reg, const ModelGr
   };
   const index_t n = grads.dense.size();
   if (const index_t i = kernels::first_non_finite(policy, grads.dense.data(), n); i < n) {
-    const T v = read_value(grads.dense.space(), grads.dense.data(), i);
+    const T v = read_element(grads.dense.space(), grads.dense.data(), i);
     for (const auto& p : reg.params())
       if (i >= p.handle.offset && i < p.handle.offset + p.handle.size()) fail(p.name, v);
     fail("(padding)", v);
@@ -73,7 +65,8 @@ void check_grads_finite(const P& policy, const ParamRegistry& reg, const ModelGr
   for (const auto& t : reg.tables()) {  // the sparse rows' values, in the policy's memory too
     const auto& g = grads.tables[static_cast<std::size_t>(t.handle.id)];
     const index_t m = g.size() * g.dim();
-    if (const index_t i = kernels::first_non_finite(policy, g.values(), m); i < m) fail(t.name, read_value(g.space(), g.values(), i));
+    if (const index_t i = kernels::first_non_finite(policy, g.values(), m); i < m)
+      fail(t.name, read_element(g.space(), g.values(), i));
   }
 }
 
@@ -90,12 +83,12 @@ void check_params_finite(const P& policy, const ParamRegistry& reg, const ModelP
   for (const auto& p : reg.params()) {
     const T* v = params.dense.data() + p.handle.offset;
     const index_t i = kernels::first_non_finite(policy, v, p.handle.size());
-    if (i < p.handle.size()) fail(p.name, i, read_value(params.dense.space(), v, i));
+    if (i < p.handle.size()) fail(p.name, i, read_element(params.dense.space(), v, i));
   }
   for (const auto& t : reg.tables()) {
     const auto& m = params.tables[static_cast<std::size_t>(t.handle.id)];
     const index_t i = kernels::first_non_finite(policy, m.data(), m.size());
-    if (i < m.size()) fail(t.name, i, read_value(m.space(), m.data(), i));
+    if (i < m.size()) fail(t.name, i, read_element(m.space(), m.data(), i));
   }
 }
 

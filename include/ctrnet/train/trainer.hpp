@@ -127,11 +127,7 @@ class Trainer {
   Trainer(Model& model, TrainerOptions opt, Policy policy = {})
       : model_(model), opt_(std::move(opt)), policy_(policy),
         own_context_(checked_threads(opt_.threads)) {
-    if constexpr (std::is_base_of_v<cpu_simd, Policy>)
-      if (policy_.cpu == nullptr && policy_.context == nullptr) {  // the policy runs in the trainer's arena
-        policy_.cpu = &own_context_;
-        policy_.context = &own_context_;
-      }
+    give_context(policy_, own_context_);  // a cpu_simd policy without a context runs in the trainer's arena
     const PolicyScope scope(policy_);  // gradients and optimizer state live in the policy's memory
     CTRNET_CHECK(model_.built(), "Trainer: build the model before training it");
     CTRNET_CHECK(opt_.batch_size > 0, "Trainer: batch_size must be positive, got ", opt_.batch_size);
@@ -393,13 +389,8 @@ class Trainer {
     CTRNET_CHECK(threads >= 0, "Trainer: threads must be >= 0 (0: all cores), got ", threads);
     return threads;
   }
-  // Where the work runs: the policy's CpuContext when it names one (a cpu_simd policy without one
-  // gets the trainer's own, in the constructor), else the trainer's own arena (threads option).
-  CpuContext& context() {
-    if constexpr (std::is_base_of_v<cpu_simd, Policy>)
-      if (policy_.cpu != nullptr) return *policy_.cpu;
-    return own_context_;
-  }
+  // Where the work runs: the policy's CpuContext, else the trainer's own (threads option).
+  CpuContext& context() { return context_of(policy_, own_context_); }
 
   // Groups of a batch of n rows: ⌈n / G⌉ (a partial last group counts as one; train_step has none).
   index_t group_count(index_t n) const { return (n + opt_.row_group - 1) / opt_.row_group; }

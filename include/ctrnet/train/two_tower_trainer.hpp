@@ -216,11 +216,7 @@ class TwoTowerTrainer {
                                              opt_.mixed_correct_sampled}),
         schedule_(1.0, opt_.schedule) {
     CTRNET_CHECK(model_.built(), "TwoTowerTrainer: build the model before training it");
-    if constexpr (std::is_base_of_v<cpu_simd, Policy>)
-      if (policy_.cpu == nullptr && policy_.context == nullptr) {  // the policy runs in the trainer's arena
-        policy_.cpu = &own_context_;
-        policy_.context = &own_context_;
-      }
+    give_context(policy_, own_context_);  // a cpu_simd policy without a context runs in the trainer's arena
     const PolicyScope scope(policy_);  // gradients and optimizer state live in the policy's memory
     CTRNET_CHECK(opt_.batch_size > 0, "TwoTowerTrainer: batch_size must be positive, got ", opt_.batch_size);
     CTRNET_CHECK(opt_.shards >= 0, "TwoTowerTrainer: shards must be >= 0 (0: one per 256 pairs, at most 8), got ",
@@ -518,13 +514,8 @@ class TwoTowerTrainer {
     CTRNET_CHECK(threads >= 0, "TwoTowerTrainer: threads must be >= 0 (0: all cores), got ", threads);
     return threads;
   }
-  // Where the work runs: the policy's CpuContext when it names one (a cpu_simd policy without one
-  // gets the trainer's own, in the constructor), else the trainer's own arena (threads option).
-  CpuContext& context() {
-    if constexpr (std::is_base_of_v<cpu_simd, Policy>)
-      if (policy_.cpu != nullptr) return *policy_.cpu;
-    return own_context_;
-  }
+  // Where the work runs: the policy's CpuContext, else the trainer's own (threads option).
+  CpuContext& context() { return context_of(policy_, own_context_); }
 
   struct Shard {
     typename Model::QueryCache qc;
