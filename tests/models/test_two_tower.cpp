@@ -182,15 +182,8 @@ TEST_CASE("Two-tower training step: gradients match finite differences of the lo
     o.threads = 2;
     o.mixed_negatives = 4;
     TwoTowerTrainer<M, cpu_scalar> tr(model, o);
-    Batch pairs, sampled;
-    std::vector<float> labels{1, 0, 1, 1, 0, 1, 0};
-    gather_pairs(d, q, it, obj == RetrievalObjective::pointwise ? std::span<const float>(labels) : std::span<const float>{},
-                 pairs);
-    const std::vector<FeatureId> ids(it.begin(), it.end());
+    const std::vector<float> labels{1, 0, 1, 1, 0, 1, 0};
     const std::vector<index_t> srows{3, 0, 5, 5};
-    d.items.gather(srows, sampled);
-    const std::vector<FeatureId> sids(srows.begin(), srows.end());
-    const BatchView pv = pairs.view(), sv = sampled.view();
     const bool mixed = obj == RetrievalObjective::mixed;
     // logQ needs the estimator: feed it through train steps on another batch (which also moves
     // the parameters, so the check runs at a non-initial point).
@@ -198,7 +191,9 @@ TEST_CASE("Two-tower training step: gradients match finite differences of the lo
     tr.train_step(d, wq, wi);
     tr.train_step(d, q, it);
     auto loss = [&] {
-      return tr.forward_backward(pv, ids, mixed ? &sv : nullptr, mixed ? std::span<const FeatureId>(sids) : std::span<const FeatureId>{}, 6);
+      return tr.forward_backward(d, q, it,
+                                 obj == RetrievalObjective::pointwise ? std::span<const float>(labels) : std::span<const float>{},
+                                 mixed ? std::span<const index_t>(srows) : std::span<const index_t>{});
     };
     const double l0 = loss();
     CHECK(std::isfinite(l0));

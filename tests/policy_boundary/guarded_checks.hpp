@@ -59,7 +59,7 @@ void check_save_load(const M& model, const cpu_guarded& gp, const BatchView& v) 
   const M host_back = load_model<M>(path);
   CHECK(host_params(back) == host_params(model));
   CHECK(host_params(host_back) == host_params(model));
-  if constexpr (requires { model.output_width(); }) {
+  if constexpr (requires(typename M::Cache& c) { model.predict(cpu_scalar{}, v, MatrixView<float>{}, c); }) {
     Matrix<float> a(v.size, model.output_width()), b(v.size, model.output_width());
     typename M::Cache ca, cb;
     back.predict(gp, v, a.view(), ca);  // a kernel may write host memory: the output is the caller's

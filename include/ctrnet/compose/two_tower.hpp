@@ -6,16 +6,20 @@
 // the same BatchView, each reading only its own fields, so one row holds one (query, item) pair;
 // a catalogue batch only needs the candidate fields filled.
 //
-// Training is three phases (see train/two_tower_trainer.hpp): both towers forward per shard,
-// the objective over the whole batch (heads/retrieval.hpp, it couples the examples), both
-// towers backward per shard. Serving: encode_queries / encode_candidates give vectors whose dot
-// product is the model's similarity (serve/item_index.hpp).
+// Training: a TwoTower is the body of a RetrievalModel (train/retrieval_model.hpp), whose head is
+// the retrieval objective (heads/retrieval.hpp: RetrievalHead), and the ordinary Trainer runs its
+// three phases (train/trainer.hpp): forward_into per shard writes each row's [u | v] (2·dim()
+// columns; u = 0 on a batch's item-only rows, BatchView::items_only), the head scores and couples
+// the whole batch, backward_from per shard. TwoTowerTrainer (train/two_tower_trainer.hpp) feeds it
+// pairs and negatives. Serving: encode_queries / encode_candidates give vectors whose dot product
+// is the model's similarity (serve/item_index.hpp).
 #pragma once
 #include <cstdint>
 #include <string>
 
 #include "ctrnet/compose/tower.hpp"
 #include "ctrnet/core/layer.hpp"
+#include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/layers/similarity.hpp"
 #include "ctrnet/policy/execution.hpp"
 
@@ -38,6 +42,12 @@ class TwoTower {
   using QueryCache = typename QueryTower::template Cache<T>;
   using CandidateCache = typename CandidateTower::template Cache<T>;
   using SimilarityCache = typename Sim::template Cache<T>;
+  /// The caches of one shard's rows in training (forward_into / backward_from).
+  struct Cache {
+    QueryCache query;
+    CandidateCache candidate;
+    BatchView query_rows;  // the rows with a query (BatchView::query_rows)
+  };
 
   TwoTower() = default;
   TwoTower(QueryTower q, CandidateTower c, Sim s = {}) : query_(std::move(q)), candidate_(std::move(c)), sim_(std::move(s)) {}
@@ -111,6 +121,34 @@ class TwoTower {
   void backward_candidate(const P& p, CandidateCache& c, ConstMatrixView<T> dv, ModelGrads<T>& g) const {
     const PolicyScope scope(p);  // caches live in the policy's memory
     candidate_.backward(p, weights(), c, dv, NoInputGrad{}, g.gradients());
+  }
+
+  /// The width of a training row's output [u | v]: 2 · dim().
+  index_t output_width() const { return 2 * dim_; }
+  /// Training forward over rows of `b`: out[:, 0, d) = u = QueryTower(b) on the rows with a query
+  /// and 0 on the item-only rows (b.items_only), out[:, d, 2d) = v = CandidateTower(b) on every row.
+  /// out: [b.size, output_width()]; it must stay alive until backward_from (the caches keep it).
+  template <class P>
+  void forward_into(const P& p, const BatchView& b, MatrixView<T> out, Cache& c, const Context& ctx = {}) const {
+    const PolicyScope scope(p);  // caches live in the policy's memory
+    CTRNET_CHECK(built_, "TwoTower: call build(schema, seed) before using the model");
+    CTRNET_CHECK(out.rows == b.size && out.cols == 2 * dim_, "TwoTower: output view is [", out.rows, ", ", out.cols,
+                 "], expected [", b.size, ", ", 2 * dim_, "]");
+    const index_t nq = b.query_rows();
+    b.rows(0, nq, c.query_rows);
+    if (nq > 0) {
+      query_.forward(p, weights(), c.query_rows, out.col_block(0, dim_).row_block(0, nq), c.query, local(ctx, b));
+    }
+    if (b.items_only > 0) kernels::fill(p, T(0), out.col_block(0, dim_).row_block(nq, b.items_only));
+    candidate_.forward(p, weights(), b, out.col_block(dim_, dim_), c.candidate, local(ctx, b));
+  }
+  /// Training backward from d[u | v] (the rows of the cache's forward_into); ACCUMULATES into g.
+  template <class P>
+  void backward_from(const P& p, Cache& c, ConstMatrixView<T> dout, ModelGrads<T>& g) const {
+    const PolicyScope scope(p);
+    const index_t nq = c.query_rows.size;
+    if (nq > 0) query_.backward(p, weights(), c.query, dout.col_block(0, dim_).row_block(0, nq), NoInputGrad{}, g.gradients());
+    candidate_.backward(p, weights(), c.candidate, dout.col_block(dim_, dim_), NoInputGrad{}, g.gradients());
   }
 
   /// Serving vectors of queries: their dot product with encode_candidates' is the similarity.

@@ -3,7 +3,12 @@
 //   ids[f]:  for categorical field f, example r has ids[f][offsets[f][r] .. offsets[f][r+1])
 //            (exactly one id for FieldKind::categorical)
 //   labels:  [size]; weights: [size] or empty (= 1); targets: extra regression/label columns
+//   items:   [size] or empty: retrieval batches (two-tower training) name the candidate item of
+//            each row, an integer column the retrieval heads read (accidental hits, logQ); the
+//            last `items_only` rows are catalogue items without a query (mixed negatives'
+//            sampled items), on which a two-tower model runs only its candidate tower
 #pragma once
+#include <algorithm>
 #include <span>
 #include <vector>
 
@@ -31,6 +36,8 @@ struct BatchView {
   const float* labels = nullptr;
   const float* weights = nullptr;  ///< may be null: every weight is 1
   std::vector<const float*> targets;
+  const FeatureId* items = nullptr;  ///< retrieval batches: the candidate item id of each row; else null
+  index_t items_only = 0;            ///< the last items_only rows are candidate items without a query
 
   float weight(index_t r) const { return weights ? weights[r] : 1.0f; }
   /// Rows [begin, begin + n). Re-uses `out`'s capacity.
@@ -46,7 +53,12 @@ struct BatchView {
     out.weights = weights ? weights + begin : nullptr;
     out.targets.resize(targets.size());
     for (std::size_t t = 0; t < targets.size(); ++t) out.targets[t] = targets[t] + begin;
+    out.items = items ? items + begin : nullptr;
+    // The item-only rows of the slice: those of [begin, begin + n) at or after size − items_only.
+    out.items_only = std::max<index_t>(0, begin + n - std::max(begin, size - items_only));
   }
+  /// Rows with a query: [0, size − items_only).
+  index_t query_rows() const { return size - items_only; }
   BatchView rows(index_t begin, index_t n) const {
     BatchView v;
     rows(begin, n, v);
@@ -76,6 +88,8 @@ class Batch {
     labels.clear();
     weights.clear();
     for (auto& t : targets) t.clear();
+    items.clear();
+    items_only = 0;
   }
 
   /// Appends one example; `cat_ids[f]` holds the ids of categorical field f.
@@ -116,6 +130,9 @@ class Batch {
     for (std::size_t f = 0; f < offsets.size(); ++f)
       CTRNET_CHECK(static_cast<index_t>(offsets[f].size()) == n + 1, "batch: field ", f, " has ",
                    offsets[f].size(), " offsets for ", n, " rows");
+    CTRNET_CHECK(items.empty() || static_cast<index_t>(items.size()) == n, "batch: ", items.size(), " item ids for ",
+                 n, " rows");
+    CTRNET_CHECK(items_only >= 0 && items_only <= n, "batch: ", items_only, " item-only rows in a batch of ", n);
     size_ = n;
   }
 
@@ -138,6 +155,8 @@ class Batch {
     v.weights = weights.empty() ? nullptr : weights.data();
     v.targets.resize(targets.size());
     for (std::size_t t = 0; t < targets.size(); ++t) v.targets[t] = targets[t].data();
+    v.items = items.empty() ? nullptr : items.data();
+    v.items_only = items_only;
   }
 
   std::vector<float> dense_values;
@@ -146,6 +165,8 @@ class Batch {
   std::vector<float> labels;
   std::vector<float> weights;
   std::vector<std::vector<float>> targets;
+  std::vector<FeatureId> items;  ///< retrieval batches: [size] candidate item ids (BatchView::items); else empty
+  index_t items_only = 0;        ///< the last items_only rows are candidate items without a query
 
  private:
   index_t size_ = 0;

@@ -102,10 +102,13 @@ class StagedBatch {
     view_.targets.resize(host.targets.size());
     for (std::size_t t = 0; t < host.targets.size(); ++t)
       view_.targets[t] = put(space, targets_[t], host.targets[t], n);
+    view_.items = put(space, items_, host.items, n);
+    view_.items_only = host.items_only;
   }
 
   Buffer<float> dense_, labels_, weights_;
   std::vector<Buffer<FeatureId>> ids_;
+  Buffer<FeatureId> items_;
   std::vector<Buffer<index_t>> offsets_;
   std::vector<Buffer<float>> targets_;
   std::vector<index_t> rebased_;  // host scratch

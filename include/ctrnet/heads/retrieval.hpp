@@ -25,6 +25,11 @@
 //
 // Every loss returns Σ_i scale·w_i·ℓ_i and ACCUMULATES ds += scale·w_i·∂ℓ_i/∂s (scale = 1 / total
 // weight of the batch gives the mean); the softmax itself is kernels::sampled_softmax_loss.
+//
+// RetrievalHead (at the end) is one of these objectives as a Head (heads/head.hpp) of a two-tower
+// model: it reads the rows [u | v] a TwoTower writes (compose/two_tower.hpp), scores them with the
+// model's similarity over the whole batch and writes d[u | v], so the Trainer's three phases train
+// a two-tower model like any other (compose/retrieval_model.hpp).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -37,6 +42,7 @@
 #include "ctrnet/core/error.hpp"
 #include "ctrnet/core/matrix.hpp"
 #include "ctrnet/core/rng.hpp"
+#include "ctrnet/data/batch.hpp"
 #include "ctrnet/kernels/loss.hpp"
 #include "ctrnet/kernels/retrieval.hpp"
 #include "ctrnet/policy/execution.hpp"
@@ -306,6 +312,105 @@ class MixedNegativeSoftmax {
 
  private:
   Options opt_;
+};
+
+/// \brief A retrieval objective as the Head of a two-tower model (see the header comment).
+/// Input z: [rows, 2d], row r = [u_r | v_r]; rows [0, n) have a query (n = b.query_rows()), the
+/// last m = b.items_only rows are item-only columns (the mixed objective's sampled items, u = 0).
+///   pointwise: s_r = sim(u_r, v_r), BCE on b.labels;
+///   in-batch:  S = sim(U, V): [n, n], InBatchSoftmax over the columns' items b.items;
+///   mixed:     S = sim(U, V): [n, n + m], MixedNegativeSoftmax (corpus_size: set_corpus_size).
+/// dz[:, 0, d) = dL/du (0 on item-only rows), dz[:, d, 2d) = dL/dv. The frequency estimator
+/// (logQ) is the trainer's, updated with the batch's positives before the step.
+template <class Sim, class T>
+class RetrievalHead {
+ public:
+  static constexpr const char* name = "retrieval";
+  struct Options {
+    RetrievalObjective objective = RetrievalObjective::in_batch;
+    InBatchSoftmax::Options in_batch{};
+    MixedNegativeSoftmax::Options mixed{};
+  };
+
+  RetrievalHead() = default;
+  /// `sim`: the model's similarity (kept by pointer: it must outlive the head); `dim`: the
+  /// towers' output width d; `freq`: the estimator for logQ (may be null without logQ correction).
+  RetrievalHead(const Sim& sim, index_t dim, Options o, const FrequencyEstimator* freq)
+      : sim_(&sim), dim_(dim), opt_(o), freq_(freq), in_batch_(o.in_batch), mixed_(o.mixed) {
+    CTRNET_CHECK(dim > 0, "RetrievalHead: the towers' width must be positive, got ", dim);
+  }
+
+  index_t width() const { return 2 * dim_; }
+  index_t dim() const { return dim_; }
+  const Options& options() const { return opt_; }
+  /// N, the number of catalogue items the mixed objective's sampled items come from (its logQ).
+  void set_corpus_size(index_t n) {
+    CTRNET_CHECK(n > 0, "RetrievalHead: the corpus size must be positive, got ", n);
+    corpus_size_ = n;
+  }
+
+  /// Host-side checks of a batch before it is staged into a device memory (Model::check_batch).
+  void check_batch(const BatchView& host) const { check_shape(host); }
+
+  /// Writes the objective's value (scale 1 / normalizer) into *loss and ACCUMULATES dz.
+  template <class P>
+  void loss(const P& p, ConstMatrixView<T> z, const BatchView& b, double normalizer, MatrixView<T> dz,
+            double* loss) const {
+    const PolicyScope scope(p);  // the workspaces live in the policy's memory
+    check_shape(b);
+    CTRNET_CHECK(z.rows == b.size && z.cols == 2 * dim_ && dz.rows == z.rows && dz.cols == z.cols,
+                 "RetrievalHead: expected [", b.size, ", ", 2 * dim_, "] rows [u | v], got [", z.rows, ", ", z.cols, "]");
+    const index_t n = b.query_rows(), m = b.items_only, d = dim_;
+    const ConstMatrixView<T> u = z.col_block(0, d).row_block(0, n), v = z.col_block(d, d);
+    const MatrixView<T> du = dz.col_block(0, d).row_block(0, n), dv = dz.col_block(d, d);
+    const double scale = 1.0 / normalizer;
+    if (opt_.objective == RetrievalObjective::pointwise) {
+      s_.resize(n, 1);
+      ds_.resize(n, 1, T(0));
+      sim_->forward_pairs(p, u, v.row_block(0, n), s_.view(), sim_cache_);
+      PointwiseBCE{}.loss(p, s_.cview(), b.labels, b.weights, scale, ds_.view(), loss);
+      sim_->backward_pairs(p, sim_cache_, ds_.cview(), du, dv.row_block(0, n));
+      return;
+    }
+    s_.resize(n, n + m);
+    ds_.resize(n, n + m, T(0));
+    const std::span<const FeatureId> ids(b.items, static_cast<std::size_t>(n + m));
+    sim_->forward(p, u, v, s_.view(), sim_cache_);
+    if (opt_.objective == RetrievalObjective::in_batch)
+      in_batch_.loss(p, s_.cview(), ids, freq_, b.weights, scale, ds_.view(), ws_, loss);
+    else
+      mixed_.loss(p, s_.cview(), ids, freq_, corpus_size_, b.weights, scale, ds_.view(), ws_, loss);
+    sim_->backward(p, sim_cache_, ds_.cview(), du, dv);
+  }
+
+ private:
+  void check_shape(const BatchView& b) const {
+    CTRNET_CHECK(sim_ != nullptr, "RetrievalHead: not attached to a model's similarity");
+    CTRNET_CHECK(b.query_rows() > 0, "RetrievalHead: a batch of ", b.size, " rows without a query (",
+                 b.items_only, " item-only rows)");
+    if (opt_.objective == RetrievalObjective::pointwise) {
+      CTRNET_CHECK(b.labels != nullptr, "RetrievalHead: the pointwise objective needs labelled pairs");
+      CTRNET_CHECK(b.items_only == 0, "RetrievalHead: the pointwise objective scores pairs; the batch has ",
+                   b.items_only, " item-only rows");
+    } else {
+      CTRNET_CHECK(b.items != nullptr, "RetrievalHead: the ", to_string(opt_.objective),
+                   " objective needs the item id of every row (BatchView::items)");
+      CTRNET_CHECK(b.items_only == 0 || opt_.objective == RetrievalObjective::mixed, "RetrievalHead: only the mixed ",
+                   "objective takes item-only rows; the batch has ", b.items_only);
+    }
+  }
+
+  const Sim* sim_ = nullptr;
+  index_t dim_ = 0;
+  Options opt_{};
+  const FrequencyEstimator* freq_ = nullptr;
+  InBatchSoftmax in_batch_{};
+  MixedNegativeSoftmax mixed_{};
+  index_t corpus_size_ = 1;
+  // Workspaces of the step (the head runs once per step, over the whole batch).
+  mutable Matrix<T> s_, ds_;
+  mutable typename Sim::template Cache<T> sim_cache_{};
+  mutable typename InBatchSoftmax::template Workspace<T> ws_{};
 };
 
 }  // namespace ctrnet

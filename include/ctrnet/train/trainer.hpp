@@ -107,6 +107,8 @@ struct TrainerOptions {
   /// fit stops once the global step count reaches max_steps (0: no limit), after on_checkpoint:
   /// an interruption on purpose (TrainResult::interrupted), resumable with fit(..., &position).
   std::int64_t max_steps = 0;
+  /// The trainer's name in error messages (TwoTowerTrainer and ItemToItemTrainer run a Trainer).
+  std::string name = "Trainer";
 };
 
 
@@ -180,13 +182,27 @@ class Trainer {
   /// before the step is applied.
   double train_step(const BatchView& b, const StepPlace& at = {}) {
     const PolicyScope scope(policy_);
+    const double loss = compute_gradients(b);
+    detail::check_step_loss(loss, opt_.name.c_str(), step_, at);
+    detail::check_grads_finite(policy_, model_.registry(), shards_[0].grads, opt_.name.c_str(), step_, at);
+
+    optimizer_.set_lr_scale(schedule_.factor_at(step_));
+    context().execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
+    ++step_;
+    return loss;
+  }
+
+  /// The three phases of a step on `b` without the optimizer: leaves the summed gradient in
+  /// gradients() and returns the batch's mean loss (e.g. for gradient checks).
+  double compute_gradients(const BatchView& b) {
+    const PolicyScope scope(policy_);
     const index_t n = b.size;
-    CTRNET_CHECK(n > 0, "Trainer: empty batch");
+    CTRNET_CHECK(n > 0, opt_.name, ": empty batch");
     double norm = 0.0;
-    for (index_t r = 0; r < n; ++r) norm += b.weight(r);
-    CTRNET_CHECK(norm > 0.0, "Trainer: the batch's weights sum to ", norm, "; expected a positive total");
+    for (index_t r = 0; r < n; ++r) norm += b.weight(r);  // host: the normaliser, from the host batch
+    CTRNET_CHECK(norm > 0.0, opt_.name, ": the batch's weights sum to ", norm, "; expected a positive total");
     const index_t G = opt_.row_group;
-    CTRNET_CHECK(n % G == 0, "Trainer: a batch of ", n, " rows is not a whole number of groups of row_group = ", G,
+    CTRNET_CHECK(n % G == 0, opt_.name, ": a batch of ", n, " rows is not a whole number of groups of row_group = ", G,
                  " rows (a shard never splits a group)");
     const index_t S = shard_count(n);
     Context ctx{.training = true, .seed = opt_.seed, .step = static_cast<std::uint64_t>(step_), .first_row = 0};
@@ -215,15 +231,14 @@ class Trainer {
       });
       reduce_gradients(S);
     });
-    const double loss = model_.total_loss(losses_);  // the step's one copy back: the heads' losses
-    detail::check_step_loss(loss, "Trainer", step_, at);
-    detail::check_grads_finite(policy_, model_.registry(), shards_[0].grads, "Trainer", step_, at);
-
-    optimizer_.set_lr_scale(schedule_.factor_at(step_));
-    context().execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
-    ++step_;
-    return loss;
+    return model_.total_loss(losses_);  // the step's one copy back: the heads' losses
   }
+
+  /// The summed gradient of the last step (or compute_gradients), before the optimizer applied it.
+  const ModelGrads<T>& gradients() const { return shards_[0].grads; }
+
+  /// Where the work runs: the policy's CpuContext, else the trainer's own (TrainerOptions::threads).
+  CpuContext& context() { return context_of(policy_, own_context_); }
 
   /// Predictions of head 0 over a data set, with its labels and weights: AUC, log loss, calibration.
   BinaryMetrics evaluate(const InMemoryDataset& data) {
@@ -319,7 +334,7 @@ class Trainer {
     };
     h.global_step = [&] { return step_; };
     h.check_params = [&](const StepPlace& at) {
-      detail::check_params_finite(policy_, model_.registry(), model_.params(), "Trainer", step_, at);
+      detail::check_params_finite(policy_, model_.registry(), model_.params(), opt_.name.c_str(), step_, at);
     };
     h.checkpoint = [&] {
       fs.has_best_params = best_params_.has_value();
@@ -389,8 +404,6 @@ class Trainer {
     CTRNET_CHECK(threads >= 0, "Trainer: threads must be >= 0 (0: all cores), got ", threads);
     return threads;
   }
-  // Where the work runs: the policy's CpuContext, else the trainer's own (threads option).
-  CpuContext& context() { return context_of(policy_, own_context_); }
 
   // Groups of a batch of n rows: ⌈n / G⌉ (a partial last group counts as one; train_step has none).
   index_t group_count(index_t n) const { return (n + opt_.row_group - 1) / opt_.row_group; }

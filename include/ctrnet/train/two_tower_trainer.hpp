@@ -37,6 +37,7 @@
 
 #include <tbb/parallel_for.h>
 
+#include "ctrnet/compose/retrieval_model.hpp"
 #include "ctrnet/compose/two_tower.hpp"
 #include "ctrnet/core/rng.hpp"
 #include "ctrnet/data/dataset.hpp"
@@ -54,6 +55,7 @@
 #include "ctrnet/train/progress.hpp"
 #include "ctrnet/train/ranking_metrics.hpp"
 #include "ctrnet/train/shards.hpp"
+#include "ctrnet/train/trainer.hpp"
 
 namespace ctrnet {
 
@@ -203,50 +205,70 @@ struct TwoTowerFitResult : std::vector<TwoTowerEpochStats> {
   TrainingPosition position;  ///< where fit stopped
 };
 
+/// Appends catalogue items `rows` of `data` to `out` as item-only rows (BatchView::items_only): their
+/// candidate-side fields, item id = row, no query (query-side fields empty / 0), label 0, weight 0
+/// (they add columns to a softmax, not examples to the normaliser). E.g. the mixed objective's
+/// sampled items after the batch's pairs.
+inline void append_items(const RetrievalData& data, std::span<const index_t> rows, Batch& out) {
+  check_retrieval_data(data, "append_items");
+  const Schema& s = data.schema;
+  const Batch& ib = data.items.data();
+  const index_t nd = s.num_dense();
+  const index_t n = out.size();
+  CTRNET_CHECK(static_cast<index_t>(out.items.size()) == n, "append_items: the batch's ", n, " rows have ",
+               out.items.size(), " item ids; item-only rows follow rows with item ids");
+  for (const index_t it : rows) {  // host: assembling a host batch
+    CTRNET_CHECK(it >= 0 && it < ib.size(), "append_items: item row ", it, " is outside [0, ", ib.size(), ")");
+    for (index_t f = 0; f < nd; ++f)
+      out.dense_values.push_back(s.dense(f).tower == data.query_group ? 0.0f
+                                                                      : ib.dense_values[static_cast<std::size_t>(it * nd + f)]);
+    for (index_t f = 0; f < s.num_categorical(); ++f) {
+      const auto uf = static_cast<std::size_t>(f);
+      if (s.categorical(f).tower != data.query_group) {
+        const auto b = ib.offsets[uf][static_cast<std::size_t>(it)], e = ib.offsets[uf][static_cast<std::size_t>(it) + 1];
+        out.ids[uf].insert(out.ids[uf].end(), ib.ids[uf].begin() + b, ib.ids[uf].begin() + e);
+      }
+      out.offsets[uf].push_back(static_cast<index_t>(out.ids[uf].size()));
+    }
+    out.labels.push_back(0.0f);
+    out.weights.push_back(0.0f);
+    out.items.push_back(it);
+  }
+  out.items_only += static_cast<index_t>(rows.size());
+  out.set_size(n + static_cast<index_t>(rows.size()));
+}
+
 /// \brief Trains a TwoTower with one of the retrieval objectives; evaluates with full ranking.
+///
+/// The step is the Trainer's (train/trainer.hpp) on a RetrievalModel (compose/retrieval_model.hpp):
+/// this class turns positives into the step's batch (pairs, the pointwise negatives, the mixed
+/// objective's sampled items as item-only rows, every row's item id), keeps the frequency
+/// estimator of the logQ correction and runs the epochs.
 template <class Model, class Policy = cpu_simd>
 class TwoTowerTrainer {
  public:
   using T = typename Model::value_type;
+  using StepModel = RetrievalModel<Model>;
 
   TwoTowerTrainer(Model& model, TwoTowerTrainerOptions opt, Policy policy = {})
-      : model_(model), opt_(std::move(opt)), policy_(policy), own_context_(checked_threads(opt_.threads)),
-        freq_(opt_.frequency, memory_of(policy_)), in_batch_(InBatchSoftmax::Options{opt_.logq_correction, opt_.mask_accidental_hits}),
-        mixed_(MixedNegativeSoftmax::Options{opt_.mixed_negatives, opt_.logq_correction, opt_.mask_accidental_hits,
-                                             opt_.mixed_correct_sampled}),
-        schedule_(1.0, opt_.schedule) {
-    CTRNET_CHECK(model_.built(), "TwoTowerTrainer: build the model before training it");
-    give_context(policy_, own_context_);  // a cpu_simd policy without a context runs in the trainer's arena
-    const PolicyScope scope(policy_);  // gradients and optimizer state live in the policy's memory
-    CTRNET_CHECK(opt_.batch_size > 0, "TwoTowerTrainer: batch_size must be positive, got ", opt_.batch_size);
-    CTRNET_CHECK(opt_.shards >= 0, "TwoTowerTrainer: shards must be >= 0 (0: one per 256 pairs, at most 8), got ",
-                 opt_.shards);
-    CTRNET_CHECK(opt_.epochs >= 0, "TwoTowerTrainer: epochs must be >= 0, got ", opt_.epochs);
-    CTRNET_CHECK(opt_.pointwise_negatives >= 0, "TwoTowerTrainer: pointwise_negatives must be >= 0, got ",
-                 opt_.pointwise_negatives);
-    CTRNET_CHECK(opt_.eval_batch_size > 0, "TwoTowerTrainer: eval_batch_size must be positive");
-    CTRNET_CHECK(opt_.checkpoint_every >= 0 && opt_.max_steps >= 0,
-                 "TwoTowerTrainer: checkpoint_every and max_steps must be >= 0");
-    ModelOptimizerOptions mo;
-    mo.dense = opt_.optimizer;
-    mo.tables = opt_.embedding_optimizer;
-    optimizer_ = ModelOptimizer<T>(mo);
-    optimizer_.init(model_.registry());
-    shards_.resize(static_cast<std::size_t>(max_shard_count(opt_.shards)));
-    for (auto& s : shards_) s.grads = model_.make_grads();
-  }
+      : model_(model), opt_(checked(std::move(opt), model)), freq_(opt_.frequency, memory_of(policy)),
+        sampler_(MixedNegativeSoftmax::Options{opt_.mixed_negatives, opt_.logq_correction, opt_.mask_accidental_hits,
+                                               opt_.mixed_correct_sampled}),
+        step_model_(model, head_options(opt_), &freq_), trainer_(step_model_, trainer_options(opt_), policy) {}
 
   const TwoTowerTrainerOptions& options() const { return opt_; }
-  std::int64_t step() const { return step_; }
+  std::int64_t step() const { return trainer_.step(); }
   /// Sets the step count (number of train_step calls so far), e.g. when resuming a checkpoint.
   void set_step(std::int64_t s) {
     CTRNET_CHECK(s >= 0, "TwoTowerTrainer: negative step ", s);
-    step_ = s;
+    trainer_.set_step(s);
   }
   Model& model() { return model_; }
   const Model& model() const { return model_; }
+  /// The Trainer that runs the steps, on the model with its objective as the head.
+  Trainer<StepModel, Policy>& trainer() { return trainer_; }
   /// The optimizers (dense + per table), e.g. to save or restore their state in a checkpoint.
-  ModelOptimizer<T>& optimizer() { return optimizer_; }
+  ModelOptimizer<T>& optimizer() { return trainer_.optimizer(); }
   const FrequencyEstimator& frequency_estimator() const { return freq_; }
   /// Mutable, to restore a checkpoint's estimator state (FrequencyEstimator::restore).
   FrequencyEstimator& frequency_estimator() { return freq_; }
@@ -254,98 +276,20 @@ class TwoTowerTrainer {
   bool uses_frequency_estimator() const {
     return opt_.logq_correction && opt_.objective != RetrievalObjective::pointwise;
   }
-  /// The summed gradient of the last forward_backward().
-  const ModelGrads<T>& gradients() const { return shards_[0].grads; }
+  /// The summed gradient of the last forward_backward() or train_step() (before the optimizer).
+  const ModelGrads<T>& gradients() const { return trainer_.gradients(); }
 
-  /// Phases 1-3 on `pairs` (row r: a query and its item `pair_items[r]`) and, for `mixed`, the
-  /// sampled items `sampled` with ids `sampled_items`. Leaves the summed gradient in gradients()
-  /// and returns the loss averaged over the pairs' weights. Does not update the estimator.
-  /// `corpus_size` (> 0) sets N, the size of the corpus the sampled items come from (mixed).
-  double forward_backward(const BatchView& pairs, std::span<const FeatureId> pair_items, const BatchView* sampled = nullptr,
-                          std::span<const FeatureId> sampled_items = {}, index_t corpus_size = 0) {
-    const PolicyScope scope(policy_);  // the step's workspaces live in the policy's memory
-    if (corpus_size > 0) corpus_size_ = corpus_size;
-    const index_t n = pairs.size;
-    const index_t m = sampled ? sampled->size : 0;
-    const index_t d = model_.dim();
-    CTRNET_CHECK(n > 0, "TwoTowerTrainer: empty batch");
-    CTRNET_CHECK(static_cast<index_t>(pair_items.size()) == n, "TwoTowerTrainer: ", pair_items.size(),
-                 " item ids for ", n, " pairs");
-    CTRNET_CHECK(static_cast<index_t>(sampled_items.size()) == m, "TwoTowerTrainer: ", sampled_items.size(),
-                 " sampled ids for ", m, " sampled items");
-    CTRNET_CHECK(m == 0 || opt_.objective == RetrievalObjective::mixed,
+  /// The step's three phases without the optimizer, on the pairs (q_rows[r], i_rows[r]) of `data`
+  /// (labelled `labels` for the pointwise objective) and, for `mixed`, the catalogue items
+  /// `sampled` as extra columns: leaves the summed gradient in gradients() and returns the loss
+  /// averaged over the pairs. Does not update the estimator (e.g. for gradient checks).
+  double forward_backward(const RetrievalData& data, std::span<const index_t> q_rows, std::span<const index_t> i_rows,
+                          std::span<const float> labels = {}, std::span<const index_t> sampled = {}) {
+    const PolicyScope scope(trainer_.policy());
+    CTRNET_CHECK(sampled.empty() || opt_.objective == RetrievalObjective::mixed,
                  "TwoTowerTrainer: sampled items are only used by the mixed objective");
-    double norm = 0.0;
-    for (index_t r = 0; r < n; ++r) norm += pairs.weight(r);
-    CTRNET_CHECK(norm > 0.0, "TwoTowerTrainer: the batch's weights sum to ", norm, "; expected a positive total");
-    const index_t S = shard_count(opt_.shards, n, n);
-    const Context ctx{.training = true, .seed = opt_.seed, .step = static_cast<std::uint64_t>(step_), .first_row = 0};
-    u_.resize(n, d);
-    v_.resize(n + m, d);
-    // The batches in the policy's memory (on the CPU policies: the host views themselves); the
-    // normaliser above and the item ids stay on the host.
-    const BatchView& staged = staged_pairs_.stage(policy_, pairs, model_.schema());
-    const BatchView* staged_sampled = sampled ? &staged_sampled_.stage(policy_, *sampled, model_.schema()) : nullptr;
-    loss_.resize(1);
-    context().execute([&] {
-      const PolicyScope arena_scope(policy_);  // execute() may run this on a worker thread
-      // Phase 1: towers forward per shard.
-      tbb::parallel_for(index_t(0), S, [&](index_t s) {
-        Shard& sh = shards_[static_cast<std::size_t>(s)];
-        const index_t b = s * n / S, e = (s + 1) * n / S;
-        staged.rows(b, e - b, sh.pairs);
-        model_.forward_query(policy_, sh.pairs, u_.view().row_block(b, e - b), sh.qc, ctx);
-        model_.forward_candidate(policy_, sh.pairs, v_.view().row_block(b, e - b), sh.cc, ctx);
-        const index_t sb = s * m / S, se = (s + 1) * m / S;
-        if (se > sb) {
-          staged_sampled->rows(sb, se - sb, sh.sampled);
-          model_.forward_candidate(policy_, sh.sampled, v_.view().row_block(n + sb, se - sb), sh.nc, ctx);
-        }
-      });
-      // Phase 2: the objective over the whole batch.
-      du_.resize(n, d, T(0));
-      dv_.resize(n + m, d, T(0));
-      const auto& sim = model_.similarity();
-      if (opt_.objective == RetrievalObjective::pointwise) {
-        CTRNET_CHECK(pairs.labels != nullptr, "TwoTowerTrainer: the pointwise objective needs labelled pairs");
-        s_.resize(n, 1);
-        ds_.resize(n, 1, T(0));
-        sim.forward_pairs(policy_, u_.cview(), v_.cview().row_block(0, n), s_.view(), sim_cache_);
-        PointwiseBCE{}.loss(policy_, s_.cview(), staged.labels, staged.weights, 1.0 / norm, ds_.view(), loss_.data());
-        sim.backward_pairs(policy_, sim_cache_, ds_.cview(), du_.view(), dv_.view().row_block(0, n));
-      } else {
-        s_.resize(n, n + m);
-        ds_.resize(n, n + m, T(0));
-        // The columns' item ids, copied into the policy's memory for the objective's kernels.
-        ids_.resize(n + m);
-        memory_of(policy_).copy(ids_.data(), pair_items.data(), static_cast<std::size_t>(n) * sizeof(FeatureId));
-        if (m > 0)
-          memory_of(policy_).copy(ids_.data() + n, sampled_items.data(), static_cast<std::size_t>(m) * sizeof(FeatureId));
-        const std::span<const FeatureId> ids(ids_.data(), static_cast<std::size_t>(n + m));
-        sim.forward(policy_, u_.cview(), v_.cview(), s_.view(), sim_cache_);
-        if (opt_.objective == RetrievalObjective::in_batch)
-          in_batch_.loss(policy_, s_.cview(), ids, &freq_, staged.weights, 1.0 / norm,
-                         ds_.view(), ws_, loss_.data());
-        else
-          mixed_.loss(policy_, s_.cview(), ids, &freq_, corpus_size_, staged.weights,
-                      1.0 / norm, ds_.view(), ws_, loss_.data());
-        sim.backward(policy_, sim_cache_, ds_.cview(), du_.view(), dv_.view());
-      }
-      // Phase 3: towers backward per shard, then the fixed-order sum.
-      tbb::parallel_for(index_t(0), S, [&](index_t s) {
-        Shard& sh = shards_[static_cast<std::size_t>(s)];
-        const index_t b = s * n / S, e = (s + 1) * n / S;
-        sh.grads.zero();
-        model_.backward_query(policy_, sh.qc, du_.cview().row_block(b, e - b), sh.grads);
-        model_.backward_candidate(policy_, sh.cc, dv_.cview().row_block(b, e - b), sh.grads);
-        const index_t sb = s * m / S, se = (s + 1) * m / S;
-        if (se > sb) model_.backward_candidate(policy_, sh.nc, dv_.cview().row_block(n + sb, se - sb), sh.grads);
-      });
-      reduce_gradients(S);
-    });
-    double loss = 0.0;
-    loss_.download(&loss);  // the step's one copy back
-    return loss;
+    make_batch(data, q_rows, i_rows, labels, sampled);
+    return trainer_.compute_gradients(view_);
   }
 
   /// One optimisation step on the positive pairs (q_rows[r], i_rows[r]). Returns the mean loss. A NaN
@@ -353,19 +297,17 @@ class TwoTowerTrainer {
   double train_step(const RetrievalData& data, std::span<const index_t> q_rows, std::span<const index_t> i_rows,
                     const StepPlace& at = {}) {
     CTRNET_CHECK(!q_rows.empty(), "TwoTowerTrainer: empty batch");
-    const PolicyScope scope(policy_);
+    const PolicyScope scope(trainer_.policy());
     CTRNET_CHECK(q_rows.size() == i_rows.size(), "TwoTowerTrainer: ", q_rows.size(), " queries but ", i_rows.size(),
                  " items");
     const index_t N = data.num_items();
-    corpus_size_ = N;
-    Rng rng(mix_seed(opt_.seed, 0x5A3D1E, static_cast<std::uint64_t>(step_)));
-    double loss = 0.0;
+    Rng rng(mix_seed(opt_.seed, 0x5A3D1E, static_cast<std::uint64_t>(step())));
     if (opt_.objective == RetrievalObjective::pointwise) {
       const index_t k = opt_.pointwise_negatives;
       step_q_.clear();
       step_i_.clear();
       labels_.clear();
-      for (std::size_t r = 0; r < q_rows.size(); ++r) {
+      for (std::size_t r = 0; r < q_rows.size(); ++r) {  // host: the pairs and their sampled negatives
         step_q_.push_back(q_rows[r]);
         step_i_.push_back(i_rows[r]);
         labels_.push_back(1.0f);
@@ -375,45 +317,30 @@ class TwoTowerTrainer {
           labels_.push_back(0.0f);
         }
       }
-      gather_pairs(data, step_q_, step_i_, labels_, pair_batch_);
-      item_ids_.assign(step_i_.begin(), step_i_.end());
-      pair_batch_.view(pair_view_);
-      loss = forward_backward(pair_view_, item_ids_);
+      make_batch(data, step_q_, step_i_, labels_, {});
     } else {
-      gather_pairs(data, q_rows, i_rows, {}, pair_batch_);
-      item_ids_.assign(i_rows.begin(), i_rows.end());
-      if (opt_.logq_correction) freq_.update(policy_, item_ids_);
-      if (opt_.objective == RetrievalObjective::mixed && opt_.mixed_negatives > 0) {
-        mixed_.sample(rng, N, sampled_rows_);
-        data.items.gather(sampled_rows_, sampled_batch_);
-        sampled_ids_.assign(sampled_rows_.begin(), sampled_rows_.end());
-        sampled_batch_.view(sampled_view_);
-        pair_batch_.view(pair_view_);
-        loss = forward_backward(pair_view_, item_ids_, &sampled_view_, sampled_ids_);
-      } else {
-        pair_batch_.view(pair_view_);
-        loss = forward_backward(pair_view_, item_ids_);
+      if (opt_.logq_correction) {
+        item_ids_.assign(i_rows.begin(), i_rows.end());
+        freq_.update(trainer_.policy(), item_ids_);
       }
+      sampled_rows_.clear();
+      if (opt_.objective == RetrievalObjective::mixed && opt_.mixed_negatives > 0) sampler_.sample(rng, N, sampled_rows_);
+      make_batch(data, q_rows, i_rows, {}, sampled_rows_);
     }
-    detail::check_step_loss(loss, "TwoTowerTrainer", step_, at);
-    detail::check_grads_finite(policy_, model_.registry(), shards_[0].grads, "TwoTowerTrainer", step_, at);
-    optimizer_.set_lr_scale(schedule_.factor_at(step_));
-    context().execute([&] { optimizer_.step(policy_, model_.params(), shards_[0].grads); });
-    ++step_;
-    return loss;
+    return trainer_.train_step(view_, at);
   }
 
   /// `epochs` passes over `train` in shuffled mini-batches. With `resume` (a position from fit, e.g.
   /// read by load_checkpoint(path, trainer), which also restores the parameters, the optimizer
   /// state, the step count and the frequency estimator), continues where that run stopped, bit for bit.
   TwoTowerFitResult fit(const RetrievalData& data, const Interactions& train, const TrainingPosition* resume = nullptr) {
-    const PolicyScope scope(policy_);
+    const PolicyScope scope(trainer_.policy());
     CTRNET_CHECK(train.size() > 0, "TwoTowerTrainer: no training interactions");
     check_retrieval_data(data, "TwoTowerTrainer::fit");
     const index_t n = train.size();
-    TrainingPosition pos = fit_loop::start_position(resume, step_, n, opt_.batch_size);
+    TrainingPosition pos = fit_loop::start_position(resume, step(), n, opt_.batch_size);
     if (resume != nullptr)
-      fit_loop::check_resume(pos, "TwoTowerTrainer::fit", "load_checkpoint(path, trainer)", step_, n, opt_.batch_size,
+      fit_loop::check_resume(pos, "TwoTowerTrainer::fit", "load_checkpoint(path, trainer)", step(), n, opt_.batch_size,
                              opt_.epochs);
     FitState& fs = *pos.fit;
     auto finish = [&](bool interrupted) {
@@ -442,14 +369,14 @@ class TwoTowerTrainer {
       }
       return std::pair{train_step(data, qs, is, at), static_cast<double>(count)};
     };
-    h.global_step = [&] { return step_; };
+    h.global_step = [&] { return step(); };
     h.check_params = [&](const StepPlace& at) {
-      detail::check_params_finite(policy_, model_.registry(), model_.params(), "TwoTowerTrainer", step_, at);
+      detail::check_params_finite(trainer_.policy(), model_.registry(), model_.params(), "TwoTowerTrainer", step(), at);
     };
     h.checkpoint = [&] {
       if (opt_.on_checkpoint) opt_.on_checkpoint(pos);
     };
-    h.lr_factor = [&] { return schedule_.factor_at(step_); };
+    h.lr_factor = [&] { return schedule_.factor_at(step()); };
     h.end_epoch = [&](const EpochStats& st) { fs.best_epoch = st.epoch; };
     if (fit_loop::run_epochs(pos, fit_loop::loop_options(opt_, n), h)) return finish(true);
     return finish(false);
@@ -457,7 +384,8 @@ class TwoTowerTrainer {
 
   /// Serving vectors of the given query rows: [rows.size(), d].
   Matrix<T> encode_queries(const RetrievalData& data, std::span<const index_t> rows) {
-    const PolicyScope scope(policy_);  // the vectors are allocated in the policy's memory
+    const auto& policy = trainer_.policy();
+    const PolicyScope scope(policy);  // the vectors are allocated in the policy's memory
     check_retrieval_data(data, "TwoTowerTrainer::encode_queries");
     Matrix<T> out(static_cast<index_t>(rows.size()), model_.dim());
     Batch b;
@@ -466,20 +394,21 @@ class TwoTowerTrainer {
       const std::size_t cnt = std::min(rows.size() - begin, static_cast<std::size_t>(opt_.eval_batch_size));
       data.queries.gather(rows.subspan(begin, cnt), b);
       const BatchView host = b.view();
-      const BatchView& staged = staged_queries_.stage(policy_, host, model_.schema());
-      context().execute([&] {
-        model_.encode_queries(policy_, staged, out.view().row_block(static_cast<index_t>(begin), static_cast<index_t>(cnt)), c);
+      const BatchView& staged = staged_queries_.stage(policy, host, model_.schema());
+      trainer_.context().execute([&] {
+        model_.encode_queries(policy, staged, out.view().row_block(static_cast<index_t>(begin), static_cast<index_t>(cnt)), c);
       });
     }
     return out;
   }
   /// The catalogue's serving vectors.
   ItemIndex<T> build_index(const RetrievalData& data) {
-    const PolicyScope scope(policy_);
+    const auto& policy = trainer_.policy();
+    const PolicyScope scope(policy);
     check_retrieval_data(data, "TwoTowerTrainer::build_index");
     ItemIndex<T> index;
-    context().execute([&] {
-      index = ItemIndex<T>::from_model(policy_, model_, data.items.data().view(), opt_.eval_batch_size);
+    trainer_.context().execute([&] {
+      index = ItemIndex<T>::from_model(policy, model_, data.items.data().view(), opt_.eval_batch_size);
     });
     return index;
   }
@@ -488,7 +417,8 @@ class TwoTowerTrainer {
   /// `seen` items (e.g. training interactions) are excluded, and the top K are compared with
   /// relevant(q). relevant / seen: one list per query row of `data` (seen may be empty).
   RankingResult evaluate(const RetrievalData& data, const ItemLists& relevant, const ItemLists& seen, index_t k) {
-    const PolicyScope scope(policy_);
+    const auto& policy = trainer_.policy();
+    const PolicyScope scope(policy);
     CTRNET_CHECK(relevant.queries() == data.num_queries(), "TwoTowerTrainer::evaluate: ", relevant.queries(),
                  " relevant lists for ", data.num_queries(), " queries");
     CTRNET_CHECK(seen.queries() == 0 || seen.queries() == data.num_queries(), "TwoTowerTrainer::evaluate: ",
@@ -505,53 +435,74 @@ class TwoTowerTrainer {
     const ItemIndex<T> index = build_index(data);
     const Matrix<T> qv = encode_queries(data, rows);
     RankingResult r;
-    context().execute([&] { r = evaluate_full_ranking(policy_, index, qv.cview(), rel, excl, k); });
+    trainer_.context().execute([&] { r = evaluate_full_ranking(policy, index, qv.cview(), rel, excl, k); });
     return r;
   }
 
  private:
-  static int checked_threads(int threads) {
-    CTRNET_CHECK(threads >= 0, "TwoTowerTrainer: threads must be >= 0 (0: all cores), got ", threads);
-    return threads;
+  static TwoTowerTrainerOptions checked(TwoTowerTrainerOptions o, const Model& model) {
+    CTRNET_CHECK(model.built(), "TwoTowerTrainer: build the model before training it");
+    CTRNET_CHECK(o.batch_size > 0, "TwoTowerTrainer: batch_size must be positive, got ", o.batch_size);
+    CTRNET_CHECK(o.shards >= 0, "TwoTowerTrainer: shards must be >= 0 (0: one per 256 pairs, at most 8), got ", o.shards);
+    CTRNET_CHECK(o.threads >= 0, "TwoTowerTrainer: threads must be >= 0 (0: all cores), got ", o.threads);
+    CTRNET_CHECK(o.epochs >= 0, "TwoTowerTrainer: epochs must be >= 0, got ", o.epochs);
+    CTRNET_CHECK(o.pointwise_negatives >= 0, "TwoTowerTrainer: pointwise_negatives must be >= 0, got ",
+                 o.pointwise_negatives);
+    CTRNET_CHECK(o.eval_batch_size > 0, "TwoTowerTrainer: eval_batch_size must be positive");
+    CTRNET_CHECK(o.checkpoint_every >= 0 && o.max_steps >= 0,
+                 "TwoTowerTrainer: checkpoint_every and max_steps must be >= 0");
+    return o;
   }
-  // Where the work runs: the policy's CpuContext, else the trainer's own (threads option).
-  CpuContext& context() { return context_of(policy_, own_context_); }
+  static typename StepModel::head_type::Options head_options(const TwoTowerTrainerOptions& o) {
+    typename StepModel::head_type::Options h;
+    h.objective = o.objective;
+    h.in_batch = InBatchSoftmax::Options{o.logq_correction, o.mask_accidental_hits};
+    h.mixed = MixedNegativeSoftmax::Options{o.mixed_negatives, o.logq_correction, o.mask_accidental_hits,
+                                            o.mixed_correct_sampled};
+    return h;
+  }
+  // The step engine's options: shards, threads, seed, optimizers and schedule are the trainer's.
+  static TrainerOptions trainer_options(const TwoTowerTrainerOptions& o) {
+    TrainerOptions t;
+    t.batch_size = o.batch_size;
+    t.shards = o.shards;
+    t.threads = o.threads;
+    t.seed = o.seed;
+    t.shuffle = o.shuffle;
+    t.optimizer = o.optimizer;
+    t.embedding_optimizer = o.embedding_optimizer;
+    t.schedule = o.schedule;
+    t.progress = o.progress;
+    t.eval_batch_size = o.eval_batch_size;
+    t.name = "TwoTowerTrainer";
+    return t;
+  }
 
-  struct Shard {
-    typename Model::QueryCache qc;
-    typename Model::CandidateCache cc, nc;
-    ModelGrads<T> grads;
-    BatchView pairs, sampled;
-  };
-
-  void reduce_gradients(index_t S) {
-    reduce_shard_gradients(policy_, S, [&](index_t s) -> ModelGrads<T>& { return shards_[static_cast<std::size_t>(s)].grads; });
+  // The step's host batch: the pairs, each row's item id, then `sampled` as item-only rows.
+  void make_batch(const RetrievalData& data, std::span<const index_t> q_rows, std::span<const index_t> i_rows,
+                  std::span<const float> labels, std::span<const index_t> sampled) {
+    CTRNET_CHECK(!q_rows.empty(), "TwoTowerTrainer: empty batch");
+    gather_pairs(data, q_rows, i_rows, labels, batch_);
+    batch_.items.assign(i_rows.begin(), i_rows.end());
+    if (!sampled.empty()) append_items(data, sampled, batch_);
+    step_model_.head().set_corpus_size(std::max<index_t>(1, data.num_items()));
+    batch_.view(view_);
   }
 
   Model& model_;
   TwoTowerTrainerOptions opt_;
-  Policy policy_;
-  CpuContext own_context_;  // the arena of the steps (and of a cpu_simd policy that names none)
   FrequencyEstimator freq_;
-  InBatchSoftmax in_batch_;
-  MixedNegativeSoftmax mixed_;
-  LrSchedule schedule_;
-  ModelOptimizer<T> optimizer_;
-  std::vector<Shard> shards_;
-  std::int64_t step_ = 0;
-  index_t corpus_size_ = 1;
-  // Workspaces, reused every step.
-  Matrix<T> u_, v_, du_, dv_, s_, ds_;
-  Buffer<double> loss_;  // the objective's value, in the policy's memory
-  typename Model::SimilarityCache sim_cache_;
-  InBatchSoftmax::Workspace<T> ws_;
-  Buffer<FeatureId> ids_;  // the softmax columns' item ids, in the policy's memory
-  std::vector<FeatureId> item_ids_, sampled_ids_;
+  MixedNegativeSoftmax sampler_;  // draws the mixed objective's B′ items
+  StepModel step_model_;
+  Trainer<StepModel, Policy> trainer_;
+  LrSchedule schedule_{1.0, opt_.schedule};  // the epochs' reported learning-rate factor
+  // Reused every step: no allocation once a batch shape was seen.
+  std::vector<FeatureId> item_ids_;
   std::vector<index_t> step_q_, step_i_, sampled_rows_;
   std::vector<float> labels_;
-  Batch pair_batch_, sampled_batch_;
-  StagedBatch staged_pairs_, staged_sampled_, staged_queries_;  // in the policy's memory (CPU: unused)
-  BatchView pair_view_, sampled_view_;  // re-used: staging a step allocates nothing in steady state
+  Batch batch_;
+  BatchView view_;
+  StagedBatch staged_queries_;  // query batches in the policy's memory (CPU: unused)
 };
 
 }  // namespace ctrnet
