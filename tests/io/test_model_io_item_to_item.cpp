@@ -6,12 +6,16 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "../models/item_to_item_towers_checks.hpp"
 #include "ctrnet/io/architecture_item_to_item.hpp"
 #include "ctrnet/io/checkpoint.hpp"
+#include "ctrnet/serve/related_items.hpp"
+#include "ctrnet/train/next_item_metrics.hpp"
 #include "ctrnet/train/item_to_item_trainer.hpp"
 #include "io_test_util.hpp"
 
@@ -240,4 +244,108 @@ TEST_CASE("item-to-item resume refuses a position of another run", "[io][checkpo
   ItemToItemTrainer<ItemToItem> t3(m3, fz, to);
   t3.trainer().set_step(3);
   CHECK_THROWS_WITH(t3.fit(fewer, &pos), Catch::Contains("same sessions"));
+}
+
+namespace {
+// Next-item HR@5 and MRR@5 of `m`'s related-item lists on held-out walk sessions.
+template <class M>
+std::function<std::vector<std::pair<std::string, double>>()> next_item_validation(const M& m, const ItemPairFeaturizer& fz,
+                                                                                  const std::vector<Session>& held_out) {
+  return [&m, &fz, &held_out] {
+    RelatedItemsOptions ro;
+    ro.k = 5;
+    NextItemOptions eo;
+    eo.k = 5;
+    eo.threads = 2;
+    const NextItemResult r = evaluate_next_item(held_out, fz.table(), related_items(cpu_simd{}, m, fz, ro), eo);
+    return std::vector<std::pair<std::string, double>>{{"mrr@5", r.mrr}, {"hr@5", r.hit_rate}};
+  };
+}
+}  // namespace
+
+TEST_CASE("item-to-item fit validates every epoch, logs JSON lines, stops early and resumes with its best epoch",
+          "[io][checkpoint][item_to_item][early_stopping]") {
+  const auto sessions = i2i_test::walk_sessions(60, 20, 5, 7);
+  const auto held_out = i2i_test::walk_sessions(30, 20, 6, 7);  // the same walk graph, other sessions
+  const CooccurrenceTable table = count_cooccurrence(sessions);
+  const ItemPairFeaturizer fz(table);
+  const auto positives = item_to_item_positives(sessions, table);
+  ItemToItemOptions mo;
+  mo.embedding_dim = 4;
+  mo.output_dim = 4;
+  mo.context_hidden = {6};
+  ItemToItemTrainOptions to;
+  to.epochs = 10;
+  to.batch_size = 7;
+  to.negatives = 3;
+  to.shards = 4;
+  to.threads = 2;
+  to.seed = 11;
+  to.patience = 2;
+  to.early_stopping_metric = "mrr@5";
+  to.optimizer.lr = 0.02;
+  TempDir dir;
+
+  ItemToItemListwise full = make_item_to_item_as<ItemToItemListwise>(fz.schema(), mo, 0.0, 3);
+  ItemToItemTrainOptions fo = to;
+  fo.validate = next_item_validation(full, fz, held_out);
+  fo.log_path = dir.file("full.jsonl");
+  ItemToItemTrainer<ItemToItemListwise> a(full, fz, fo);
+  const ItemToItemResult ra = a.fit(positives);
+  REQUIRE_FALSE(ra.interrupted);
+  REQUIRE_FALSE(ra.epochs.empty());
+  std::size_t best = 0;
+  for (std::size_t e = 0; e < ra.epochs.size(); ++e) {
+    REQUIRE(ra.epochs[e].valid_metrics.size() == 2);
+    if (ra.epochs[e].valid_metric("mrr@5") > ra.epochs[best].valid_metric("mrr@5")) best = e;
+  }
+  INFO("epochs " << ra.epochs.size() << ", best " << ra.best_epoch << ", stopped early " << ra.stopped_early);
+  CHECK(ra.best_epoch == static_cast<int>(best) + 1);
+  if (ra.stopped_early) CHECK(ra.epochs.size() == best + 1 + 2);
+  else CHECK(ra.epochs.size() == 10);
+  CHECK(fo.validate()[0].second == ra.epochs[best].valid_metric("mrr@5"));  // the best epoch's model is kept
+  {
+    std::ifstream in(dir.file("full.jsonl"));
+    std::size_t lines = 0;
+    for (std::string line; std::getline(in, line); ++lines) {
+      const auto j = nlohmann::json::parse(line);
+      CHECK(j.at("epoch") == static_cast<int>(lines) + 1);
+      CHECK(j.at("valid_mrr@5").get<double>() == ra.epochs[lines].valid_metric("mrr@5"));
+    }
+    CHECK(lines == ra.epochs.size());
+  }
+
+  // Interrupted inside epoch 3 (a best copy is held), resumed in a fresh model and trainer.
+  const std::int64_t per_epoch = (static_cast<std::int64_t>(positives.size()) + 6) / 7;
+  const std::string path = dir.file("i2i.ckpt");
+  ItemToItemListwise first = make_item_to_item_as<ItemToItemListwise>(fz.schema(), mo, 0.0, 3);
+  ItemToItemTrainOptions cut = to;
+  cut.validate = next_item_validation(first, fz, held_out);
+  cut.log_path = dir.file("cut.jsonl");
+  cut.max_steps = 2 * per_epoch + 3;
+  cut.checkpoint_every = 4;
+  ItemToItemTrainer<ItemToItemListwise> b(first, fz, cut);
+  const ItemToItemResult rb = b.fit(positives, nullptr, [&](const TrainingPosition& p) { save_checkpoint(path, b.trainer(), p); });
+  REQUIRE(rb.interrupted);
+
+  ItemToItemListwise resumed = make_item_to_item_as<ItemToItemListwise>(fz.schema(), mo, 0.0, 99);
+  ItemToItemTrainOptions again = to;
+  again.validate = next_item_validation(resumed, fz, held_out);
+  again.log_path = dir.file("cut.jsonl");
+  again.threads = 1;
+  ItemToItemTrainer<ItemToItemListwise> c(resumed, fz, again);
+  const TrainingPosition pos = load_checkpoint(path, c.trainer());
+  CHECK(c.trainer().best_params().has_value() == pos.fit->has_best_params);
+  const ItemToItemResult rc = c.fit(positives, &pos);
+  CHECK_FALSE(rc.interrupted);
+  CHECK(rc.best_epoch == ra.best_epoch);
+  CHECK(rc.stopped_early == ra.stopped_early);
+  REQUIRE(rc.epochs.size() == ra.epochs.size());
+  for (std::size_t e = 0; e < ra.epochs.size(); ++e) {
+    CHECK(rc.epochs[e].train_loss == ra.epochs[e].train_loss);
+    CHECK(rc.epochs[e].valid_metrics == ra.epochs[e].valid_metrics);
+  }
+  CHECK(same_dense(full, resumed));
+  for (std::size_t t = 0; t < full.params().tables.size(); ++t)
+    CHECK(bit_identical(full.params().tables[t], resumed.params().tables[t]));
 }

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <set>
 #include <string>
@@ -531,5 +532,114 @@ TEST_CASE("two-tower checkpoints: mismatches and corruption are errors", "[io][c
     TwoTowerMLP m3 = resume_model(d.schema, 5);
     TwoTowerTrainer<TwoTowerMLP> unrestored(m3, to);
     CHECK_THROWS_WITH(unrestored.fit(d, train, &pos), Catch::Contains("the position is at step 6"));
+  }
+}
+
+namespace {
+std::vector<nlohmann::json> json_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("two-tower fit validates every epoch, logs JSON lines, stops early and resumes with its best epoch",
+          "[io][checkpoint][two_tower][early_stopping]") {
+  Interactions train;
+  const RetrievalData d = resume_data(train);
+  RetrievalValidation valid;
+  valid.relevant = item_lists(d.num_queries(), {&train});
+  valid.k = 5;
+  TwoTowerTrainerOptions to = resume_options(RetrievalObjective::in_batch);
+  to.epochs = 8;
+  to.patience = 2;
+  to.early_stopping_metric = "ndcg";
+  to.optimizer.lr = 0.05;  // fast enough that the validation metric peaks within the epochs
+  TempDir dir;
+
+  TwoTowerMLP full = resume_model(d.schema, 3);
+  TwoTowerTrainerOptions fo = to;
+  fo.log_path = dir.file("full.jsonl");
+  int epochs_seen = 0;
+  fo.on_epoch = [&](const EpochStats& st) {
+    CHECK(st.epoch == ++epochs_seen);
+    CHECK(std::isfinite(st.valid_metric("ndcg@5")));
+  };
+  TwoTowerTrainer<TwoTowerMLP> a(full, fo);
+  const TwoTowerFitResult ra = a.fit(d, train, valid);
+  REQUIRE_FALSE(ra.interrupted);
+  REQUIRE(ra.size() >= 1);
+  CHECK(static_cast<int>(ra.size()) == epochs_seen);
+  // The best epoch has the largest NDCG@5; an early stop came `patience` epochs after it.
+  std::size_t best = 0;
+  for (std::size_t e = 0; e < ra.size(); ++e) {
+    REQUIRE(ra[e].valid_metrics.size() == 5);
+    CHECK(ra[e].valid_metrics[1].first == "ndcg@5");
+    if (ra[e].valid_metrics[1].second > ra[best].valid_metrics[1].second) best = e;
+  }
+  CHECK(ra.best_epoch == static_cast<int>(best) + 1);
+  if (ra.stopped_early) CHECK(ra.size() == best + 1 + 2);
+  else CHECK(ra.size() == 8);
+  INFO("epochs " << ra.size() << ", best " << ra.best_epoch << ", stopped early " << ra.stopped_early);
+  // The model kept is the best epoch's: its validation gives the best epoch's metrics again.
+  const RankingResult again = a.evaluate(d, valid.relevant, valid.seen, valid.k);
+  CHECK(again.ndcg == ra[best].valid_metrics[1].second);
+  CHECK(again.recall == ra[best].valid_metrics[0].second);
+  // One JSON object per epoch, with the validation's metrics.
+  const auto lines = json_lines(dir.file("full.jsonl"));
+  REQUIRE(lines.size() == ra.size());
+  for (std::size_t e = 0; e < lines.size(); ++e) {
+    CHECK(lines[e].at("epoch") == static_cast<int>(e) + 1);
+    CHECK(lines[e].at("valid_ndcg@5").get<double>() == ra[e].valid_metrics[1].second);
+    CHECK(lines[e].at("valid_recall@5").get<double>() == ra[e].valid_metrics[0].second);
+  }
+
+  // Interrupted after the first validated epochs (a best copy is held), resumed in a fresh trainer.
+  const std::string path = dir.file("tt.ckpt");
+  TwoTowerMLP first = resume_model(d.schema, 3);
+  TwoTowerTrainerOptions cut = to;
+  cut.log_path = dir.file("cut.jsonl");
+  cut.max_steps = 13 * 2 + 5;
+  cut.checkpoint_every = 5;
+  TwoTowerTrainer<TwoTowerMLP>* bp = nullptr;
+  cut.on_checkpoint = [&](const TrainingPosition& p) { save_checkpoint(path, *bp, p); };
+  TwoTowerTrainer<TwoTowerMLP> b(first, cut);
+  bp = &b;
+  const TwoTowerFitResult rb = b.fit(d, train, valid);
+  REQUIRE(rb.interrupted);
+  CHECK(b.best_params().has_value());
+
+  TwoTowerMLP resumed = resume_model(d.schema, 99);
+  TwoTowerTrainerOptions again_opt = to;
+  again_opt.log_path = dir.file("cut.jsonl");  // continued
+  again_opt.threads = 1;
+  TwoTowerTrainer<TwoTowerMLP> c(resumed, again_opt);
+  const TrainingPosition pos = load_checkpoint(path, c);
+  CHECK(c.best_params().has_value());
+  const TwoTowerFitResult rc = c.fit(d, train, valid, &pos);
+  CHECK_FALSE(rc.interrupted);
+  CHECK(rc.best_epoch == ra.best_epoch);
+  CHECK(rc.stopped_early == ra.stopped_early);
+  REQUIRE(rc.size() == ra.size());
+  for (std::size_t e = 0; e < ra.size(); ++e) {
+    CHECK(rc[e].train_loss == ra[e].train_loss);
+    CHECK(rc[e].valid_metrics == ra[e].valid_metrics);
+  }
+  CHECK(same_dense(full, resumed));
+  CHECK(same_tables(full, resumed));
+  CHECK(json_lines(dir.file("cut.jsonl")).size() == ra.size());
+
+  SECTION("a resume without the best copy is refused") {
+    TwoTowerMLP other = resume_model(d.schema, 5);
+    TwoTowerTrainer<TwoTowerMLP> t(other, to);
+    t.set_step(pos.step);
+    CHECK_THROWS_WITH(t.fit(d, train, valid, &pos), Catch::Contains("kept a copy of its best epoch's parameters"));
+  }
+  SECTION("an unknown early-stopping metric is refused") {
+    TwoTowerMLP other = resume_model(d.schema, 5);
+    TwoTowerTrainerOptions bad = to;
+    bad.early_stopping_metric = "auc";
+    CHECK_THROWS_WITH(TwoTowerTrainer<TwoTowerMLP>(other, bad), Catch::Contains("early_stopping_metric must be recall"));
   }
 }

@@ -49,15 +49,22 @@ inline double double_from_json(const nlohmann::json& j, const char* key, const s
 
 inline nlohmann::json fit_state_to_json(const FitState& s) {
   nlohmann::json epochs = nlohmann::json::array();
-  for (const auto& e : s.epochs)
-    epochs.push_back({{"epoch", e.epoch},
+  for (const auto& e : s.epochs) {
+    nlohmann::json ej{{"epoch", e.epoch},
                       {"train_loss", double_to_json(e.train_loss)},
                       {"valid_auc", double_to_json(e.valid_auc)},
                       {"valid_logloss", double_to_json(e.valid_logloss)},
                       {"valid_calibration", double_to_json(e.valid_calibration)},
                       {"seconds", double_to_json(e.seconds)},
                       {"samples_per_second", double_to_json(e.samples_per_second)},
-                      {"lr_factor", double_to_json(e.lr_factor)}});
+                      {"lr_factor", double_to_json(e.lr_factor)}};
+    if (!e.valid_metrics.empty()) {  // [[name, value], ...]: keeps their order
+      nlohmann::json vm = nlohmann::json::array();
+      for (const auto& [k, v] : e.valid_metrics) vm.push_back(nlohmann::json::array({k, double_to_json(v)}));
+      ej["valid_metrics"] = vm;
+    }
+    epochs.push_back(ej);
+  }
   return {{"examples", s.examples},
           {"batch_size", s.batch_size},
           {"loss_sum", double_to_json(s.loss_sum)},
@@ -87,7 +94,7 @@ inline FitState fit_state_from_json(const nlohmann::json& j, const std::string& 
   for (const auto& e : epochs) {
     const std::string w = what + " epoch";
     json_only_keys(e, {"epoch", "train_loss", "valid_auc", "valid_logloss", "valid_calibration", "seconds",
-                       "samples_per_second", "lr_factor"},
+                       "samples_per_second", "lr_factor", "valid_metrics"},
                    w);
     EpochStats st;
     st.epoch = json_get<int>(e, "epoch", w);
@@ -98,6 +105,15 @@ inline FitState fit_state_from_json(const nlohmann::json& j, const std::string& 
     st.seconds = double_from_json(e, "seconds", w);
     st.samples_per_second = double_from_json(e, "samples_per_second", w);
     st.lr_factor = double_from_json(e, "lr_factor", w);
+    if (const auto vm = e.find("valid_metrics"); vm != e.end()) {
+      CTRNET_CHECK(vm->is_array(), w, ": 'valid_metrics' must be an array of [name, value] pairs");
+      for (const auto& kv : *vm) {
+        CTRNET_CHECK(kv.is_array() && kv.size() == 2 && kv[0].is_string() && (kv[1].is_number() || kv[1].is_null()), w,
+                     ": 'valid_metrics' holds ", kv.dump(), ", expected [name, value]");
+        st.valid_metrics.emplace_back(kv[0].get<std::string>(),
+                                      kv[1].is_null() ? std::numeric_limits<double>::quiet_NaN() : kv[1].get<double>());
+      }
+    }
     s.epochs.push_back(st);
   }
   s.best_epoch = json_get<int>(j, "best_epoch", what);

@@ -67,13 +67,15 @@ bool stores_frequency(const TwoTowerTrainer<M, Policy>& t) {
 
 /// \brief Writes a TwoTowerTrainer's whole state at `pos` (from TwoTowerTrainerOptions::on_checkpoint
 /// or TwoTowerFitResult::position), atomically: model, optimizer state, position, the trainer's
-/// options and the frequency estimator (see the header comment).
+/// options, the frequency estimator and early stopping's copy of the best epoch (see the header comment).
 template <SavableArchitecture M, class Policy>
 void save_checkpoint(const std::string& path, TwoTowerTrainer<M, Policy>& trainer, const TrainingPosition& pos,
                      const ModelSaveOptions& opts = {}) {
   CTRNET_CHECK(pos.step == trainer.step(), "save_checkpoint: the position is at step ", pos.step, ", the trainer at ",
                trainer.step());
-  CTRNET_CHECK(!pos.fit || !pos.fit->has_best_params, "save_checkpoint: a TwoTowerTrainer keeps no best-epoch copy");
+  const bool best = pos.fit && pos.fit->has_best_params;
+  CTRNET_CHECK(best == trainer.best_params().has_value(), "save_checkpoint: the position and the trainer disagree on ",
+               "the best parameters' copy");
   CTRNET_CHECK(opts.metadata.find("two_tower_trainer") == opts.metadata.end(),
                "save_checkpoint: metadata key 'two_tower_trainer' is reserved for ctrnet");
   const FrequencyEstimator& fe = trainer.frequency_estimator();
@@ -93,7 +95,8 @@ void save_checkpoint(const std::string& path, TwoTowerTrainer<M, Policy>& traine
   }
   ModelSaveOptions o = opts;
   o.metadata["two_tower_trainer"] = tj.dump();
-  detail::write_checkpoint(path, trainer.model(), trainer.optimizer(), pos, o, nullptr, state);
+  detail::write_checkpoint(path, trainer.model(), trainer.optimizer(), pos, o,
+                           best ? &*trainer.best_params() : nullptr, state);
 }
 
 /// \brief Restores a TwoTowerTrainer's whole state from a checkpoint written by save_checkpoint(path,
@@ -122,7 +125,7 @@ TrainingPosition load_checkpoint(const std::string& path, TwoTowerTrainer<M, Pol
   const nlohmann::json& fj = detail::json_at(tj, "frequency", what);
   std::size_t state = 0;
   for (const auto& t : f.tensors())
-    if (std::string_view(t.name).starts_with("trainer.")) {
+    if (std::string_view(t.name).starts_with("trainer.") && !std::string_view(t.name).starts_with(detail::kBestPrefix)) {
       CTRNET_CHECK(t.name == detail::kFrequencyLast || t.name == detail::kFrequencyGap, path, ": unexpected tensor '",
                    t.name, "' in a TwoTowerTrainer checkpoint");
       ++state;
@@ -162,11 +165,10 @@ TrainingPosition load_checkpoint(const std::string& path, TwoTowerTrainer<M, Pol
     if (trainer.uses_frequency_estimator())
       CTRNET_CHECK(freq_steps == p.step, path, ": the frequency estimator has seen ", freq_steps,
                    " steps, the position is at step ", p.step, "; expected the same count");
-    CTRNET_CHECK(!p.fit || !p.fit->has_best_params, path, ": the position claims a best-epoch copy, which a ",
-                 "TwoTowerTrainer does not keep");
   }
   // Parameters, optimizer state and position: checked in full (io/checkpoint.hpp), then written.
   const TrainingPosition pos = detail::read_checkpoint(f, trainer.model(), trainer.optimizer());
+  trainer.set_best_params(detail::read_best_params(f, trainer.model(), pos));
   trainer.frequency_estimator() = std::move(fe);
   trainer.set_step(pos.step);
   return pos;

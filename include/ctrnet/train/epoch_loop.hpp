@@ -1,18 +1,25 @@
-// The epoch loop of Trainer::fit and TwoTowerTrainer::fit: batches in each epoch's order, the
+// The epoch loop of Trainer::fit, TwoTowerTrainer::fit and ItemToItemTrainer::fit: batches in each epoch's order, the
 // running loss, the progress line, checkpoints every `checkpoint_every` steps and at each epoch's
 // end, max_steps interruptions, the parameter check at each epoch's end, the epoch's statistics.
 // What differs between the trainers comes in as hooks: how a batch of the epoch's order becomes a
-// step, validation, logs and early stopping.
+// step, and what validation measures. What they share at an epoch's end is here too: the JSON-lines
+// log (EpochLog) and the best-epoch / early-stopping bookkeeping (record_epoch).
 //
 // Resuming: everything the loop keeps is in the TrainingPosition (train/fit_position.hpp), so a
 // run continued from a position saved by a checkpoint hook goes on bit for bit.
 #pragma once
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
+#include <string_view>
 
+#include <nlohmann/json.hpp>
+
+#include "ctrnet/io/output_file.hpp"
 #include "ctrnet/train/divergence.hpp"
 #include "ctrnet/train/fit_position.hpp"
 #include "ctrnet/train/progress.hpp"
@@ -63,6 +70,72 @@ EpochLoopOptions loop_options(const TrainerOptions& t, index_t examples) {
   o.progress = t.progress;
   return o;
 }
+
+/// Early stopping on one validation metric.
+struct EarlyStopping {
+  bool maximize = true;  ///< a larger metric is better (AUC, recall); false: smaller (log loss)
+  int patience = 0;      ///< stop after this many epochs without a new best; 0: never stop early
+};
+
+/// Records finished epoch `st` in `fs` once validation has run (`validated`; `metric` its value):
+/// a metric better than fs.best makes the epoch the best one, otherwise, with patience > 0, the
+/// epochs since the best grow and reaching `patience` sets fs.stopped_early. Without validation
+/// every epoch is the best. Returns true when `st` is a new best validated epoch (the caller keeps
+/// a copy of its parameters when it restores the best). A NaN metric is never an improvement.
+inline bool record_epoch(FitState& fs, const EpochStats& st, bool validated, double metric, const EarlyStopping& es) {
+  if (!validated) {
+    fs.best_epoch = st.epoch;
+    return false;
+  }
+  const double best = fs.best.value_or(es.maximize ? -std::numeric_limits<double>::infinity()
+                                                   : std::numeric_limits<double>::infinity());
+  if (es.maximize ? metric > best : metric < best) {
+    fs.best = metric;
+    fs.best_epoch = st.epoch;
+    fs.since_best = 0;
+    return true;
+  }
+  if (es.patience > 0 && ++fs.since_best >= es.patience) fs.stopped_early = true;
+  return false;
+}
+
+/// One JSON object per epoch: epoch, train_loss, seconds, samples_per_second, lr_factor, the
+/// trainer's global step, and the validation it ran: valid_auc / valid_logloss / valid_calibration
+/// (Trainer) and "valid_<name>" for each named metric (e.g. valid_recall@10).
+inline nlohmann::json epoch_json(const EpochStats& st, std::int64_t step) {
+  nlohmann::json j{{"epoch", st.epoch},         {"train_loss", st.train_loss},
+                   {"seconds", st.seconds},     {"samples_per_second", st.samples_per_second},
+                   {"lr_factor", st.lr_factor}, {"step", step}};
+  if (!std::isnan(st.valid_auc)) {
+    j["valid_auc"] = st.valid_auc;
+    j["valid_logloss"] = st.valid_logloss;
+    j["valid_calibration"] = st.valid_calibration;
+  }
+  for (const auto& [name, v] : st.valid_metrics) j["valid_" + name] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+  return j;
+}
+
+/// The JSON-lines log of a fit (one epoch_json per line), rewritten atomically after each epoch
+/// (io/output_file.hpp) and continued on a resume. No path: nothing is written.
+class EpochLog {
+ public:
+  EpochLog() = default;
+  EpochLog(const std::string& path, bool resume, std::string_view who) {
+    if (path.empty()) return;
+    try {
+      log_ = OutputLog(path, resume);
+    } catch (const Error& e) {
+      detail::throw_error(who, ": cannot open log file: ", e.what());
+    }
+  }
+  void append(const EpochStats& st, std::int64_t step) {
+    if (log_.is_open()) log_.append(epoch_json(st, step).dump() + "\n");
+  }
+  void commit() { log_.commit(); }
+
+ private:
+  OutputLog log_;
+};
 
 /// Runs the epochs from `pos` (whose FitState it keeps up to date) until the last epoch, early
 /// stopping, or max_steps. Returns true when stopped by max_steps (interrupted, resumable).

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 #include <array>
 #include <string_view>
 #include <utility>
@@ -27,6 +28,15 @@ struct EpochStats {
   double seconds = 0;
   double samples_per_second = 0;
   double lr_factor = 0;  ///< schedule factor on the base learning rates at the epoch's end
+  /// Named validation metrics of a ranking evaluation (two-tower: "recall@10", ...; item-to-item:
+  /// what the caller's validation returns), in the order they were reported. Empty: none.
+  std::vector<std::pair<std::string, double>> valid_metrics{};
+  /// The value of metric `name` in valid_metrics, or NaN.
+  double valid_metric(std::string_view name) const {
+    for (const auto& [k, v] : valid_metrics)  // host: a handful of named numbers
+      if (k == name) return v;
+    return std::numeric_limits<double>::quiet_NaN();
+  }
 };
 
 /// Trainer::fit's bookkeeping besides the position, so that a resumed fit reports and decides

@@ -185,6 +185,15 @@ struct ItemToItemTrainOptions {
   SparseOptimizerOptions embedding_optimizer = default_embedding_optimizer();  ///< row-wise Adagrad, lr 0.1
   ScheduleOptions schedule{};  ///< learning-rate schedule over the steps (optim/schedule.hpp); constant by default
   std::function<void(int epoch, double loss, double seconds)> on_epoch{};
+  /// Validation after every epoch, on the current model: named metrics, larger is better (e.g.
+  /// next-item MRR@20 on held-out sessions, train/next_item_metrics.hpp). Empty: none.
+  std::function<std::vector<std::pair<std::string, double>>()> validate{};
+  /// The metric of `validate` that picks the best epoch and stops early (empty: the first one).
+  std::string early_stopping_metric{};
+  int patience = 0;            ///< with validate: stop after this many epochs without a new best; 0: never
+  bool restore_best = true;    ///< with early stopping: keep the best epoch's model
+  std::string log_path{};      ///< JSON lines, one object per epoch (fit_loop::epoch_json); empty: none
+  ProgressMode progress = ProgressMode::automatic;
   /// ItemToItemTrainer::fit calls its on_checkpoint every `checkpoint_every` steps (0: only at
   /// epoch ends) and after every epoch.
   std::int64_t checkpoint_every = 0;
@@ -211,6 +220,9 @@ struct ItemToItemResult {
   double loss = 0.0;         ///< mean loss of the last finished epoch (0 when none has finished)
   bool interrupted = false;  ///< stopped by ItemToItemTrainOptions::max_steps; resume from `position`
   TrainingPosition position; ///< epoch, batch, step, the sampler's Rng state and the epochs' statistics
+  std::vector<EpochStats> epochs{};  ///< every finished epoch (a resumed run's earlier ones included)
+  int best_epoch = 0;        ///< with validation: the epoch of the best metric; else the last
+  bool stopped_early = false;
 };
 
 /// \brief The item-to-item training loop over a Trainer (see the header comment), resumable bit for
@@ -245,80 +257,89 @@ class ItemToItemTrainer {
     const auto n = static_cast<index_t>(positives.size());
     const std::int64_t batches = fit_loop::batch_count(n, o_.batch_size);
     TrainingPosition pos = fit_loop::start_position(resume, trainer_.step(), n, o_.batch_size);
-    if (resume != nullptr) check_resume(pos, n, batches);
+    if (resume != nullptr) {
+      check_resume(pos, n, batches);
+    } else {
+      trainer_.set_best_params(std::nullopt);
+    }
     FitState& fs = *pos.fit;
-    fit_loop::CheckpointOnce last_checkpoint;
-    Rng rng;
-    auto checkpoint = [&] {
-      if (last_checkpoint.done(pos)) return;
+    fit_loop::EpochLog log(o_.log_path, resume != nullptr, "ItemToItemTrainer");  // JSON lines
+    auto finish = [&](bool interrupted) {
+      ItemToItemResult r;
+      r.loss = fs.epochs.empty() ? 0.0 : fs.epochs.back().train_loss;
+      r.interrupted = interrupted;
+      r.epochs = fs.epochs;
+      r.best_epoch = fs.best_epoch;
+      r.stopped_early = fs.stopped_early;
+      fs.has_best_params = trainer_.best_params().has_value();
+      r.position = pos;
+      log.commit();
+      return r;
+    };
+
+    Rng rng;  // the epoch's sampler (negatives, pair dropout), after its shuffle
+    // Epoch e's order: the identity shuffled by the Rngs of epochs 1, 2, ..., e in turn (each
+    // epoch shuffles the previous order). A resumed run replays the earlier epochs' shuffles.
+    std::vector<std::size_t> order(positives.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;  // host: the identity order
+    std::int64_t shuffled = 0;  // the epochs whose shuffles `order` holds
+    Batch batch = fz_.make_batch();
+    BatchView view;  // re-used across steps
+    fit_loop::EpochHooks h;
+    h.start_epoch = [&](int epoch) {
+      for (; shuffled < epoch - 1; ++shuffled)
+        Rng(mix_seed(o_.seed, 0x1712, static_cast<std::uint64_t>(shuffled + 1))).shuffle(std::span<std::size_t>(order));
+      rng = Rng(mix_seed(o_.seed, 0x1712, static_cast<std::uint64_t>(epoch)));
+      rng.shuffle(std::span<std::size_t>(order));
+      shuffled = epoch;
+      if (pos.batch > 0) rng.set_state(pos.rng_state->data());  // mid-epoch: the sampler where it stopped
+    };
+    h.step = [&](index_t begin, index_t count, const StepPlace& at) {
+      fill_batch(positives, order, static_cast<std::size_t>(begin), static_cast<std::size_t>(begin + count), rng, batch);
+      double w = 0.0;
+      for (float x : batch.weights) w += x;  // host: the batch's weight in the epoch's loss
+      batch.view(view);
+      return std::pair{trainer_.train_step(view, at), w};
+    };
+    h.global_step = [&] { return trainer_.step(); };
+    h.check_params = [&](const StepPlace& at) {
+      detail::check_params_finite(trainer_.policy(), model_.registry(), model_.params(), "train_item_to_item",
+                                  trainer_.step(), at);
+    };
+    h.checkpoint = [&] {
       if (pos.batch > 0) {
-        detail::check_params_finite(trainer_.policy(), model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
-                                    StepPlace{pos.epoch, pos.batch - 1, batches});
         const std::uint64_t* st = rng.state();
         pos.rng_state = std::array<std::uint64_t, 4>{st[0], st[1], st[2], st[3]};
       } else {
         pos.rng_state.reset();  // an epoch's start: its Rng is a function of (seed, epoch)
       }
+      fs.has_best_params = trainer_.best_params().has_value();
       if (on_checkpoint) on_checkpoint(pos);
-      last_checkpoint.mark(pos);
     };
-    auto finish = [&](bool interrupted) {
-      ItemToItemResult r;
-      r.loss = fs.epochs.empty() ? 0.0 : fs.epochs.back().train_loss;
-      r.interrupted = interrupted;
-      r.position = pos;
-      return r;
+    h.lr_factor = [&] { return trainer_.lr_factor(); };
+    h.evaluate = [&](EpochStats& st) {
+      if (o_.validate) st.valid_metrics = o_.validate();
     };
-    auto out_of_steps = [&] { return fit_loop::out_of_steps(o_.max_steps, trainer_.step()); };
-
-    // Epoch e's order: the identity shuffled by the Rngs of epochs 1, 2, ..., e in turn (each
-    // epoch shuffles the previous order). A resumed run replays the earlier epochs' shuffles.
-    std::vector<std::size_t> order(positives.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    for (std::int64_t e = 1; e < pos.epoch; ++e)
-      Rng(mix_seed(o_.seed, 0x1712, static_cast<std::uint64_t>(e))).shuffle(std::span<std::size_t>(order));
-    Batch batch = fz_.make_batch();
-    BatchView view;  // re-used across steps
-    while (pos.epoch <= o_.epochs) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const std::int64_t epoch = pos.epoch;
-      rng = Rng(mix_seed(o_.seed, 0x1712, static_cast<std::uint64_t>(epoch)));
-      rng.shuffle(std::span<std::size_t>(order));
-      if (pos.batch > 0) rng.set_state(pos.rng_state->data());  // mid-epoch: the sampler where it stopped
-      while (pos.batch < batches) {
-        if (out_of_steps()) {
-          checkpoint();
-          return finish(true);
-        }
-        const auto begin = static_cast<std::size_t>(pos.batch * o_.batch_size);
-        const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(o_.batch_size));
-        fill_batch(positives, order, begin, end, rng, batch);
-        double w = 0.0;
-        for (float x : batch.weights) w += x;
-        batch.view(view);
-        const double loss = trainer_.train_step(view, StepPlace{epoch, pos.batch, batches});
-        fs.loss_sum += loss * w;
-        fs.weight_sum += w;
-        fs.last_loss = loss;
-        ++pos.batch;
-        pos.step = trainer_.step();
-        if (fit_loop::checkpoint_due(o_.checkpoint_every, pos.step, pos.batch, batches)) checkpoint();
-      }
-      detail::check_params_finite(trainer_.policy(), model_.registry(), model_.params(), "train_item_to_item", trainer_.step(),
-                                  StepPlace{epoch, batches - 1, batches});
-      EpochStats st;
-      st.epoch = static_cast<int>(epoch);
-      st.train_loss = fs.loss_sum / std::max(fs.weight_sum, 1e-300);
-      st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      fs.epochs.push_back(st);
-      fs.best_epoch = st.epoch;
+    h.end_epoch = [&](const EpochStats& st) {
       if (o_.on_epoch) o_.on_epoch(st.epoch, st.train_loss, st.seconds);
-      ++pos.epoch;
-      pos.batch = 0;
-      fs.loss_sum = fs.weight_sum = 0.0;
-      checkpoint();
-      if (out_of_steps() && pos.epoch <= o_.epochs) return finish(true);
-    }
+      log.append(st, trainer_.step());
+      const bool validated = static_cast<bool>(o_.validate);
+      double metric = 0.0;
+      if (validated) {
+        CTRNET_CHECK(!st.valid_metrics.empty(), "ItemToItemTrainer: the validation returned no metric");
+        const std::string& name = o_.early_stopping_metric.empty() ? st.valid_metrics.front().first : o_.early_stopping_metric;
+        const auto it = std::find_if(st.valid_metrics.begin(), st.valid_metrics.end(),
+                                     [&](const auto& kv) { return kv.first == name; });
+        CTRNET_CHECK(it != st.valid_metrics.end(), "ItemToItemTrainer: the validation returned no metric named '", name,
+                     "' (early_stopping_metric)");
+        metric = it->second;
+      }
+      if (fit_loop::record_epoch(fs, st, validated, metric, {true, o_.patience}) && o_.patience > 0 && o_.restore_best)
+        trainer_.set_best_params(model_.params());
+    };
+    if (fit_loop::run_epochs(pos, fit_loop::loop_options(o_, n), h)) return finish(true);
+    if (trainer_.best_params() && fs.best_epoch != static_cast<int>(fs.epochs.size()))
+      model_.params() = *trainer_.best_params();
     return finish(false);
   }
 
@@ -332,6 +353,7 @@ class ItemToItemTrainer {
                  "train_item_to_item: pair_dropout must be in [0, 1), got ", o.pair_dropout);
     CTRNET_CHECK(o.checkpoint_every >= 0 && o.max_steps >= 0,
                  "train_item_to_item: checkpoint_every and max_steps must be >= 0");
+    CTRNET_CHECK(o.patience >= 0, "train_item_to_item: patience must be >= 0, got ", o.patience);
     return o;
   }
   static TrainerOptions trainer_options(const ItemToItemTrainOptions& o) {
@@ -346,6 +368,8 @@ class ItemToItemTrainer {
     to.optimizer = o.optimizer;
     to.embedding_optimizer = o.embedding_optimizer;
     to.schedule = o.schedule;
+    to.progress = o.progress;
+    to.name = "ItemToItemTrainer";
     return to;
   }
 
@@ -364,6 +388,10 @@ class ItemToItemTrainer {
                  " is beyond the ", batches, " batches of an epoch");
     CTRNET_CHECK(pos.batch == 0 || pos.rng_state.has_value(), "train_item_to_item: a position inside an epoch ",
                  "needs the sampler's Rng state");
+    CTRNET_CHECK(pos.fit->has_best_params == trainer_.best_params().has_value(), "train_item_to_item: the run to resume ",
+                 pos.fit->has_best_params ? "kept" : "did not keep", " a copy of its best epoch's parameters, this "
+                 "trainer ", trainer_.best_params() ? "holds one" : "does not",
+                 " (restore it with load_checkpoint(path, trainer()))");
   }
 
   // Draws the negative of positive A and returns it with its importance weight q0(b) / q(b|A).

@@ -173,6 +173,8 @@ class Trainer {
     CTRNET_CHECK(s >= 0, "Trainer: step must be >= 0, got ", s);
     step_ = s;
   }
+  /// The learning-rate schedule's factor at the current step.
+  double lr_factor() const { return schedule_.factor_at(step_); }
   /// The optimizers (dense + per table), e.g. to save or restore their state in a checkpoint.
   ModelOptimizer<T>& optimizer() { return optimizer_; }
   const ModelOptimizer<T>& optimizer() const { return optimizer_; }
@@ -295,15 +297,7 @@ class Trainer {
     fs.examples = n;
     fs.batch_size = opt_.batch_size;
 
-    // Rewritten atomically after each epoch (io/output_file.hpp); continued on a resume.
-    OutputLog log;
-    if (!opt_.log_path.empty()) {
-      try {
-        log = OutputLog(opt_.log_path, resume != nullptr);
-      } catch (const Error& e) {
-        detail::throw_error("Trainer: cannot open log file: ", e.what());
-      }
-    }
+    fit_loop::EpochLog log(opt_.log_path, resume != nullptr, opt_.name);  // JSON lines, continued on a resume
     const bool maximize = opt_.early_stopping_metric == "auc";
     auto finish = [&](bool interrupted) {
       TrainResult result;
@@ -350,32 +344,12 @@ class Trainer {
     };
     h.end_epoch = [&](const EpochStats& st) {
       if (opt_.on_epoch) opt_.on_epoch(st);
-      if (log.is_open()) {
-        nlohmann::json j{{"epoch", st.epoch},         {"train_loss", st.train_loss},
-                         {"seconds", st.seconds},     {"samples_per_second", st.samples_per_second},
-                         {"lr_factor", st.lr_factor},               {"step", step_}};
-        if (!std::isnan(st.valid_auc)) {
-          j["valid_auc"] = st.valid_auc;
-          j["valid_logloss"] = st.valid_logloss;
-          j["valid_calibration"] = st.valid_calibration;
-        }
-        log.append(j.dump() + "\n");
-      }
-      if (valid != nullptr && valid->size() > 0) {
-        const double metric = maximize ? st.valid_auc : st.valid_logloss;
-        const double best = fs.best.value_or(maximize ? -std::numeric_limits<double>::infinity()
-                                                      : std::numeric_limits<double>::infinity());
-        if (maximize ? metric > best : metric < best) {
-          fs.best = metric;
-          fs.best_epoch = st.epoch;
-          fs.since_best = 0;
-          if (opt_.patience > 0 && opt_.restore_best) best_params_ = model_.params();
-        } else if (opt_.patience > 0 && ++fs.since_best >= opt_.patience) {
-          fs.stopped_early = true;
-        }
-      } else {
-        fs.best_epoch = st.epoch;
-      }
+      log.append(st, step_);
+      const bool validated = valid != nullptr && valid->size() > 0;
+      const double metric = maximize ? st.valid_auc : st.valid_logloss;
+      if (fit_loop::record_epoch(fs, st, validated, metric, {maximize, opt_.patience}) && opt_.patience > 0 &&
+          opt_.restore_best)
+        best_params_ = model_.params();
     };
     if (fit_loop::run_epochs(pos, fit_loop::loop_options(opt_, n), h)) return finish(true);
     if (best_params_ && fs.best_epoch != static_cast<int>(fs.epochs.size())) model_.params() = *best_params_;

@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -189,13 +190,38 @@ struct TwoTowerTrainerOptions {
   /// fit stops once the step count reaches max_steps (0: no limit), after on_checkpoint: an
   /// interruption on purpose (TwoTowerFitResult::interrupted), resumable with fit(..., &position).
   std::int64_t max_steps = 0;
+  /// With a RetrievalValidation: the ranking metric at K that picks the best epoch and stops early:
+  /// "recall", "ndcg", "hit_rate", "mrr" or "coverage" (larger is better).
+  std::string early_stopping_metric = "recall";
+  int patience = 0;                ///< 0: no early stopping
+  bool restore_best = true;        ///< with early stopping: keep the best epoch's model
+  std::string log_path{};          ///< JSON lines, one object per epoch (fit_loop::epoch_json); empty: none
+  /// Called after every epoch (after validation) with its statistics.
+  std::function<void(const EpochStats&)> on_epoch{};
 };
+
+/// What TwoTowerTrainer::fit validates on after every epoch: the full ranking of evaluate() for
+/// every query row with relevant items, reported as EpochStats::valid_metrics "recall@K",
+/// "ndcg@K", "hit_rate@K", "mrr@K", "coverage@K".
+struct RetrievalValidation {
+  ItemLists relevant{};  ///< one list per query row of the data: the held-out items
+  ItemLists seen{};      ///< one list per query row, or none: items left out of the ranking (e.g. training)
+  index_t k = 10;
+};
+
+/// The named metrics of a ranking at K (EpochStats::valid_metrics).
+inline std::vector<std::pair<std::string, double>> ranking_metrics(const RankingResult& r) {
+  const std::string at = "@" + std::to_string(r.k);
+  return {{"recall" + at, r.recall}, {"ndcg" + at, r.ndcg}, {"hit_rate" + at, r.hit_rate}, {"mrr" + at, r.mrr},
+          {"coverage" + at, r.coverage}};
+}
 
 struct TwoTowerEpochStats {
   int epoch = 0;
   double train_loss = 0.0;
   double seconds = 0.0;
   double samples_per_second = 0.0;  ///< positive pairs per second (after a resume: of the resumed part)
+  std::vector<std::pair<std::string, double>> valid_metrics{};  ///< with validation: recall@K, ... (ranking_metrics)
 };
 
 /// What TwoTowerTrainer::fit returns: the statistics of every finished epoch (those of a resumed
@@ -203,6 +229,8 @@ struct TwoTowerEpochStats {
 struct TwoTowerFitResult : std::vector<TwoTowerEpochStats> {
   bool interrupted = false;   ///< stopped by TwoTowerTrainerOptions::max_steps; resume from `position`
   TrainingPosition position;  ///< where fit stopped
+  int best_epoch = 0;         ///< with validation: the epoch of the best metric; else the last
+  bool stopped_early = false;
 };
 
 /// Appends catalogue items `rows` of `data` to `out` as item-only rows (BatchView::items_only): their
@@ -332,54 +360,26 @@ class TwoTowerTrainer {
 
   /// `epochs` passes over `train` in shuffled mini-batches. With `resume` (a position from fit, e.g.
   /// read by load_checkpoint(path, trainer), which also restores the parameters, the optimizer
-  /// state, the step count and the frequency estimator), continues where that run stopped, bit for bit.
+  /// state, the step count, the frequency estimator and the best epoch's copy), continues where
+  /// that run stopped, bit for bit.
   TwoTowerFitResult fit(const RetrievalData& data, const Interactions& train, const TrainingPosition* resume = nullptr) {
-    const PolicyScope scope(trainer_.policy());
-    CTRNET_CHECK(train.size() > 0, "TwoTowerTrainer: no training interactions");
-    check_retrieval_data(data, "TwoTowerTrainer::fit");
-    const index_t n = train.size();
-    TrainingPosition pos = fit_loop::start_position(resume, step(), n, opt_.batch_size);
-    if (resume != nullptr)
-      fit_loop::check_resume(pos, "TwoTowerTrainer::fit", "load_checkpoint(path, trainer)", step(), n, opt_.batch_size,
-                             opt_.epochs);
-    FitState& fs = *pos.fit;
-    auto finish = [&](bool interrupted) {
-      TwoTowerFitResult r;
-      for (const EpochStats& e : fs.epochs) r.push_back({e.epoch, e.train_loss, e.seconds, e.samples_per_second});
-      r.interrupted = interrupted;
-      r.position = pos;
-      return r;
-    };
-    std::vector<index_t> order(static_cast<std::size_t>(n));
-    std::vector<index_t> qs, is;
-    fit_loop::EpochHooks h;
-    h.start_epoch = [&](int epoch) {
-      for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<index_t>(i);
-      if (opt_.shuffle) {
-        Rng rng(mix_seed(opt_.seed, 0xE90C, static_cast<std::uint64_t>(epoch)));
-        rng.shuffle(std::span<index_t>(order));
-      }
-    };
-    h.step = [&](index_t begin, index_t count, const StepPlace& at) {
-      qs.clear();
-      is.clear();
-      for (index_t r = begin; r < begin + count; ++r) {  // host: the pairs' rows
-        qs.push_back(train.query[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
-        is.push_back(train.item[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
-      }
-      return std::pair{train_step(data, qs, is, at), static_cast<double>(count)};
-    };
-    h.global_step = [&] { return step(); };
-    h.check_params = [&](const StepPlace& at) {
-      detail::check_params_finite(trainer_.policy(), model_.registry(), model_.params(), "TwoTowerTrainer", step(), at);
-    };
-    h.checkpoint = [&] {
-      if (opt_.on_checkpoint) opt_.on_checkpoint(pos);
-    };
-    h.lr_factor = [&] { return schedule_.factor_at(step()); };
-    h.end_epoch = [&](const EpochStats& st) { fs.best_epoch = st.epoch; };
-    if (fit_loop::run_epochs(pos, fit_loop::loop_options(opt_, n), h)) return finish(true);
-    return finish(false);
+    return run_fit(data, train, nullptr, resume);
+  }
+  /// fit() with a full-ranking validation after every epoch (EpochStats::valid_metrics), early
+  /// stopping on options().early_stopping_metric (patience) and the best epoch's model kept
+  /// (restore_best).
+  TwoTowerFitResult fit(const RetrievalData& data, const Interactions& train, const RetrievalValidation& valid,
+                        const TrainingPosition* resume = nullptr) {
+    return run_fit(data, train, &valid, resume);
+  }
+
+  /// The best epoch's parameters kept by early stopping (patience > 0 and restore_best), if any.
+  const std::optional<ModelParams<T>>& best_params() const { return best_params_; }
+  /// Restores them (checkpoints): same layout as the model's parameters.
+  void set_best_params(std::optional<ModelParams<T>> p) {
+    CTRNET_CHECK(!p || (p->dense.size() == model_.params().dense.size() && p->tables.size() == model_.params().tables.size()),
+                 "TwoTowerTrainer: best parameters of another layout than the model's");
+    best_params_ = std::move(p);
   }
 
   /// Serving vectors of the given query rows: [rows.size(), d].
@@ -440,6 +440,85 @@ class TwoTowerTrainer {
   }
 
  private:
+  TwoTowerFitResult run_fit(const RetrievalData& data, const Interactions& train, const RetrievalValidation* valid,
+                            const TrainingPosition* resume) {
+    const PolicyScope scope(trainer_.policy());  // the best epoch's copy stays in the policy's memory
+    CTRNET_CHECK(train.size() > 0, "TwoTowerTrainer: no training interactions");
+    check_retrieval_data(data, "TwoTowerTrainer::fit");
+    if (valid != nullptr) {
+      CTRNET_CHECK(valid->k > 0, "TwoTowerTrainer::fit: the validation's K must be positive, got ", valid->k);
+      CTRNET_CHECK(valid->relevant.queries() == data.num_queries(), "TwoTowerTrainer::fit: the validation has ",
+                   valid->relevant.queries(), " relevant lists for ", data.num_queries(), " queries");
+    }
+    const index_t n = train.size();
+    TrainingPosition pos = fit_loop::start_position(resume, step(), n, opt_.batch_size);
+    if (resume != nullptr) {
+      fit_loop::check_resume(pos, "TwoTowerTrainer::fit", "load_checkpoint(path, trainer)", step(), n, opt_.batch_size,
+                             opt_.epochs);
+      CTRNET_CHECK(pos.fit->has_best_params == best_params_.has_value(), "TwoTowerTrainer::fit: the run to resume ",
+                   pos.fit->has_best_params ? "kept" : "did not keep", " a copy of its best epoch's parameters, this "
+                   "trainer ", best_params_ ? "holds one" : "does not", " (restore it with load_checkpoint(path, trainer))");
+    } else {
+      best_params_.reset();
+    }
+    FitState& fs = *pos.fit;
+    fit_loop::EpochLog log(opt_.log_path, resume != nullptr, "TwoTowerTrainer");  // JSON lines
+    auto finish = [&](bool interrupted) {
+      TwoTowerFitResult r;
+      for (const EpochStats& e : fs.epochs)
+        r.push_back({e.epoch, e.train_loss, e.seconds, e.samples_per_second, e.valid_metrics});
+      r.interrupted = interrupted;
+      r.best_epoch = fs.best_epoch;
+      r.stopped_early = fs.stopped_early;
+      fs.has_best_params = best_params_.has_value();
+      r.position = pos;
+      log.commit();
+      return r;
+    };
+    std::vector<index_t> order(static_cast<std::size_t>(n));
+    std::vector<index_t> qs, is;
+    fit_loop::EpochHooks h;
+    h.start_epoch = [&](int epoch) {
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<index_t>(i);  // host: the epoch's order
+      if (opt_.shuffle) {
+        Rng rng(mix_seed(opt_.seed, 0xE90C, static_cast<std::uint64_t>(epoch)));
+        rng.shuffle(std::span<index_t>(order));
+      }
+    };
+    h.step = [&](index_t begin, index_t count, const StepPlace& at) {
+      qs.clear();
+      is.clear();
+      for (index_t r = begin; r < begin + count; ++r) {  // host: the pairs' rows
+        qs.push_back(train.query[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
+        is.push_back(train.item[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])]);
+      }
+      return std::pair{train_step(data, qs, is, at), static_cast<double>(count)};
+    };
+    h.global_step = [&] { return step(); };
+    h.check_params = [&](const StepPlace& at) {
+      detail::check_params_finite(trainer_.policy(), model_.registry(), model_.params(), "TwoTowerTrainer", step(), at);
+    };
+    h.checkpoint = [&] {
+      fs.has_best_params = best_params_.has_value();
+      if (opt_.on_checkpoint) opt_.on_checkpoint(pos);
+    };
+    h.lr_factor = [&] { return trainer_.lr_factor(); };
+    h.evaluate = [&](EpochStats& st) {
+      if (valid != nullptr) st.valid_metrics = ranking_metrics(evaluate(data, valid->relevant, valid->seen, valid->k));
+    };
+    h.end_epoch = [&](const EpochStats& st) {
+      if (opt_.on_epoch) opt_.on_epoch(st);
+      log.append(st, step());
+      const double metric = valid ? st.valid_metric(opt_.early_stopping_metric + "@" + std::to_string(valid->k)) : 0.0;
+      if (fit_loop::record_epoch(fs, st, valid != nullptr, metric, {true, opt_.patience}) && opt_.patience > 0 &&
+          opt_.restore_best)
+        best_params_ = model_.params();
+    };
+    if (fit_loop::run_epochs(pos, fit_loop::loop_options(opt_, n), h)) return finish(true);
+    if (best_params_ && fs.best_epoch != static_cast<int>(fs.epochs.size())) model_.params() = *best_params_;
+    return finish(false);
+  }
+
   static TwoTowerTrainerOptions checked(TwoTowerTrainerOptions o, const Model& model) {
     CTRNET_CHECK(model.built(), "TwoTowerTrainer: build the model before training it");
     CTRNET_CHECK(o.batch_size > 0, "TwoTowerTrainer: batch_size must be positive, got ", o.batch_size);
@@ -451,6 +530,10 @@ class TwoTowerTrainer {
     CTRNET_CHECK(o.eval_batch_size > 0, "TwoTowerTrainer: eval_batch_size must be positive");
     CTRNET_CHECK(o.checkpoint_every >= 0 && o.max_steps >= 0,
                  "TwoTowerTrainer: checkpoint_every and max_steps must be >= 0");
+    CTRNET_CHECK(o.patience >= 0, "TwoTowerTrainer: patience must be >= 0, got ", o.patience);
+    const std::string& m = o.early_stopping_metric;
+    CTRNET_CHECK(m == "recall" || m == "ndcg" || m == "hit_rate" || m == "mrr" || m == "coverage",
+                 "TwoTowerTrainer: early_stopping_metric must be recall, ndcg, hit_rate, mrr or coverage, got '", m, "'");
     return o;
   }
   static typename StepModel::head_type::Options head_options(const TwoTowerTrainerOptions& o) {
@@ -495,7 +578,7 @@ class TwoTowerTrainer {
   MixedNegativeSoftmax sampler_;  // draws the mixed objective's B′ items
   StepModel step_model_;
   Trainer<StepModel, Policy> trainer_;
-  LrSchedule schedule_{1.0, opt_.schedule};  // the epochs' reported learning-rate factor
+  std::optional<ModelParams<T>> best_params_;  // early stopping's copy of the best epoch
   // Reused every step: no allocation once a batch shape was seen.
   std::vector<FeatureId> item_ids_;
   std::vector<index_t> step_q_, step_i_, sampled_rows_;
