@@ -10,12 +10,16 @@
 // falls back to the synthetic data; --synthetic asks for that).
 //   movielens_two_tower [--data DIR] [--objectives pointwise,in-batch,mixed] [--towers mlp,cross,transformer]
 //                       [--epochs N] [--save DIR] [--checkpoint PATH [--checkpoint-every N] [--max-steps N]]
-//                       [--resume PATH] ...
+//                       [--resume PATH] [--validate] [--patience N] [--log PATH] ...
 // Checkpoints (one objective and one tower kind): --checkpoint PATH writes the model, the optimizer
 // state, the frequency estimator and the position every --checkpoint-every N steps and after every
 // epoch (io/two_tower_checkpoint.hpp); --max-steps N stops after N steps in all, having written it
 // (no evaluation, no --save); --resume PATH continues such a run bit for bit (same options and data;
 // only --epochs, --threads and the output and checkpoint options may change).
+// Validation (--validate, or --patience N > 0): after every epoch the valid split is ranked like the
+// test split (minus the training items) and its Recall/NDCG/HitRate/MRR/coverage@K recorded; with
+// --patience N training stops N epochs after the best Recall@K and keeps that epoch's model.
+// --log PATH writes one JSON object per epoch (train loss, speed, the validation's metrics).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -242,8 +246,15 @@ int main(int argc, char** argv) {
   std::string save_dir;
   app.add_option("--save", save_dir,
                  "write each trained model to DIR/<objective>_<towers>.safetensors (load_model<M> rebuilds it)");
-  std::string checkpoint_path, resume_path;
+  std::string checkpoint_path, resume_path, log_path;
   std::int64_t checkpoint_every = 0, max_steps = 0;
+  bool validate = false;
+  app.add_flag("--validate", validate, "rank the valid split after every epoch (Recall/NDCG/...@K; -v prints them)");
+  app.add_option("--patience", to.patience,
+                 "validate after every epoch and stop N epochs after the best valid Recall@K, keeping that epoch's "
+                 "model (0: no early stopping)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--log", log_path, "write one JSON object per epoch here (one objective and one tower kind)");
   auto* ckpt = app.add_option("--checkpoint", checkpoint_path,
                               "write a checkpoint (model, optimizer and estimator state, position) after every "
                               "epoch, atomically (one objective and one tower kind)");
@@ -262,10 +273,12 @@ int main(int argc, char** argv) {
       detail::throw_error("--data '", data_dir, "': no file '", data_dir,
                           "/u.data' (expected the ml-100k folder with u.data, u.item and u.user); --synthetic runs on "
                           "made-up data instead");
-    const bool checkpointing = !checkpoint_path.empty() || !resume_path.empty();
+    const bool checkpointing = !checkpoint_path.empty() || !resume_path.empty() || !log_path.empty();
     CTRNET_CHECK(!checkpointing || (objectives.size() == 1 && towers.size() == 1),
-                 "--checkpoint / --resume: give one objective (--objectives) and one tower kind (--towers); got ",
+                 "--checkpoint / --resume / --log: give one objective (--objectives) and one tower kind (--towers); got ",
                  objectives.size(), " and ", towers.size());
+    to.log_path = log_path;
+    const bool validating = validate || to.patience > 0;
     if (!checkpoint_path.empty()) check_can_write(checkpoint_path);
     if (!save_dir.empty()) {  // an unwritable --save folder fails before any training
       std::error_code ec;
@@ -315,7 +328,9 @@ int main(int argc, char** argv) {
         {"uncorrected_sampled", uncorrected_sampled},
         {"cross_depth", cross_depth},
         {"transformer_blocks", transformer_blocks},
-        {"transformer_heads", transformer_heads}};
+        {"transformer_heads", transformer_heads},
+        {"validate", validating},
+        {"patience", to.patience}};
     if (!resume_path.empty()) check_resume(resume_path, resume_key);
     // One training + evaluation of a model type; the line starts with the objective and the towers.
     auto run = [&](const std::string& name, const char* towers, auto&& make) {
@@ -343,7 +358,14 @@ int main(int argc, char** argv) {
                     static_cast<long long>(start->epoch), static_cast<long long>(start->batch),
                     static_cast<long long>(start->step));
       }
-      const auto stats = trainer.fit(sp.data, sp.train, start ? &*start : nullptr);
+      RetrievalValidation valid;  // the valid split ranked against the catalogue minus the training items
+      if (validating) {
+        valid.relevant = item_lists(sp.data.num_queries(), {&sp.valid});
+        valid.seen = item_lists(sp.data.num_queries(), {&sp.train});
+        valid.k = k;
+      }
+      const TrainingPosition* from = start ? &*start : nullptr;
+      const auto stats = validating ? trainer.fit(sp.data, sp.train, valid, from) : trainer.fit(sp.data, sp.train, from);
       if (stats.interrupted) {
         std::printf("stopped after step %lld (--max-steps): checkpoint %s; continue with --resume %s\n",
                     static_cast<long long>(stats.position.step), checkpoint_path.c_str(), checkpoint_path.c_str());
@@ -351,8 +373,15 @@ int main(int argc, char** argv) {
         return;
       }
       if (verbose)
-        for (const auto& s : stats)
-          std::printf("  %s epoch %d: loss %.4f, %.0f pairs/s\n", name.c_str(), s.epoch, s.train_loss, s.samples_per_second);
+        for (const auto& s : stats) {
+          std::printf("  %s epoch %d: loss %.4f, %.0f pairs/s", name.c_str(), s.epoch, s.train_loss, s.samples_per_second);
+          for (const auto& [metric, v] : s.valid_metrics) std::printf(", valid %s %.4f", metric.c_str(), v);
+          std::printf("\n");
+        }
+      if (validating && !stats.empty())
+        std::printf("  best epoch %d of %zu (valid Recall@%lld %.4f)%s\n", stats.best_epoch, stats.size(),
+                    static_cast<long long>(k), stats[static_cast<std::size_t>(stats.best_epoch - 1)].valid_metrics[0].second,
+                    stats.stopped_early ? ", stopped early" : "");
       const RankingResult r = trainer.evaluate(sp.data, relevant, seen, k);
       if (!save_dir.empty()) {  // atomically (save_model: io/output_file.hpp)
         const std::string path = save_dir + "/" + name + "_" + towers + ".safetensors";

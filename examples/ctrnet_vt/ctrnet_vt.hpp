@@ -21,6 +21,7 @@
 #include "ctrnet/models/item_to_item.hpp"
 #include "ctrnet/serve/related_items.hpp"
 #include "ctrnet/train/item_to_item_trainer.hpp"
+#include "ctrnet/train/next_item_metrics.hpp"
 
 namespace ctrnet_vt {
 
@@ -41,6 +42,8 @@ struct Run {
   nlohmann::json train_data;  ///< what the run trains on (sizes of the log, catalogue, positives), for resume checks
   std::string checkpoint;   ///< --checkpoint: written every checkpoint_every steps and after every epoch
   std::string resume;       ///< --resume: continue the run saved there
+  const std::vector<Session>* valid = nullptr;  ///< --valid: next-item HR/MRR@K after every epoch
+  nlohmann::json validation;  ///< --valid's size and --patience, for resume checks (null: no validation)
 };
 
 /// The settings a resumed run must share with the run that wrote the checkpoint: all of
@@ -48,6 +51,7 @@ struct Run {
 inline nlohmann::json resume_options(const Run& run) {
   nlohmann::json o = run.options;
   o.erase("epochs");
+  if (!run.validation.is_null()) o["validation"] = run.validation;  // absent without --valid (older checkpoints)
   return o;
 }
 
@@ -68,6 +72,9 @@ inline void check_resume(const Run& run) {
                  ", this run has ", it->dump(), "; resume with the same options (only --epochs, --threads and the ",
                  "output and checkpoint options may change)");
   }
+  for (auto it = then.begin(); then.is_object() && it != then.end(); ++it)  // e.g. --valid then, none now
+    CTRNET_CHECK(now.contains(it.key()), src, ": the checkpoint was written by a run with ", it.key(), " = ",
+                 it->dump(), ", this run has none; resume with the same options");
   const nlohmann::json data_then = nlohmann::json::parse(f.metadata("train_data"), nullptr, false);
   CTRNET_CHECK(data_then == run.train_data, src, ": the checkpoint was trained on ", data_then.dump(),
                ", this run's --train log gives ", run.train_data.dump(), ": a different log or counting options");
@@ -122,7 +129,17 @@ std::optional<RecommendationLists> train_model(const Run& run) {
   for (const auto& q : model.registry().params()) dense += static_cast<long long>(q.handle.size());
   for (const auto& t : model.params().tables) tables += static_cast<long long>(t.size());
   std::printf("parameters: %lld in the towers and biases, %lld in the tables\n", dense, tables);
-  ItemToItemTrainer<M> trainer(model, *run.fz, run.train);
+  ItemToItemTrainOptions to = run.train;
+  if (run.valid != nullptr)
+    to.validate = [&] {  // the current model's lists, scored on --valid like --test
+      NextItemOptions eo;
+      eo.k = run.related.k;
+      eo.threads = run.train.threads;
+      const NextItemResult r = evaluate_next_item(*run.valid, *run.table, related_items(cpu_simd{}, model, *run.fz, run.related), eo);
+      const std::string at = "@" + std::to_string(eo.k);
+      return std::vector<std::pair<std::string, double>>{{"mrr" + at, r.mrr}, {"hr" + at, r.hit_rate}};
+    };
+  ItemToItemTrainer<M> trainer(model, *run.fz, to);
   ModelSaveOptions checkpoint_options;
   checkpoint_options.seed = run.seed;
   checkpoint_options.metadata["ctrnet_vt_resume"] = resume_options(run).dump();
@@ -143,6 +160,13 @@ std::optional<RecommendationLists> train_model(const Run& run) {
     std::printf("stopped after step %lld (--max-steps): checkpoint %s; continue with --resume %s\n",
                 static_cast<long long>(r.position.step), run.checkpoint.c_str(), run.checkpoint.c_str());
     return std::nullopt;
+  }
+  if (run.valid != nullptr) {
+    for (const EpochStats& e : r.epochs)
+      std::printf("valid: epoch %d MRR@%lld=%.4f HR@%lld=%.4f\n", e.epoch, static_cast<long long>(run.related.k),
+                  e.valid_metrics[0].second, static_cast<long long>(run.related.k), e.valid_metrics[1].second);
+    if (!r.epochs.empty())
+      std::printf("best epoch %d of %zu%s\n", r.best_epoch, r.epochs.size(), r.stopped_early ? ", stopped early" : "");
   }
   RecommendationLists lists = related_items(cpu_simd{}, model, *run.fz, run.related);
   if (run.model_out) save_item_to_item(*run.model_out, model, *run.table, run.options);

@@ -9,6 +9,7 @@
 //             [--delimiter TAB] [--session-column 0] [--item-column 1] [--time-column 2]
 //             [--action-column -1] [--header detect|yes|no] [--hash-ids] [--skip-bad-lines]
 //             [--checkpoint PATH [--checkpoint-every N] [--max-steps N]] [--resume PATH]
+//             [--valid valid.tsv [--patience N]] [--log epochs.jsonl]
 // Counts co-occurrences (data/cooccurrence.hpp), trains the two-output item-item two-tower model
 // (models/item_to_item.hpp, train/item_to_item_trainer.hpp) with MLP, DCN-V2 cross or Transformer
 // towers (--towers; each kind is compiled in its own models_<kind>.cpp), writes every item's top-K related
@@ -26,6 +27,9 @@
 // epoch (io/checkpoint.hpp); --resume PATH continues such a run (same options but --epochs and
 // --threads, same log) and ends with exactly the model and lists of an uninterrupted run.
 // --max-steps N stops after N steps in all, having written the checkpoint (no lists or model).
+// Validation: with --valid, after every epoch the current model's lists are scored on that session
+// log (next-item HR@K and MRR@K, like --test); --patience N stops N epochs after the best MRR@K and
+// keeps that epoch's model. --log PATH writes one JSON object per epoch (loss, speed, validation).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -58,10 +62,18 @@ int main(int argc, char** argv) {
   bool self_interaction = false;
   double half_life = 0.0;
   bool hash_ids = false, skip_bad = false;
-  std::string checkpoint_path, resume_path;
+  std::string checkpoint_path, resume_path, valid_path, log_path;
+  int patience = 0;
   std::int64_t checkpoint_every = 0, max_steps = 0;
   app.add_option("--train", train_path, "training session log (session, item, time[, action])")->required();
   app.add_option("--test", test_path, "test session log: prints HR@K, MRR@K and list statistics");
+  auto* valid_opt = app.add_option("--valid", valid_path,
+                                   "validation session log: next-item HR@K and MRR@K of the lists after every epoch");
+  app.add_option("--patience", patience, "with --valid: stop N epochs after the best valid MRR@K, keeping that "
+                 "epoch's model (0: no early stopping)")
+      ->check(CLI::NonNegativeNumber)
+      ->needs(valid_opt);
+  app.add_option("--log", log_path, "write one JSON object per epoch here (loss, speed, validation)");
   app.add_option("--model", model_path, "write the trained model here (safetensors)");
   app.add_option("--lists", lists_path, "write every item's top-K related items here (.csv or .jsonl)");
   app.add_option("--k", k, "list length")->check(CLI::PositiveNumber);
@@ -140,8 +152,9 @@ int main(int argc, char** argv) {
     // The outputs first: one that is an input, or cannot be created, fails before any work; both
     // are committed together at the end, only when everything succeeded (io/output_file.hpp).
     // --checkpoint and --resume may be the same file (the resume flow).
-    check_outputs_not_inputs({{"--model", model_path}, {"--lists", lists_path}, {"--checkpoint", checkpoint_path}},
-                             {{"--train", train_path}, {"--test", test_path}});
+    check_outputs_not_inputs({{"--model", model_path}, {"--lists", lists_path}, {"--checkpoint", checkpoint_path},
+                              {"--log", log_path}},
+                             {{"--train", train_path}, {"--test", test_path}, {"--valid", valid_path}});
     check_outputs_not_inputs({{"--model", model_path}, {"--lists", lists_path}}, {{"--resume", resume_path}});
     if (!checkpoint_path.empty()) check_can_write(checkpoint_path);
     OutputFiles outputs;
@@ -158,6 +171,12 @@ int main(int argc, char** argv) {
       const SessionLog test_log = read_session_log(test_path, so);
       test = test_log.sessions();
       require_sessions(test_log, test, test_path, "--test file", 2);  // a next-item query needs two events
+    }
+    std::vector<Session> valid;
+    if (!valid_path.empty()) {
+      const SessionLog valid_log = read_session_log(valid_path, so);
+      valid = valid_log.sessions();
+      require_sessions(valid_log, valid, valid_path, "--valid file", 2);
     }
     CooccurrenceOptions co;
     co.window = window;
@@ -201,6 +220,9 @@ int main(int argc, char** argv) {
     to.embedding_optimizer.lr = emb_lr;
     to.checkpoint_every = checkpoint_every;
     to.max_steps = max_steps;
+    to.patience = patience;
+    to.log_path = log_path;
+    to.early_stopping_metric = "mrr@" + std::to_string(k);
     to.on_epoch = [&](int e, double epoch_loss, double secs) {
       std::printf("epoch %d/%d loss=%.5f (%.1f s)\n", e, epochs, epoch_loss, secs);
       std::fflush(stdout);
@@ -222,6 +244,10 @@ int main(int argc, char** argv) {
     run.model_out = model_out;
     run.checkpoint = checkpoint_path;
     run.resume = resume_path;
+    if (!valid_path.empty()) {
+      run.valid = &valid;
+      run.validation = {{"sessions", valid.size()}, {"patience", patience}};
+    }
     run.train_data = {{"sessions", train.size()},
                       {"items", table.num_items()},
                       {"pairs", table.pairs().size()},

@@ -17,6 +17,9 @@
 # 4. Checkpoints: a run interrupted (--max-steps, --checkpoint-every) and resumed (--resume, other
 #    --threads) writes the very bytes (model and lists) of an uninterrupted run; a resume with other
 #    options or another log, or from a model file, is a clear error.
+# 5. Validation: --valid scores every epoch, --patience stops early and keeps the best epoch, --log
+#    has one JSON object per epoch; interrupted and resumed, the run writes the same bytes and
+#    reports the same best epoch; a resume without --valid is refused.
 set -euo pipefail
 bin="$1"
 work="$(mktemp -d)"
@@ -197,5 +200,30 @@ expect_fail resume_other_log "the checkpoint was trained on .*a different log" \
   --train "$work/test.tsv" --epochs 2 --dim 8 --hidden 8 --k 5 --batch 64 --negatives 4 --resume "$work/vt.ckpt"
 expect_fail resume_not_checkpoint "not a checkpoint" "${ck[@]}" --resume "$work/full.safetensors"
 echo "checkpoint: interrupted at step $stop and resumed: the model and lists are byte-identical"
+
+# --- 5. validation, early stopping and the JSON-lines log, interrupted and resumed -------------
+gen 3 300 200000 > "$work/valid.tsv"
+va=(--train "$work/train.tsv" --valid "$work/valid.tsv" --patience 1 --epochs 8 --dim 8 --hidden 8 --k 5 --batch 64
+    --negatives 4 --lr 0.01)
+"$bin" "${va[@]}" --threads 2 --model "$work/vfull.safetensors" --log "$work/vfull.jsonl" > "$work/va_full.txt" 2>&1 \
+  || { cat "$work/va_full.txt"; fail "validated run failed"; }
+grep -q "^best epoch [0-9] of [0-9]" "$work/va_full.txt" || { cat "$work/va_full.txt"; fail "no best-epoch line"; }
+epochs=$(sed -n 's/^best epoch [0-9]* of \([0-9]*\).*/\1/p' "$work/va_full.txt")
+[ "$(grep -c '^valid: epoch' "$work/va_full.txt")" -eq "$epochs" ] || { cat "$work/va_full.txt"; fail "not one valid line per epoch"; }
+[ "$(wc -l < "$work/vfull.jsonl")" -eq "$epochs" ] || { cat "$work/vfull.jsonl"; fail "the log has not one line per epoch"; }
+grep -q '"valid_mrr@5"' "$work/vfull.jsonl" || { cat "$work/vfull.jsonl"; fail "the log lacks the validation"; }
+stop=$((steps * 2 + steps / 2))
+"$bin" "${va[@]}" --threads 2 --model "$work/vcut.safetensors" --log "$work/vcut.jsonl" --checkpoint "$work/v.ckpt" \
+  --checkpoint-every 5 --max-steps "$stop" > "$work/va_cut.txt" 2>&1 || { cat "$work/va_cut.txt"; fail "validated interrupted run failed"; }
+"$bin" "${va[@]}" --threads 1 --model "$work/vcut.safetensors" --log "$work/vcut.jsonl" --resume "$work/v.ckpt" \
+  > "$work/va_resume.txt" 2>&1 || { cat "$work/va_resume.txt"; fail "validated resumed run failed"; }
+cmp -s "$work/vfull.safetensors" "$work/vcut.safetensors" \
+  || fail "validated run: the interrupted and resumed run saved another model than the uninterrupted one"
+[ "$(grep '^best epoch' "$work/va_full.txt")" = "$(grep '^best epoch' "$work/va_resume.txt")" ] \
+  || fail "validated run: another best epoch after the resume"
+[ "$(wc -l < "$work/vcut.jsonl")" -eq "$epochs" ] || { cat "$work/vcut.jsonl"; fail "the continued log has not one line per epoch"; }
+expect_fail resume_without_valid "validation" --train "$work/train.tsv" --epochs 8 --dim 8 --hidden 8 --k 5 --batch 64 \
+  --negatives 4 --lr 0.01 --resume "$work/v.ckpt"
+echo "validation: $(grep '^best epoch' "$work/va_full.txt"); interrupted and resumed: byte-identical"
 
 echo "ctrnet-vt CLI test passed"

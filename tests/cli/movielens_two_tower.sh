@@ -5,7 +5,9 @@
 # For the in-batch (logQ) and mixed objectives: a run interrupted inside epoch 2 (--max-steps, with
 # --checkpoint-every) and resumed (--resume, --threads 1 instead of 2) saves the very bytes of the
 # uninterrupted run's model (--save); the interrupted run saves nothing. A resume with other
-# options, from a model file, or --checkpoint with several objectives is a clear error.
+# options, from a model file, or --checkpoint with several objectives is a clear error. With
+# validation and early stopping (--patience, --log) the same holds, the log has one JSON object per
+# epoch with the validation's metrics, and the resumed run reports the same best epoch.
 set -euo pipefail
 bin="$1"
 work="$(mktemp -d)"
@@ -44,6 +46,26 @@ for obj in in-batch mixed; do
     "$(grep '^[a-z-]* *mlp ' "$work/resume_$obj.txt" | sed 's/ (.*//')" ] || fail "$obj: other metrics after the resume"
   echo "$obj: interrupted at step $stop and resumed: the model is byte-identical"
 done
+
+# Validation every epoch, early stopping and the JSON-lines log, interrupted inside epoch 3 and resumed.
+val=(--synthetic --towers mlp --epochs 5 --dim 16 --embedding-dim 8 --batch 512 --objectives in-batch --patience 1 --lr 0.01)
+"$bin" "${val[@]}" --threads 2 --save "$work/vfull" --log "$work/vfull.jsonl" -v > "$work/vfull.txt" 2>&1 \
+  || { cat "$work/vfull.txt"; fail "validated run failed"; }
+grep -q "best epoch [0-9] of [0-9]" "$work/vfull.txt" || { cat "$work/vfull.txt"; fail "no best-epoch line"; }
+epochs=$(sed -n 's/.*best epoch [0-9]* of \([0-9]*\).*/\1/p' "$work/vfull.txt")
+[ "$(wc -l < "$work/vfull.jsonl")" -eq "$epochs" ] || { cat "$work/vfull.jsonl"; fail "the log has not one line per epoch"; }
+grep -q '"valid_recall@10"' "$work/vfull.jsonl" || { cat "$work/vfull.jsonl"; fail "the log lacks the validation"; }
+stop=$((2 * steps + steps / 2))
+"$bin" "${val[@]}" --threads 2 --save "$work/vcut" --log "$work/vcut.jsonl" --checkpoint "$work/v.ckpt" \
+  --checkpoint-every 5 --max-steps "$stop" > "$work/vcut.txt" 2>&1 || { cat "$work/vcut.txt"; fail "validated interrupted run failed"; }
+"$bin" "${val[@]}" --threads 1 --save "$work/vcut" --log "$work/vcut.jsonl" --resume "$work/v.ckpt" -v \
+  > "$work/vresume.txt" 2>&1 || { cat "$work/vresume.txt"; fail "validated resumed run failed"; }
+cmp -s "$work/vfull/in-batch_mlp.safetensors" "$work/vcut/in-batch_mlp.safetensors" \
+  || fail "validated run: the interrupted and resumed run saved another model than the uninterrupted one"
+[ "$(grep 'best epoch' "$work/vfull.txt")" = "$(grep 'best epoch' "$work/vresume.txt")" ] \
+  || fail "validated run: another best epoch after the resume"
+[ "$(wc -l < "$work/vcut.jsonl")" -eq "$epochs" ] || { cat "$work/vcut.jsonl"; fail "the continued log has not one line per epoch"; }
+echo "validated in-batch run: $(grep 'best epoch' "$work/vfull.txt" | sed 's/^ *//'); resumed byte-identical"
 
 expect_fail resume_other_dim "the checkpoint was written by a run with dim = 16, this run has 8" \
   --synthetic --towers mlp --objectives mixed --epochs 2 --dim 8 --embedding-dim 8 --batch 512 --mixed-negatives 64 \
