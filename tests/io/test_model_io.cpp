@@ -99,3 +99,50 @@ TEST_CASE("extra.* tensors travel with the model and are skipped when loading", 
   so.extra_tensors[0].name = "item_ids";
   CHECK_THROWS_WITH(save_model(m, dir.file("y.safetensors"), so), Catch::Contains("must be named extra.<name>"));
 }
+
+TEST_CASE("multi-output models save their heads' options and round-trip bit for bit", "[io][model][multi_output]") {
+  using TwoHeads = Model<DCNv2StackedBody, BinaryHead, GloveHead>;
+  DCNOptions o = small_dcn(2);
+  o.outputs = 2;  // one logit column per head
+  GloveOptions g;
+  g.x_max = 20.0;
+  g.alpha = 0.5;
+  TwoHeads m{make_dcn_v2_stacked_body(o), BinaryHead(HeadOptions{1.0, 0}), GloveHead(HeadOptions{0.25, 1}, g)};
+  m.build(small_schema(), 4);
+  check_round_trip(m, "dcn_v2_binary_glove");
+  CHECK(architecture_name<TwoHeads> == "dcn_v2_stacked+binary+glove");
+  TempDir dir;
+  save_model(m, dir.file("m.safetensors"));
+  const TwoHeads back = load_model<TwoHeads>(dir.file("m.safetensors"));
+  CHECK(back.head<1>().opt.weight == 0.25);
+  CHECK(back.head<1>().opt.target == 1);
+  CHECK(back.head<1>().glove.x_max == 20.0);
+  CHECK(back.head<1>().glove.alpha == 0.5);
+  const auto options = nlohmann::json::parse(SafetensorsFile(dir.file("m.safetensors")).metadata("options"));
+  CHECK(options.at("body").at("outputs") == 2);
+  CHECK(options.at("heads").size() == 2);
+  CHECK(options.at("heads")[1].at("kind") == "glove");
+
+  SECTION("another head set or a single-output file is refused") {
+    using Regression = Model<DCNv2StackedBody, BinaryHead, RegressionHead>;
+    CHECK_THROWS_WITH(load_model<Regression>(dir.file("m.safetensors")),
+                      Catch::Contains("holds a 'dcn_v2_stacked+binary+glove' model, expected 'dcn_v2_stacked+binary+regression'"));
+    save_model(make_dcn_v2_stacked(small_schema(), small_dcn(), 1), dir.file("one.safetensors"));
+    CHECK_THROWS_WITH(load_model<TwoHeads>(dir.file("one.safetensors")), Catch::Contains("expected 'dcn_v2_stacked+binary+glove'"));
+  }
+  SECTION("a body whose options cannot rebuild it is refused when saving, not when loading") {
+    Linear::Options lo;
+    lo.units = 2;
+    TwoHeads odd{DCNv2StackedBody(detail::dcn_input(o), detail::dcn_v2_cross(o), detail::dcn_deep(o),
+                                  Named<Linear>("output", Linear(lo))),  // another name than the rebuilt "logit"
+                 BinaryHead{}, GloveHead(HeadOptions{1.0, 1})};
+    odd.build(small_schema(), 4);
+    CHECK_THROWS_WITH(save_model(odd, dir.file("odd.safetensors")), Catch::Contains("do not rebuild this model's parameters"));
+  }
+  SECTION("a single-output alias keeps its file format (no 'outputs', no heads)") {
+    save_model(make_dcn_v2_stacked(small_schema(), small_dcn(), 1), dir.file("one.safetensors"));
+    const auto one = nlohmann::json::parse(SafetensorsFile(dir.file("one.safetensors")).metadata("options"));
+    CHECK_FALSE(one.contains("outputs"));
+    CHECK_FALSE(one.contains("heads"));
+  }
+}

@@ -226,15 +226,12 @@ TEST_CASE("A multi-output model (DCN-V2 body, BinaryHead + GloveHead) runs on cp
     b.targets.assign(1, {});
     for (index_t r = 0; r < b.size(); ++r) b.targets[0].push_back(static_cast<float>(r % 4 == 0 ? 0 : r % 7 + 1));
   }
-  // No save/load: the model files hold the aliases, whose heads the architecture fixes.
-  check_alias<false>("DCN-V2 + GloVe", [](const Schema& s) {
-    const DCNOptions o = test_util::small_dcn();
-    Linear::Options lo;
-    lo.units = 2;  // one logit column per head
+  // Saved with both heads' options (architecture "dcn_v2_stacked+binary+glove", io/architecture.hpp).
+  check_alias("DCN-V2 + GloVe", [](const Schema& s) {
+    DCNOptions o = test_util::small_dcn();
+    o.outputs = 2;  // one logit column per head
     using M = Model<DCNv2StackedBody, BinaryHead, GloveHead>;
-    M m(DCNv2StackedBody(detail::dcn_input(o), detail::dcn_v2_cross(o), detail::dcn_deep(o),
-                         Named<Linear>("logit", Linear(lo))),
-        BinaryHead(HeadOptions{1.0, 0}), GloveHead(HeadOptions{0.5, 1}));
+    M m(make_dcn_v2_stacked_body(o), BinaryHead(HeadOptions{1.0, 0}), GloveHead(HeadOptions{0.5, 1}));
     m.build(s, 3);
     return m;
   }, gen.schema(), batches);

@@ -312,6 +312,12 @@ inline void check_option_sizes(const DCNOptions& o, std::uint64_t elements, std:
   check_width(o.experts, elements, "experts", src);
 }
 
+template <class BodyOptions, class... Heads>
+void check_option_sizes(const HeadedOptions<BodyOptions, Heads...>& o, std::uint64_t elements, std::size_t tensors,
+                        const std::string& src) {
+  check_option_sizes(o.body, elements, tensors, src);
+}
+
 /// Rebuilds an unbuilt model of type M from the file's options and schema.
 template <class M>
 M rebuild_model(const SafetensorsView& f) {

@@ -46,6 +46,9 @@ struct DCNOptions {
   std::vector<index_t> hidden = {256, 128};
   Activation activation = Activation::relu;
   double dropout = 0.0;
+  /// Logit columns: 1 for the CTR aliases; the sum of the heads' widths for a multi-output model
+  /// (e.g. 2 for Model<DCNv2StackedBody, BinaryHead, GloveHead>).
+  index_t outputs = 1;
 };
 
 namespace detail {
@@ -61,9 +64,10 @@ inline Named<MLP> dcn_deep(const DCNOptions& o) {
   mlp.dropout = o.dropout;
   return Named<MLP>("deep", MLP(mlp));
 }
-inline Named<Linear> dcn_logit() {
+inline Named<Linear> dcn_logit(const DCNOptions& o) {
+  CTRNET_CHECK(o.outputs >= 1, "DCN: outputs (logit columns) must be >= 1, got ", o.outputs);
   Linear::Options logit;
-  logit.units = 1;
+  logit.units = o.outputs;
   return Named<Linear>("logit", Linear(logit));
 }
 inline DCNv2CrossPart dcn_v2_cross(const DCNOptions& o) {
@@ -81,19 +85,19 @@ inline DCNBody make_dcn_body(const DCNOptions& o) {
   using Branches = Parallel<Concat, DCNCrossPart, Named<MLP>>;
   return DCNBody(detail::dcn_input(o),
                  Named<Branches>("", Branches(DCNCrossPart("cross", CrossNet<CrossV1>(c)), detail::dcn_deep(o))),
-                 detail::dcn_logit());
+                 detail::dcn_logit(o));
 }
 
 /// The body of DCN-V2 stacked (cross network, then MLP), unbuilt.
 inline DCNv2StackedBody make_dcn_v2_stacked_body(const DCNOptions& o) {
-  return DCNv2StackedBody(detail::dcn_input(o), detail::dcn_v2_cross(o), detail::dcn_deep(o), detail::dcn_logit());
+  return DCNv2StackedBody(detail::dcn_input(o), detail::dcn_v2_cross(o), detail::dcn_deep(o), detail::dcn_logit(o));
 }
 
 /// The body of DCN-V2 parallel (cross network and MLP side by side), unbuilt.
 inline DCNv2ParallelBody make_dcn_v2_parallel_body(const DCNOptions& o) {
   using Branches = Parallel<Concat, DCNv2CrossPart, Named<MLP>>;
   return DCNv2ParallelBody(detail::dcn_input(o), Named<Branches>("", Branches(detail::dcn_v2_cross(o), detail::dcn_deep(o))),
-                           detail::dcn_logit());
+                           detail::dcn_logit(o));
 }
 
 /// The body of DCN-Mix (mixture cross network, then MLP), unbuilt.
@@ -104,7 +108,7 @@ inline DCNMixBody make_dcn_mix_body(const DCNOptions& o) {
   c.layer.rank = o.rank > 0 ? o.rank : 8;
   c.layer.activation = o.expert_activation;
   return DCNMixBody(detail::dcn_input(o), DCNMixCrossPart("cross", CrossNet<CrossMix>(c)), detail::dcn_deep(o),
-                    detail::dcn_logit());
+                    detail::dcn_logit(o));
 }
 
 /// Builds (and initialises from `seed`) DCN-Mix over `schema`.
