@@ -7,7 +7,10 @@
 //                         buffer where the policy keeps its data, copied back once per step
 //   3. backward_from(...) body backward per shard from its rows of d logits into its gradients
 // The Trainer runs them so (train/trainer.hpp). forward / head_loss / backward on a Cache, and
-// forward_backward() (all three), do the same for one set of rows.
+// forward_backward() (all three), do the same for one set of rows. The Trainer needs only this
+// contract (Cache, num_heads, output_width, forward_into, head_loss_into, total_loss, check_batch,
+// backward_from, the parameters): RetrievalModel (compose/retrieval_model.hpp) gives it to a
+// TwoTower with its retrieval objective as the head.
 //
 // DESIGN.md sketches Model<Input, Body, Heads...>; here the input layer is simply the first layer
 // of the body (e.g. Sequential<FeatureInput, MLP, Linear>), because Wide & Deep's wide part reads

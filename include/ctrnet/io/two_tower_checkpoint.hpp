@@ -1,6 +1,7 @@
 // Checkpoints of TwoTowerTrainer (train/two_tower_trainer.hpp): the checkpoint file of
-// io/checkpoint.hpp (model, "optimizer.*" state, __metadata__ "optimizer" and "position", the latter
-// with fit's FitState) plus what else a two-tower run's continuation depends on:
+// io/checkpoint.hpp (model, "optimizer.*" state, early stopping's best-epoch copy "trainer.best.*"
+// when fit keeps one, __metadata__ "optimizer" and "position", the latter with fit's FitState) plus
+// what else a two-tower run's continuation depends on:
 //   - "trainer.frequency.last" (I64 [H]) and "trainer.frequency.gap" (F64 [H]): the streaming
 //     FrequencyEstimator's buckets (the step each was last seen, the moving average of its gaps),
 //     written when the trainer uses the estimator (logQ correction of in-batch / mixed) or has

@@ -5,14 +5,17 @@
 // the schema; Interactions are (query row, item row) positives. gather_pairs() assembles a batch
 // whose row r is the pair (queries[q_r], items[i_r]), so both towers read the same BatchView.
 //
-// A step is the three phases of DESIGN.md, deterministic for a seed whatever the thread count:
+// A step is the Trainer's (train/trainer.hpp) on a RetrievalModel (compose/retrieval_model.hpp):
+// this class assembles the step's batch — the pairs (pointwise: each positive plus
+// `pointwise_negatives` uniformly drawn items labelled 0), every row's item id (Batch::items) and,
+// for `mixed`, the B′ uniformly drawn corpus items as item-only rows — and updates the streaming
+// FrequencyEstimator with the batch's positives; the Trainer then runs the three phases of
+// DESIGN.md, deterministic for a seed whatever the thread count:
 //   1. both towers forward, shard-parallel (train/shards.hpp: the shard count depends on the batch,
-//      never on the threads), and the candidate tower over the B′ sampled items for `mixed`, into
-//      U: [B, d] and V: [B (+B′), d];
-//   2. the objective over the whole batch (heads/retrieval.hpp): pointwise BCE on labelled pairs
-//      (each positive plus `pointwise_negatives` uniformly drawn items labelled 0), in-batch
-//      softmax over S = s(U, V): [B, B], or mixed negatives over [B, B + B′]; logQ from the
-//      streaming FrequencyEstimator (updated with the batch's positives first); → dU, dV;
+//      never on the threads), into each row's [u | v];
+//   2. the objective over the whole batch (heads/retrieval.hpp, RetrievalHead): pointwise BCE on
+//      labelled pairs, in-batch softmax over S = s(U, V): [B, B], or mixed negatives over
+//      [B, B + B′]; logQ from the estimator; → d[U | V];
 //   3. both towers backward shard-parallel; the shard gradients are summed in shard order, then
 //      the dense optimizer (flat buffer) and one sparse optimizer per embedding table step.
 // Randomness (shuffles, negatives) comes from ctrnet::Rng streams keyed by (seed, epoch/step).
@@ -24,6 +27,10 @@
 // position) writes and load_checkpoint(path, trainer) restores (io/two_tower_checkpoint.hpp), so
 // fit(data, train, &position) continues bit for bit. TwoTowerTrainerOptions::on_checkpoint receives
 // the position every `checkpoint_every` steps and after every epoch; `max_steps` stops a run early.
+// Validation: fit(data, train, RetrievalValidation) ranks the catalogue for the validation queries
+// after every epoch (EpochStats::valid_metrics: recall@K, ...), with early stopping (patience,
+// restore_best: the best epoch's copy is checkpointed too) and a JSON-lines log (log_path), the
+// end-of-epoch code the Trainer's fit shares (train/epoch_loop.hpp).
 // Evaluation ranks the whole catalogue for each query (serve/item_index.hpp) and reports
 // Recall/NDCG/HitRate/MRR@K and coverage (train/ranking_metrics.hpp).
 #pragma once
