@@ -142,18 +142,29 @@ TEST_CASE("item-to-item loading names the mismatch", "[io][model][item_to_item]"
 }
 
 namespace {
+// 60 walk sessions over 20 items, their co-occurrences and positives, and a small model.
+struct WalkRun {
+  std::vector<Session> sessions = i2i_test::walk_sessions(60, 20, 5, 7);
+  CooccurrenceTable table = count_cooccurrence(sessions);
+  ItemPairFeaturizer fz{table};
+  std::vector<ItemPairExample> positives = item_to_item_positives(sessions, table);
+  ItemToItemOptions mo = [] {
+    ItemToItemOptions o;
+    o.embedding_dim = 4;
+    o.output_dim = 4;
+    o.context_hidden = {6};
+    return o;
+  }();
+};
+
 // Trains M on walk sessions: uninterrupted, then interrupted at `stop` steps (checkpoint written
 // there) and resumed in a fresh process-like setting (a new model and trainer, load_checkpoint).
 template <class M>
 void check_resume(std::int64_t stop, std::int64_t checkpoint_every) {
-  const auto sessions = i2i_test::walk_sessions(60, 20, 5, 7);
-  const CooccurrenceTable table = count_cooccurrence(sessions);
-  const ItemPairFeaturizer fz(table);
-  const auto positives = item_to_item_positives(sessions, table);
-  ItemToItemOptions mo;
-  mo.embedding_dim = 4;
-  mo.output_dim = 4;
-  mo.context_hidden = {6};
+  WalkRun w;
+  const ItemPairFeaturizer& fz = w.fz;
+  const auto& positives = w.positives;
+  ItemToItemOptions mo = w.mo;
   mo.glove_weight = 0.3;
   ItemToItemTrainOptions to;
   to.epochs = 3;
@@ -265,15 +276,11 @@ std::function<std::vector<std::pair<std::string, double>>()> next_item_validatio
 
 TEST_CASE("item-to-item fit validates every epoch, logs JSON lines, stops early and resumes with its best epoch",
           "[io][checkpoint][item_to_item][early_stopping]") {
-  const auto sessions = i2i_test::walk_sessions(60, 20, 5, 7);
+  const WalkRun w;
   const auto held_out = i2i_test::walk_sessions(30, 20, 6, 7);  // the same walk graph, other sessions
-  const CooccurrenceTable table = count_cooccurrence(sessions);
-  const ItemPairFeaturizer fz(table);
-  const auto positives = item_to_item_positives(sessions, table);
-  ItemToItemOptions mo;
-  mo.embedding_dim = 4;
-  mo.output_dim = 4;
-  mo.context_hidden = {6};
+  const ItemPairFeaturizer& fz = w.fz;
+  const auto& positives = w.positives;
+  const ItemToItemOptions& mo = w.mo;
   ItemToItemTrainOptions to;
   to.epochs = 10;
   to.batch_size = 7;

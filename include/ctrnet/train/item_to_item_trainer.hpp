@@ -357,19 +357,10 @@ class ItemToItemTrainer {
     return o;
   }
   static TrainerOptions trainer_options(const ItemToItemTrainOptions& o) {
-    TrainerOptions to;
-    to.batch_size = o.batch_size * (1 + o.negatives);
-    to.shards = o.shards;
+    TrainerOptions to = step_engine_options(o, o.batch_size * (1 + o.negatives), "ItemToItemTrainer");
     // Listwise: a positive and its negatives are one softmax group, which a shard must not split.
     // Pointwise: every row is its own example.
     to.row_group = is_listwise_item_to_item_v<M> ? 1 + o.negatives : 1;
-    to.threads = o.threads;
-    to.seed = o.seed;
-    to.optimizer = o.optimizer;
-    to.embedding_optimizer = o.embedding_optimizer;
-    to.schedule = o.schedule;
-    to.progress = o.progress;
-    to.name = "ItemToItemTrainer";
     return to;
   }
 

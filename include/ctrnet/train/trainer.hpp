@@ -112,6 +112,24 @@ struct TrainerOptions {
 };
 
 
+/// The Trainer's options from another trainer's that runs it (TwoTowerTrainer, ItemToItemTrainer):
+/// its fields of the same names (shards, threads, seed, optimizers, schedule, progress), the rows
+/// per step and the name in error messages.
+template <class Options>
+TrainerOptions step_engine_options(const Options& o, index_t rows_per_step, std::string name) {
+  TrainerOptions t;
+  t.batch_size = rows_per_step;
+  t.shards = o.shards;
+  t.threads = o.threads;
+  t.seed = o.seed;
+  t.optimizer = o.optimizer;
+  t.embedding_optimizer = o.embedding_optimizer;
+  t.schedule = o.schedule;
+  t.progress = o.progress;
+  t.name = std::move(name);
+  return t;
+}
+
 struct TrainResult {
   std::vector<EpochStats> epochs;
   int best_epoch = 0;

@@ -553,18 +553,9 @@ class TwoTowerTrainer {
   }
   // The step engine's options: shards, threads, seed, optimizers and schedule are the trainer's.
   static TrainerOptions trainer_options(const TwoTowerTrainerOptions& o) {
-    TrainerOptions t;
-    t.batch_size = o.batch_size;
-    t.shards = o.shards;
-    t.threads = o.threads;
-    t.seed = o.seed;
+    TrainerOptions t = step_engine_options(o, o.batch_size, "TwoTowerTrainer");
     t.shuffle = o.shuffle;
-    t.optimizer = o.optimizer;
-    t.embedding_optimizer = o.embedding_optimizer;
-    t.schedule = o.schedule;
-    t.progress = o.progress;
     t.eval_batch_size = o.eval_batch_size;
-    t.name = "TwoTowerTrainer";
     return t;
   }
 
