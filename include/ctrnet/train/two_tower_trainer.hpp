@@ -43,15 +43,12 @@
 #include <string_view>
 #include <vector>
 
-#include <tbb/parallel_for.h>
-
 #include "ctrnet/compose/retrieval_model.hpp"
 #include "ctrnet/compose/two_tower.hpp"
 #include "ctrnet/core/rng.hpp"
 #include "ctrnet/data/dataset.hpp"
 #include "ctrnet/data/staging.hpp"
 #include "ctrnet/heads/retrieval.hpp"
-#include "ctrnet/kernels/elementwise.hpp"
 #include "ctrnet/optim/model_optimizer.hpp"
 #include "ctrnet/optim/schedule.hpp"
 #include "ctrnet/policy/cpu_context.hpp"
@@ -62,7 +59,6 @@
 #include "ctrnet/train/fit_position.hpp"
 #include "ctrnet/train/progress.hpp"
 #include "ctrnet/train/ranking_metrics.hpp"
-#include "ctrnet/train/shards.hpp"
 #include "ctrnet/train/trainer.hpp"
 
 namespace ctrnet {
