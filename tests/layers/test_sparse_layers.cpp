@@ -294,10 +294,10 @@ TEST_CASE("WideLinear forward: bias broadcast from the weights, dense, per-field
   // The cross ids in the Cache: one per row, the hash of (user, item) (rows 0 and 3 share user 0
   // but not the item; rows 0 and 1 share item 1 but not the user).
   REQUIRE(cs.cross_ids.size() == 1);
-  CHECK(cs.cross_offsets[0] == std::vector<index_t>{0, 1, 2, 3, 4});
-  CHECK(cs.cross_ids[0] == cv.cross_ids[0]);
+  CHECK(cs.cross_offsets[0].to_host() == std::vector<index_t>{0, 1, 2, 3, 4});
+  CHECK(cs.cross_ids[0].to_host() == cv.cross_ids[0].to_host());
   const std::uint64_t h0 = mix_seed(mix_seed(0x9E3779B97F4A7C15ull, std::uint64_t{0}), std::uint64_t{1});
-  CHECK(cs.cross_ids[0][0] == static_cast<FeatureId>(h0));
+  CHECK(cs.cross_ids[0].to_host()[0] == static_cast<FeatureId>(h0));
 }
 
 TEST_CASE("WideLinear: a crossed field without exactly one id in an example is a clear error", "[wide][errors]") {

@@ -41,9 +41,9 @@ inline index_t token_width(index_t in, index_t tokens, bool masked, const std::s
 /// else a copy into buf. With `masked`, the counts of the last column go to `counts`.
 template <class P, class T>
 ConstMatrixView<T> token_matrix(const P& p, ConstMatrixView<T> x, index_t L, index_t w, bool masked, Matrix<T>& buf,
-                                std::vector<index_t>* counts) {
+                                Buffer<index_t>* counts) {
   if (masked && counts) {
-    counts->resize(static_cast<std::size_t>(x.rows));
+    counts->resize(x.rows);  // in the policy's memory, like every cache
     kernels::read_token_counts(p, x, L * w, L, counts->data(), "attention");
   }
   if (x.stride == L * w) return {x.data, x.rows * L, w};
@@ -99,7 +99,7 @@ class MultiHeadAttention {
   template <class T>
   struct Cache {
     Matrix<T> x, y;                     // contiguous copies of the tokens when needed
-    std::vector<index_t> counts;        // masked: valid tokens per example
+    Buffer<index_t> counts;             // masked: valid tokens per example
     Matrix<T> qkv, ctx;                 // [B·L, 3w], [B·L, w]
     Buffer<T> probs;                // [B, H, L, L]
     Linear::Cache<T> in_c, out_c;

@@ -41,8 +41,8 @@ class TokenPooling {
   };
   template <class T>
   struct Cache {
-    std::vector<index_t> counts;  // masked: [B] valid tokens per example (host scratch)
-    std::vector<index_t> argmax;  // max: [B, w] token index of each maximum (host scratch)
+    Buffer<index_t> counts;  // masked: [B] valid tokens per example (the policy's memory)
+    Buffer<index_t> argmax;  // max: [B, w] token index of each maximum (the policy's memory)
   };
 
   TokenPooling() = default;
@@ -60,10 +60,10 @@ class TokenPooling {
                const Context& = {}) const {
     const index_t B = x.rows;
     if (opt_.masked) {
-      c.counts.resize(static_cast<std::size_t>(B));
+      c.counts.resize(B);
       kernels::read_token_counts(p, x, opt_.tokens * w_, opt_.tokens, c.counts.data(), "TokenPooling");
     }
-    if (opt_.mode == TokenPoolingMode::max) c.argmax.resize(static_cast<std::size_t>(B * w_));
+    if (opt_.mode == TokenPoolingMode::max) c.argmax.resize(B * w_);
     kernels::token_pool_forward(p, opt_.mode, opt_.tokens, counts(c), x, y, argmax(c));
   }
 

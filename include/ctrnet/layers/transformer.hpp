@@ -37,7 +37,7 @@ class TransformerBlock {
   template <class T>
   struct Cache {
     Matrix<T> xbuf, ybuf;
-    std::vector<index_t> counts;
+    Buffer<index_t> counts;                   // masked: valid tokens per example
     ConstMatrixView<T> x;                     // tokens [N, w]
     MultiHeadAttention::Cache<T> attn;
     LayerNorm::Cache<T> ln1, ln2;

@@ -31,8 +31,8 @@ class WideLinear {
     const BatchView* x = nullptr;
     Matrix<T> dense;                                // x's dense values in T
     Matrix<T> tmp;                                  // [rows, 1] per-field partial sums
-    std::vector<std::vector<FeatureId>> cross_ids;       // hashed cross ids per cross, one per row
-    std::vector<std::vector<index_t>> cross_offsets;
+    std::vector<Buffer<FeatureId>> cross_ids;       // hashed cross ids per cross, one per row (policy memory)
+    std::vector<Buffer<index_t>> cross_offsets;
   };
 
   WideLinear() = default;
@@ -131,8 +131,8 @@ class WideLinear {
     for (std::size_t k = 0; k < crosses_.size(); ++k) {
       auto& ids = c.cross_ids[k];
       auto& off = c.cross_offsets[k];
-      ids.resize(static_cast<std::size_t>(x.size));
-      off.resize(static_cast<std::size_t>(x.size + 1));
+      ids.resize(x.size);
+      off.resize(x.size + 1);
       const std::vector<index_t>& cf = crosses_[k].fields;
       const kernels::CrossIdError e = kernels::hash_cross_ids(p, x.fields.data(), cf.data(),
                                                               static_cast<index_t>(cf.size()), x.size, ids.data(),
