@@ -378,7 +378,7 @@ int main(int argc, char** argv) {
           for (const auto& [metric, v] : s.valid_metrics) std::printf(", valid %s %.4f", metric.c_str(), v);
           std::printf("\n");
         }
-      if (validating && !stats.empty())
+      if (validating && stats.best_epoch >= 1)
         std::printf("  best epoch %d of %zu (valid Recall@%lld %.4f)%s\n", stats.best_epoch, stats.size(),
                     static_cast<long long>(k), stats[static_cast<std::size_t>(stats.best_epoch - 1)].valid_metrics[0].second,
                     stats.stopped_early ? ", stopped early" : "");

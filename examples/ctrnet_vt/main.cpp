@@ -222,7 +222,7 @@ int main(int argc, char** argv) {
     to.max_steps = max_steps;
     to.patience = patience;
     to.log_path = log_path;
-    to.early_stopping_metric = "mrr@" + std::to_string(k);
+    if (!valid_path.empty()) to.early_stopping_metric = "mrr@" + std::to_string(k);
     to.on_epoch = [&](int e, double epoch_loss, double secs) {
       std::printf("epoch %d/%d loss=%.5f (%.1f s)\n", e, epochs, epoch_loss, secs);
       std::fflush(stdout);

@@ -202,6 +202,15 @@ void check_resume(std::int64_t stop, std::int64_t checkpoint_every) {
   ItemToItemTrainer<M> c(resumed, fz, to);
   const TrainingPosition pos = load_checkpoint(path, c.trainer());
   CHECK(pos.step == stop);
+  {  // Resumed with max_steps already reached: stops at once and hands back the very same position.
+    M again = make_item_to_item_as<M>(fz.schema(), mo, 0.0, 5);
+    ItemToItemTrainer<M> d(again, fz, cut);
+    const TrainingPosition p2 = load_checkpoint(path, d.trainer());
+    const ItemToItemResult rd = d.fit(positives, &p2);
+    CHECK(rd.interrupted);
+    CHECK(rd.position.step == pos.step);
+    CHECK(rd.position.rng_state == pos.rng_state);
+  }
   const ItemToItemResult rc = c.fit(positives, &pos);
   CHECK_FALSE(rc.interrupted);
   CHECK(same_dense(full, resumed));

@@ -636,6 +636,15 @@ TEST_CASE("two-tower fit validates every epoch, logs JSON lines, stops early and
     t.set_step(pos.step);
     CHECK_THROWS_WITH(t.fit(d, train, valid, &pos), Catch::Contains("kept a copy of its best epoch's parameters"));
   }
+  SECTION("patience without a validation, and a resume with other early-stopping options, are refused") {
+    TwoTowerMLP other = resume_model(d.schema, 5);
+    TwoTowerTrainer<TwoTowerMLP> t(other, to);
+    CHECK_THROWS_WITH(t.fit(d, train), Catch::Contains("patience = 2 needs a validation"));
+    TwoTowerTrainerOptions more = to;
+    more.patience = 3;
+    TwoTowerTrainer<TwoTowerMLP> u(other, more);
+    CHECK_THROWS_WITH(load_checkpoint(path, u), Catch::Contains("written by a trainer with patience = 2"));
+  }
   SECTION("an unknown early-stopping metric is refused") {
     TwoTowerMLP other = resume_model(d.schema, 5);
     TwoTowerTrainerOptions bad = to;

@@ -6,7 +6,7 @@
 // the same BatchView, each reading only its own fields, so one row holds one (query, item) pair;
 // a catalogue batch only needs the candidate fields filled.
 //
-// Training: a TwoTower is the body of a RetrievalModel (train/retrieval_model.hpp), whose head is
+// Training: a TwoTower is the body of a RetrievalModel (compose/retrieval_model.hpp), whose head is
 // the retrieval objective (heads/retrieval.hpp: RetrievalHead), and the ordinary Trainer runs its
 // three phases (train/trainer.hpp): forward_into per shard writes each row's [u | v] (2·dim()
 // columns; u = 0 on a batch's item-only rows, BatchView::items_only), the head scores and couples

@@ -423,8 +423,15 @@ TrainingPosition load_checkpoint(const std::string& path, M& model, ModelOptimiz
 template <SavableArchitecture M, class Policy>
 TrainingPosition load_checkpoint(const std::string& path, Trainer<M, Policy>& trainer) {
   const SafetensorsFile f(path);
+  // The best epoch's copy is read and checked before read_checkpoint writes anything (after the
+  // file's kind and architecture, so that a wrong file is named as such first).
+  CTRNET_CHECK(f.metadata("format") == "ctrnet.checkpoint", path, ": not a checkpoint (format '", f.metadata("format"),
+               "'); use load_model for model files");
+  detail::check_architecture<M>(f);
+  auto best = detail::read_best_params(
+      f, trainer.model(), detail::position_from_json(detail::parse_metadata_json(f, "position"), path));
   TrainingPosition pos = detail::read_checkpoint(f, trainer.model(), trainer.optimizer());
-  trainer.set_best_params(detail::read_best_params(f, trainer.model(), pos));
+  trainer.set_best_params(std::move(best));
   trainer.set_step(pos.step);
   return pos;
 }

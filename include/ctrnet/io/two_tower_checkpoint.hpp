@@ -7,7 +7,8 @@
 //     written when the trainer uses the estimator (logQ correction of in-batch / mixed) or has
 //     updated it;
 //   - __metadata__ "two_tower_trainer" (JSON): the options that decide the continuation — the
-//     objective, batch size, seed, shuffle, negatives, logQ / masking switches, shards — and
+//     objective, batch size, seed, shuffle, negatives, logQ / masking switches, shards, early
+//     stopping's metric, patience and restore_best (absent in older files: their defaults) — and
 //     "frequency": the estimator's options and step count (null when its state is not stored).
 // The negatives and shuffles are keyed by (seed, step) and (seed, epoch), dropout by (seed, step,
 // layer, row) and the LR schedule is a function of the step, so nothing else is needed:
@@ -56,7 +57,14 @@ inline nlohmann::json two_tower_trainer_json(const TwoTowerTrainerOptions& o) {
           {"mixed_correct_sampled", o.mixed_correct_sampled},
           {"logq_correction", o.logq_correction},
           {"mask_accidental_hits", o.mask_accidental_hits},
-          {"frequency_options", frequency_options_json(o.frequency)}};
+          {"frequency_options", frequency_options_json(o.frequency)},
+          {"early_stopping_metric", o.early_stopping_metric},
+          {"patience", o.patience},
+          {"restore_best", o.restore_best}};
+}
+/// Keys added after the first checkpoints: a file without them was written with their defaults.
+inline bool two_tower_trainer_key_with_default(std::string_view key) {
+  return key == "early_stopping_metric" || key == "patience" || key == "restore_best";
 }
 
 template <class M, class Policy>
@@ -117,10 +125,13 @@ TrainingPosition load_checkpoint(const std::string& path, TwoTowerTrainer<M, Pol
   const std::string what = path + ": __metadata__ 'two_tower_trainer'";
   CTRNET_CHECK(tj.is_object(), what, " is not a JSON object");
   const nlohmann::json mine = detail::two_tower_trainer_json(trainer.options());
+  const nlohmann::json defaults = detail::two_tower_trainer_json(TwoTowerTrainerOptions{});
   for (auto it = mine.begin(); it != mine.end(); ++it) {
     const auto was = tj.find(it.key());
-    CTRNET_CHECK(was != tj.end() && *was == *it, path, ": the checkpoint was written by a trainer with ", it.key(),
-                 " = ", was != tj.end() ? was->dump() : std::string("(none)"), ", this trainer has ", it->dump(),
+    const bool has = was != tj.end() || detail::two_tower_trainer_key_with_default(it.key());
+    const nlohmann::json& then = was != tj.end() ? *was : defaults.at(it.key());
+    CTRNET_CHECK(has && then == *it, path, ": the checkpoint was written by a trainer with ", it.key(), " = ",
+                 has ? then.dump() : std::string("(none)"), ", this trainer has ", it->dump(),
                  "; resume with the same options");
   }
   const nlohmann::json& fj = detail::json_at(tj, "frequency", what);
@@ -161,15 +172,14 @@ TrainingPosition load_checkpoint(const std::string& path, TwoTowerTrainer<M, Pol
       detail::throw_error(path, ": corrupted frequency-estimator state: ", e.what());
     }
   }
-  {
-    const TrainingPosition p = detail::position_from_json(detail::parse_metadata_json(f, "position"), path);
-    if (trainer.uses_frequency_estimator())
-      CTRNET_CHECK(freq_steps == p.step, path, ": the frequency estimator has seen ", freq_steps,
-                   " steps, the position is at step ", p.step, "; expected the same count");
-  }
+  const TrainingPosition p = detail::position_from_json(detail::parse_metadata_json(f, "position"), path);
+  if (trainer.uses_frequency_estimator())
+    CTRNET_CHECK(freq_steps == p.step, path, ": the frequency estimator has seen ", freq_steps,
+                 " steps, the position is at step ", p.step, "; expected the same count");
+  auto best = detail::read_best_params(f, trainer.model(), p);  // read and checked before anything is written
   // Parameters, optimizer state and position: checked in full (io/checkpoint.hpp), then written.
   const TrainingPosition pos = detail::read_checkpoint(f, trainer.model(), trainer.optimizer());
-  trainer.set_best_params(detail::read_best_params(f, trainer.model(), pos));
+  trainer.set_best_params(std::move(best));
   trainer.frequency_estimator() = std::move(fe);
   trainer.set_step(pos.step);
   return pos;

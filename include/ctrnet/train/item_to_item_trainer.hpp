@@ -278,6 +278,9 @@ class ItemToItemTrainer {
     };
 
     Rng rng;  // the epoch's sampler (negatives, pair dropout), after its shuffle
+    // Mid-epoch: the sampler where it stopped, already before the epoch starts (a checkpoint
+    // written before start_epoch, e.g. when max_steps is already reached, records this state).
+    if (pos.batch > 0) rng.set_state(pos.rng_state->data());
     // Epoch e's order: the identity shuffled by the Rngs of epochs 1, 2, ..., e in turn (each
     // epoch shuffles the previous order). A resumed run replays the earlier epochs' shuffles.
     std::vector<std::size_t> order(positives.size());
@@ -354,6 +357,8 @@ class ItemToItemTrainer {
     CTRNET_CHECK(o.checkpoint_every >= 0 && o.max_steps >= 0,
                  "train_item_to_item: checkpoint_every and max_steps must be >= 0");
     CTRNET_CHECK(o.patience >= 0, "train_item_to_item: patience must be >= 0, got ", o.patience);
+    CTRNET_CHECK(o.validate || (o.patience == 0 && o.early_stopping_metric.empty()),
+                 "train_item_to_item: patience and early_stopping_metric need a validation (validate)");
     return o;
   }
   static TrainerOptions trainer_options(const ItemToItemTrainOptions& o) {

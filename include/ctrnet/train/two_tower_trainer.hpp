@@ -166,8 +166,9 @@ struct TwoTowerTrainerOptions {
   RetrievalObjective objective = RetrievalObjective::in_batch;
   int epochs = 10;
   index_t batch_size = 1024;        ///< positive pairs per step (B)
-  /// Gradient shards per batch (the result never depends on `threads`): 0 = one per 256 pairs, at
-  /// most 8 (train/shards.hpp); > 0: that many.
+  /// Gradient shards per batch (the result never depends on `threads`): 0 = one per 256 rows of the
+  /// step's batch (pairs, pointwise negatives and the mixed objective's sampled items), at most 8
+  /// (train/shards.hpp); > 0: that many.
   index_t shards = 0;
   int threads = 0;                  ///< 0: every core oneTBB sees
   std::uint64_t seed = 1;
@@ -281,6 +282,10 @@ class TwoTowerTrainer {
   using T = typename Model::value_type;
   using StepModel = RetrievalModel<Model>;
 
+  // Not copyable or movable: the Trainer refers to this object's step model, the head to its estimator.
+  TwoTowerTrainer(const TwoTowerTrainer&) = delete;
+  TwoTowerTrainer& operator=(const TwoTowerTrainer&) = delete;
+
   TwoTowerTrainer(Model& model, TwoTowerTrainerOptions opt, Policy policy = {})
       : model_(model), opt_(checked(std::move(opt), model)), freq_(opt_.frequency, memory_of(policy)),
         sampler_(MixedNegativeSoftmax::Options{opt_.mixed_negatives, opt_.logq_correction, opt_.mask_accidental_hits,
@@ -350,13 +355,13 @@ class TwoTowerTrainer {
       }
       make_batch(data, step_q_, step_i_, labels_, {});
     } else {
+      sampled_rows_.clear();
+      if (opt_.objective == RetrievalObjective::mixed && opt_.mixed_negatives > 0) sampler_.sample(rng, N, sampled_rows_);
+      make_batch(data, q_rows, i_rows, {}, sampled_rows_);  // checks the rows before the estimator moves
       if (opt_.logq_correction) {
         item_ids_.assign(i_rows.begin(), i_rows.end());
         freq_.update(trainer_.policy(), item_ids_);
       }
-      sampled_rows_.clear();
-      if (opt_.objective == RetrievalObjective::mixed && opt_.mixed_negatives > 0) sampler_.sample(rng, N, sampled_rows_);
-      make_batch(data, q_rows, i_rows, {}, sampled_rows_);
     }
     return trainer_.train_step(view_, at);
   }
@@ -448,10 +453,18 @@ class TwoTowerTrainer {
     const PolicyScope scope(trainer_.policy());  // the best epoch's copy stays in the policy's memory
     CTRNET_CHECK(train.size() > 0, "TwoTowerTrainer: no training interactions");
     check_retrieval_data(data, "TwoTowerTrainer::fit");
+    CTRNET_CHECK(valid != nullptr || opt_.patience == 0, "TwoTowerTrainer::fit: patience = ", opt_.patience,
+                 " needs a validation (fit(data, train, RetrievalValidation{...}))");
     if (valid != nullptr) {
       CTRNET_CHECK(valid->k > 0, "TwoTowerTrainer::fit: the validation's K must be positive, got ", valid->k);
       CTRNET_CHECK(valid->relevant.queries() == data.num_queries(), "TwoTowerTrainer::fit: the validation has ",
                    valid->relevant.queries(), " relevant lists for ", data.num_queries(), " queries");
+      CTRNET_CHECK(valid->seen.queries() == 0 || valid->seen.queries() == data.num_queries(),
+                   "TwoTowerTrainer::fit: the validation has ", valid->seen.queries(), " seen lists for ",
+                   data.num_queries(), " queries");
+      bool any = false;
+      for (index_t q = 0; q < data.num_queries() && !any; ++q) any = !valid->relevant.of(q).empty();  // host: list sizes
+      CTRNET_CHECK(any, "TwoTowerTrainer::fit: no validation query has relevant items");
     }
     const index_t n = train.size();
     TrainingPosition pos = fit_loop::start_position(resume, step(), n, opt_.batch_size);
@@ -525,7 +538,7 @@ class TwoTowerTrainer {
   static TwoTowerTrainerOptions checked(TwoTowerTrainerOptions o, const Model& model) {
     CTRNET_CHECK(model.built(), "TwoTowerTrainer: build the model before training it");
     CTRNET_CHECK(o.batch_size > 0, "TwoTowerTrainer: batch_size must be positive, got ", o.batch_size);
-    CTRNET_CHECK(o.shards >= 0, "TwoTowerTrainer: shards must be >= 0 (0: one per 256 pairs, at most 8), got ", o.shards);
+    CTRNET_CHECK(o.shards >= 0, "TwoTowerTrainer: shards must be >= 0 (0: one per 256 rows, at most 8), got ", o.shards);
     CTRNET_CHECK(o.threads >= 0, "TwoTowerTrainer: threads must be >= 0 (0: all cores), got ", o.threads);
     CTRNET_CHECK(o.epochs >= 0, "TwoTowerTrainer: epochs must be >= 0, got ", o.epochs);
     CTRNET_CHECK(o.pointwise_negatives >= 0, "TwoTowerTrainer: pointwise_negatives must be >= 0, got ",
