@@ -528,3 +528,38 @@ TEST_CASE("a diverging fit stops with an error naming the step and keeps the las
     CHECK_NOTHROW(load_checkpoint(path, tr));  // every value in it is finite
   }
 }
+
+TEST_CASE("a continued log drops the lines of the epochs the resumed run writes again", "[trainer][resume][log]") {
+  TempDir dir;
+  const std::string path = dir.file("epochs.jsonl");
+  {
+    std::ofstream out(path);
+    // Epochs 1 and 2 logged, then the interrupted run logged epoch 3 after its last checkpoint
+    // (which is at epoch 3's start): the resumed run starts at epoch 3 and logs it again.
+    out << R"({"epoch":1,"train_loss":0.5})" << "\n" << "a line that is not an epoch's\n"
+        << R"({"epoch":2,"train_loss":0.4})" << "\n" << R"({"epoch":3,"train_loss":0.3})" << "\n";
+  }
+  fit_loop::EpochLog log(path, /*resume=*/true, "test", /*first_epoch=*/3);
+  EpochStats st;
+  st.epoch = 3;
+  st.train_loss = 0.25;
+  log.append(st, 30);
+  log.commit();
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] == R"({"epoch":1,"train_loss":0.5})");
+  CHECK(lines[1] == "a line that is not an epoch's");
+  CHECK(lines[2] == R"({"epoch":2,"train_loss":0.4})");
+  const auto j = nlohmann::json::parse(lines[3]);
+  CHECK(j.at("epoch") == 3);
+  CHECK(j.at("train_loss") == 0.25);
+  CHECK(j.at("step") == 30);
+  // A fresh (not continued) log starts empty whatever the file held.
+  fit_loop::EpochLog fresh(path, /*resume=*/false, "test");
+  fresh.commit();
+  std::ifstream again(path);
+  std::string first;
+  CHECK_FALSE(std::getline(again, first));
+}

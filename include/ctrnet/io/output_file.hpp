@@ -416,6 +416,20 @@ class OutputLog {
     write_all();
   }
 
+  /// Keeps the continued log's leading lines while `keep(line)` holds (the line without its '\n')
+  /// and drops the rest, e.g. lines a resumed run is about to write again. A special file keeps all.
+  template <class Keep>
+  void keep_lines_while(Keep keep) {
+    std::size_t at = 0;
+    while (at < text_.size()) {
+      const std::size_t end = text_.find('\n', at);
+      const std::size_t stop = end == std::string::npos ? text_.size() : end;
+      if (!keep(std::string_view(text_).substr(at, stop - at))) break;
+      at = end == std::string::npos ? text_.size() : end + 1;
+    }
+    text_.resize(at);
+  }
+
   /// Writes the file once more (so a run without any line leaves an empty file, not an older
   /// run's) and closes a special file, checking the close.
   void commit() {

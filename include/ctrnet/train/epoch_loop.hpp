@@ -116,17 +116,25 @@ inline nlohmann::json epoch_json(const EpochStats& st, std::int64_t step) {
 }
 
 /// The JSON-lines log of a fit (one epoch_json per line), rewritten atomically after each epoch
-/// (io/output_file.hpp) and continued on a resume. No path: nothing is written.
+/// (io/output_file.hpp) and continued on a resume from epoch `first_epoch`: the lines of that epoch
+/// and later ones (written by the interrupted run after its last checkpoint) are dropped, so every
+/// epoch has one line. No path: nothing is written.
 class EpochLog {
  public:
   EpochLog() = default;
-  EpochLog(const std::string& path, bool resume, std::string_view who) {
+  EpochLog(const std::string& path, bool resume, std::string_view who, std::int64_t first_epoch = 1) {
     if (path.empty()) return;
     try {
       log_ = OutputLog(path, resume);
     } catch (const Error& e) {
       detail::throw_error(who, ": cannot open log file: ", e.what());
     }
+    if (resume)
+      log_.keep_lines_while([&](std::string_view line) {
+        const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+        const bool epoch_line = j.is_object() && j.contains("epoch") && j["epoch"].is_number_integer();
+        return !epoch_line || j["epoch"].get<std::int64_t>() < first_epoch;  // other lines are kept
+      });
   }
   void append(const EpochStats& st, std::int64_t step) {
     if (log_.is_open()) log_.append(epoch_json(st, step).dump() + "\n");

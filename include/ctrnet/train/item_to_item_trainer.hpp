@@ -263,7 +263,7 @@ class ItemToItemTrainer {
       trainer_.set_best_params(std::nullopt);
     }
     FitState& fs = *pos.fit;
-    fit_loop::EpochLog log(o_.log_path, resume != nullptr, "ItemToItemTrainer");  // JSON lines
+    fit_loop::EpochLog log(o_.log_path, resume != nullptr, "ItemToItemTrainer", pos.epoch);  // JSON lines
     auto finish = [&](bool interrupted) {
       ItemToItemResult r;
       r.loss = fs.epochs.empty() ? 0.0 : fs.epochs.back().train_loss;

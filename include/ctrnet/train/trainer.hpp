@@ -315,7 +315,7 @@ class Trainer {
     fs.examples = n;
     fs.batch_size = opt_.batch_size;
 
-    fit_loop::EpochLog log(opt_.log_path, resume != nullptr, opt_.name);  // JSON lines, continued on a resume
+    fit_loop::EpochLog log(opt_.log_path, resume != nullptr, opt_.name, pos.epoch);  // JSON lines, continued on a resume
     const bool maximize = opt_.early_stopping_metric == "auc";
     auto finish = [&](bool interrupted) {
       TrainResult result;

@@ -478,7 +478,7 @@ class TwoTowerTrainer {
       best_params_.reset();
     }
     FitState& fs = *pos.fit;
-    fit_loop::EpochLog log(opt_.log_path, resume != nullptr, "TwoTowerTrainer");  // JSON lines
+    fit_loop::EpochLog log(opt_.log_path, resume != nullptr, "TwoTowerTrainer", pos.epoch);  // JSON lines
     auto finish = [&](bool interrupted) {
       TwoTowerFitResult r;
       for (const EpochStats& e : fs.epochs)
