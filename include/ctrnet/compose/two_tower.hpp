@@ -136,19 +136,16 @@ class TwoTower {
                  "], expected [", b.size, ", ", 2 * dim_, "]");
     const index_t nq = b.query_rows();
     b.rows(0, nq, c.query_rows);
-    if (nq > 0) {
-      query_.forward(p, weights(), c.query_rows, out.col_block(0, dim_).row_block(0, nq), c.query, local(ctx, b));
-    }
+    if (nq > 0) forward_query(p, c.query_rows, out.col_block(0, dim_).row_block(0, nq), c.query, ctx);
     if (b.items_only > 0) kernels::fill(p, T(0), out.col_block(0, dim_).row_block(nq, b.items_only));
-    candidate_.forward(p, weights(), b, out.col_block(dim_, dim_), c.candidate, local(ctx, b));
+    forward_candidate(p, b, out.col_block(dim_, dim_), c.candidate, ctx);
   }
   /// Training backward from d[u | v] (the rows of the cache's forward_into); ACCUMULATES into g.
   template <class P>
   void backward_from(const P& p, Cache& c, ConstMatrixView<T> dout, ModelGrads<T>& g) const {
-    const PolicyScope scope(p);
     const index_t nq = c.query_rows.size;
-    if (nq > 0) query_.backward(p, weights(), c.query, dout.col_block(0, dim_).row_block(0, nq), NoInputGrad{}, g.gradients());
-    candidate_.backward(p, weights(), c.candidate, dout.col_block(dim_, dim_), NoInputGrad{}, g.gradients());
+    if (nq > 0) backward_query(p, c.query, dout.col_block(0, dim_).row_block(0, nq), g);
+    backward_candidate(p, c.candidate, dout.col_block(dim_, dim_), g);
   }
 
   /// Serving vectors of queries: their dot product with encode_candidates' is the similarity.
